@@ -1,3 +1,37 @@
-"""infoloss: information-theoretic classification losses for PyTorch."""
+"""infoloss: information-theoretic classification losses for PyTorch.
+
+The functional API lives in :mod:`infoloss.functional`, the NumPy reference in :mod:`infoloss.numpy`, the
+bespoke (cost-aware) losses in :mod:`infoloss.bespoke` and the experiment harness in
+:mod:`infoloss.experiments`. The loss modules are exported here.
+"""
+
+from infoloss import functional
+from infoloss._backend import get_backend, set_backend, use_backend
+from infoloss.modules import (
+    CrossEntropyLoss,
+    FocalLoss,
+    KLDivergenceLoss,
+    MinEntropyLoss,
+    MixedEntropyLoss,
+    Poly1CrossEntropyLoss,
+    SymmetricCrossEntropyLoss,
+)
+from infoloss.schedules import regularizer_weight
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "functional",
+    "CrossEntropyLoss",
+    "MinEntropyLoss",
+    "MixedEntropyLoss",
+    "SymmetricCrossEntropyLoss",
+    "FocalLoss",
+    "Poly1CrossEntropyLoss",
+    "KLDivergenceLoss",
+    "regularizer_weight",
+    "set_backend",
+    "get_backend",
+    "use_backend",
+    "__version__",
+]

@@ -13,8 +13,6 @@ composition of torch ops, so autograd provides the gradient.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
@@ -106,7 +104,7 @@ def ce_family_rows(logits2d: Tensor, target: Tensor, *, weight: Tensor | None, i
             loss = loss + ent_coef * s * entropy_from_logp(logp)
         if rev_coef != 0:
             q = smoothed_target(target, logp.shape[-1], label_smoothing, dtype, ignore_index)
-            log_q = torch.log(q.clamp_min(math.exp(rev_log_eps)))
+            log_q = torch.log(q).clamp_min(rev_log_eps)  # log max(q, eps) without underflow
             rev = -(logp.exp() * log_q).sum(-1)
             loss = loss + rev_coef * s * rev
     return loss

@@ -1,0 +1,163 @@
+"""Argument checks shared by the functional API and the modules.
+
+Validation happens once, at the public boundary; every error names the argument, what was expected and what
+was given. Checks that need the tensor's values (index ranges, signs) run on CPU tensors only, so that a
+CUDA call never forces a device synchronisation (torch's own kernels still assert out-of-range indices there).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def check_reduction(reduction: str) -> str:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    return reduction
+
+
+def log_base(base: float | None, name: str = "base") -> float:
+    """ln(base): divide a value in nats by this to express it in ``base`` (1.0 for ``None``)."""
+    if base is None:
+        return 1.0
+    if isinstance(base, bool) or not isinstance(base, (int, float)):
+        raise TypeError(f"{name} must be None or a positive number != 1, got {type(base).__name__}")
+    if not math.isfinite(base) or base <= 0 or base == 1:
+        raise ValueError(f"{name} must be None (nats) or a finite number > 0 and != 1, got {base!r}")
+    return math.log(base)
+
+
+def check_finite_number(value: float, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return float(value)
+
+
+def check_open_unit(value: float, name: str) -> float:
+    value = check_finite_number(value, name)
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"{name} must lie in the open interval (0, 1), got {value!r}")
+    return value
+
+
+def check_label_smoothing(value: float) -> float:
+    value = check_finite_number(value, "label_smoothing")
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"label_smoothing must lie in [0, 1], got {value!r}")
+    return value
+
+
+def check_floating(t: Tensor, name: str) -> None:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if not t.dtype.is_floating_point:
+        raise TypeError(f"{name} must have a floating dtype, got {t.dtype}")
+
+
+def _cpu(t: Tensor) -> bool:
+    return t.device.type == "cpu"
+
+
+def check_probabilities(t: Tensor, name: str) -> None:
+    """Floating tensor with entries in [0, 1] (checked on CPU)."""
+    check_floating(t, name)
+    if _cpu(t) and t.numel() and bool(((t < 0) | (t > 1) | torch.isnan(t)).any()):
+        bad = t[(t < 0) | (t > 1) | torch.isnan(t)][0].item()
+        raise ValueError(f"{name} must contain probabilities in [0, 1]; found {bad!r}")
+
+
+class Flat(NamedTuple):
+    """Input flattened to (M, C) rows with the class dim last, plus what is needed to undo it."""
+
+    logits2d: Tensor
+    target: Tensor  # (M,) int64 class indices or (M, C) probabilities
+    prob_target: bool
+    out_shape: torch.Size  # shape of a 'none' result
+
+
+def class_dim(input: Tensor) -> int:
+    return 0 if input.dim() == 1 else 1
+
+
+def to_rows(x: Tensor) -> Tensor:
+    """(C,) -> (1, C); (N, C) -> itself; (N, C, d1, ...) -> (N*d1*..., C)."""
+    if x.dim() == 1:
+        return x.unsqueeze(0)
+    if x.dim() == 2:
+        return x
+    return x.movedim(1, -1).reshape(-1, x.shape[1])
+
+
+def none_shape(input: Tensor) -> torch.Size:
+    if input.dim() == 1:
+        return torch.Size([])
+    return torch.Size([input.shape[0], *input.shape[2:]])
+
+
+def check_weight(weight: Tensor | None, num_classes: int, input: Tensor) -> Tensor | None:
+    if weight is None:
+        return None
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"weight must be a 1-D tensor of {num_classes} class weights, got {type(weight).__name__}")
+    if weight.dim() != 1 or weight.shape[0] != num_classes:
+        raise ValueError(
+            f"weight must be a 1-D tensor with one entry per class ({num_classes}), got shape {tuple(weight.shape)}"
+        )
+    check_floating(weight, "weight")
+    if weight.device != input.device:
+        raise ValueError(f"weight is on {weight.device} but input is on {input.device}")
+    return weight
+
+
+def flatten_input_target(input: Tensor, target: Tensor, ignore_index: int) -> Flat:
+    """Validate (input, target) of a classification loss and flatten them to rows.
+
+    ``input``: (C,), (N, C) or (N, C, d1, ...) floating logits. ``target``: integer class indices of shape
+    ``input.shape`` without the class dim, or floating probabilities of ``input.shape``.
+    """
+    check_floating(input, "input")
+    if not isinstance(target, Tensor):
+        raise TypeError(f"target must be a torch.Tensor, got {type(target).__name__}")
+    if input.dim() == 0:
+        raise ValueError("input must have a class dimension: expected shape (C,), (N, C) or (N, C, d1, ...), got a scalar")
+    if target.device != input.device:
+        raise ValueError(f"target is on {target.device} but input is on {input.device}")
+    num_classes = input.shape[class_dim(input)]
+    logits2d = to_rows(input)
+    if target.dtype.is_floating_point:
+        if target.shape != input.shape:
+            raise ValueError(
+                f"probability target must have the input's shape {tuple(input.shape)}, got {tuple(target.shape)} "
+                "(class-index targets must have an integer dtype)"
+            )
+        if _cpu(target) and target.numel():
+            bad = (target < 0) | torch.isnan(target)
+            if bool(bad.any()):
+                raise ValueError(f"probability target has a negative or NaN entry: {target[bad][0].item()!r}")
+        return Flat(logits2d, to_rows(target), True, none_shape(input))
+    if target.dtype == torch.bool or target.dtype.is_complex:
+        raise TypeError(f"target must be integer class indices or floating probabilities, got {target.dtype}")
+    expected = none_shape(input)
+    if target.shape != expected:
+        raise ValueError(
+            f"class-index target must have shape {tuple(expected)} (input {tuple(input.shape)} without its class "
+            f"dim), got {tuple(target.shape)}"
+        )
+    flat_t = target.reshape(-1).long()
+    if _cpu(flat_t) and flat_t.numel():
+        valid = flat_t != ignore_index
+        bad = valid & ((flat_t < 0) | (flat_t >= num_classes))
+        if bool(bad.any()):
+            raise ValueError(
+                f"class index {int(flat_t[bad][0])} is out of range for {num_classes} classes "
+                f"(valid: 0..{num_classes - 1}, or ignore_index={ignore_index})"
+            )
+    return Flat(logits2d, flat_t, False, expected)
