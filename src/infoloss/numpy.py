@@ -1,0 +1,670 @@
+"""Forward-only NumPy reference of :mod:`infoloss.functional`: the readable specification.
+
+Every public function of ``infoloss.functional`` has a twin here with the same name, the same keywords and
+the same semantics (see ``docs/design.md``), plus :func:`cross_entropy_from_probs`, the textbook
+"clip the probabilities, then take the log" form. Nothing here is fast or differentiable; it is meant to
+be read next to the formulas, and the test-suite checks the PyTorch code against it.
+
+Conventions (shared by every loss below):
+
+* Class dimension: axis 1 for inputs with >= 2 dims ((N, C) or (N, C, d1, ...)), axis 0 for a 1-D
+  input (C,). Internally the class axis is moved last, so a per-element result has the input's shape
+  without the class axis.
+* ``input`` holds **logits** unless the name says otherwise (:func:`information`,
+  :func:`binary_cross_entropy` and :func:`cross_entropy_from_probs` take probabilities).
+* ``target`` is either class indices (integer dtype, shape = input shape without the class axis) or class
+  probabilities (floating dtype, same shape as ``input``). Booleans are rejected.
+* ``base``: ``None`` = natural log (nats), 2 = bits, 10 = hartleys, any real ``b > 0``, ``b != 1``. A value
+  in base ``b`` is the value in nats divided by ``ln(b)``.
+* Per-element sample weight ``s_i``: ``weight[y_i]`` (1 without ``weight``, 0 where ``y_i ==
+  ignore_index``) for class indices; ``sum_c weight[c] * q_ic`` for probability targets.
+* ``reduction='mean'`` divides by ``sum_i s_i`` for class-index targets and by the number of elements
+  (N * d1 * ...) for probability targets (torch's cross-entropy rule). A zero denominator (everything
+  ignored, empty batch) gives 0.0 instead of torch's NaN.
+* Label smoothing ``eps`` replaces the target by ``q' = (1 - eps) * q + eps / C``.
+* ``0 * log 0 = 0`` everywhere.
+* Everything is computed in float64 and returned as a float64 ``numpy.ndarray`` (0-d for 'mean'/'sum').
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "cross_entropy_from_probs",
+    "entropy",
+    "focal_loss",
+    "information",
+    "kl_divergence",
+    "min_entropy_loss",
+    "mixed_entropy_loss",
+    "poly1_cross_entropy",
+    "symmetric_cross_entropy",
+]
+
+FloatArray = NDArray[np.float64]
+
+_REDUCTIONS = ("none", "mean", "sum")
+# torch.nn.functional.binary_cross_entropy clamps each log term at -100 so that p = 0 or 1 stays finite.
+_BCE_LOG_FLOOR = -100.0
+
+
+# --------------------------------------------------------------------------------------------------
+# Validation helpers (the boundary: every public function calls these first)
+# --------------------------------------------------------------------------------------------------
+
+
+def _as_float_array(x: ArrayLike, name: str) -> FloatArray:
+    """``x`` as a float64 array; rejects bool, complex, string and object inputs with a TypeError."""
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    return arr.astype(np.float64)
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _ln_base(base: float | None, name: str = "base") -> float:
+    """``ln(base)``, the divisor that turns nats into units of ``base`` (1.0 for ``base=None``)."""
+    if base is None:
+        return 1.0
+    if isinstance(base, bool) or not isinstance(base, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be None or a real number, got {type(base).__name__}")
+    b = float(base)
+    if not math.isfinite(b) or b <= 0 or b == 1:
+        raise ValueError(f"{name} must be a finite number > 0 and != 1, got {base!r}")
+    return math.log(b)
+
+
+def _check_input(x: FloatArray, name: str = "input") -> int:
+    """Check a class-dim input ((C,) or (N, C, ...)) and return the number of classes C."""
+    if x.ndim == 0:
+        raise ValueError(f"{name} must have at least 1 dimension (the class dim), got a 0-d array")
+    num_classes = x.shape[1] if x.ndim >= 2 else x.shape[0]
+    if num_classes == 0:
+        raise ValueError(f"{name} must have at least one class, got shape {x.shape}")
+    return num_classes
+
+
+def _class_last(x: FloatArray) -> FloatArray:
+    """Move the class axis (1 for >= 2-D, 0 for 1-D) to the end: (N, C, d1, ...) -> (N, d1, ..., C)."""
+    return np.moveaxis(x, 1, -1) if x.ndim >= 2 else x
+
+
+def _shape_without_class(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return shape[:1] + shape[2:] if len(shape) >= 2 else ()
+
+
+def _check_probabilities(p: FloatArray, name: str) -> None:
+    if np.any(p < 0) or np.any(p > 1):
+        raise ValueError(f"{name} must be probabilities in [0, 1]; got values in [{p.min()}, {p.max()}]")
+
+
+def _check_label_smoothing(label_smoothing: float) -> float:
+    ls = float(label_smoothing)
+    if not 0.0 <= ls <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    return ls
+
+
+def _check_class_weight(weight: ArrayLike | None, num_classes: int) -> FloatArray:
+    """The per-class weight vector (C,), all ones when ``weight`` is None."""
+    if weight is None:
+        return np.ones(num_classes)
+    w = _as_float_array(weight, "weight")
+    if w.shape != (num_classes,):
+        raise ValueError(
+            f"weight must be a 1-D array with one entry per class ({num_classes}), got shape {w.shape}"
+        )
+    return w
+
+
+def _is_class_index(target: np.ndarray) -> bool:
+    """True for integer class indices, False for floating class probabilities; TypeError otherwise."""
+    if target.dtype.kind in "iu":
+        return True
+    if target.dtype.kind == "f":
+        return False
+    raise TypeError(
+        "target must be integer class indices or floating class probabilities, "
+        f"got dtype {target.dtype}"
+    )
+
+
+def _check_index_target(target: np.ndarray, input_shape: tuple[int, ...], num_classes: int,
+                        ignore_index: int | None) -> np.ndarray:
+    """Validate class indices; returns the boolean mask of elements that count (not ignored)."""
+    expected = _shape_without_class(input_shape)
+    if target.shape != expected:
+        raise ValueError(
+            f"class-index target must have the input shape without the class dim {expected}; "
+            f"got target shape {target.shape} for input shape {input_shape}"
+        )
+    valid = np.ones(target.shape, dtype=bool) if ignore_index is None else target != ignore_index
+    bad = valid & ((target < 0) | (target >= num_classes))
+    if np.any(bad):
+        raise ValueError(
+            f"class index {target[bad].flat[0]} is out of range for {num_classes} classes "
+            f"(valid: 0..{num_classes - 1}"
+            + ("" if ignore_index is None else f" or ignore_index={ignore_index}")
+            + ")"
+        )
+    return valid
+
+
+def _check_prob_target(target: np.ndarray, input_shape: tuple[int, ...]) -> FloatArray:
+    if target.shape != input_shape:
+        raise ValueError(
+            f"probability target must have the same shape as input {input_shape}, got {target.shape}"
+        )
+    q = target.astype(np.float64)
+    if np.any(q < 0):
+        raise ValueError(f"probability target must be non-negative, got minimum {q.min()}")
+    return q
+
+
+# --------------------------------------------------------------------------------------------------
+# Math helpers
+# --------------------------------------------------------------------------------------------------
+
+
+def _log_softmax(z: FloatArray) -> FloatArray:
+    """Stable ``log softmax`` over the last axis: subtracting the max keeps ``exp`` from overflowing."""
+    shifted = z - np.max(z, axis=-1, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+
+def _xlogy(x: FloatArray, log_y: FloatArray) -> FloatArray:
+    """``x * log_y`` with ``0 * log 0 = 0`` (``log_y`` may be ``-inf`` where ``x == 0``)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(x == 0, 0.0, x * log_y)
+
+
+def _entropy_from_logp(logp: FloatArray) -> FloatArray:
+    """``H = -sum_c p_c log p_c`` over the last axis."""
+    return -np.sum(_xlogy(np.exp(logp), logp), axis=-1)
+
+
+def _reduce(loss: FloatArray, reduction: str, denominator: float) -> FloatArray:
+    """'none' -> ``loss``; 'sum' -> its sum; 'mean' -> sum / denominator (0.0 when the denominator is 0)."""
+    if reduction == "none":
+        return np.asarray(loss, dtype=np.float64) + 0.0  # + 0.0 turns -0.0 into 0.0
+    total = float(np.sum(loss)) + 0.0
+    if reduction == "sum":
+        return np.asarray(total)
+    return np.asarray(total / denominator if denominator != 0 else 0.0)
+
+
+class _Batch(NamedTuple):
+    """Everything the cross-entropy family needs, with the class axis last."""
+
+    logp: FloatArray  # (..., C) log softmax(input)
+    q: FloatArray  # (..., C) smoothed dense target q' (zeros on ignored elements)
+    w: FloatArray  # (C,) class weights
+    s: FloatArray  # (...) per-element sample weight s_i
+    denominator: float  # the 'mean' denominator
+
+
+def _prepare(input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, ignore_index: int,
+             label_smoothing: float) -> _Batch:
+    """Validate a (logits, target) pair of the cross-entropy family and build the dense target."""
+    x = _as_float_array(input, "input")
+    num_classes = _check_input(x)
+    t = np.asarray(target)
+    w = _check_class_weight(weight, num_classes)
+    ls = _check_label_smoothing(label_smoothing)
+    logp = _log_softmax(_class_last(x))
+    if _is_class_index(t):
+        valid = _check_index_target(t, x.shape, num_classes, ignore_index)
+        safe = np.where(valid, t, 0)
+        one_hot = np.eye(num_classes)[safe]
+        s = np.where(valid, w[safe], 0.0)
+        q = (1.0 - ls) * one_hot + ls / num_classes
+        q = np.where(valid[..., None], q, 0.0)
+        denominator = float(np.sum(s))
+    else:
+        q = _class_last(_check_prob_target(t, x.shape))
+        s = np.sum(w * q, axis=-1)
+        q = (1.0 - ls) * q + ls / num_classes
+        denominator = float(s.size)
+    return _Batch(logp=logp, q=q, w=w, s=s, denominator=denominator)
+
+
+def _ce_per_element(b: _Batch) -> FloatArray:
+    """torch's per-element cross entropy in nats: ``-sum_c w_c q'_c log p_c``.
+
+    For class indices with smoothing this is exactly torch's
+    ``(1 - eps) w_y (-log p_y) + eps / C sum_c w_c (-log p_c)`` (expand ``q' = (1 - eps) onehot + eps / C``).
+    """
+    return -np.sum(b.w * _xlogy(b.q, b.logp), axis=-1)
+
+
+def _reverse_ce_per_element(b: _Batch, log_floor: float) -> FloatArray:
+    """Swapped cross entropy ``R = -sum_c p_c log max(q'_c, exp(log_floor))`` in nats."""
+    log_q = np.log(np.maximum(b.q, math.exp(log_floor)))
+    return -np.sum(np.exp(b.logp) * log_q, axis=-1)
+
+
+# --------------------------------------------------------------------------------------------------
+# Public functions
+# --------------------------------------------------------------------------------------------------
+
+
+def information(probs: ArrayLike, *, base: float | None = None) -> FloatArray:
+    """Self-information (surprisal) of each probability, elementwise.
+
+    ``I(p) = -log_b p``; ``I(1) = 0`` and ``I(0) = inf``.
+
+    Args:
+        probs: probabilities in [0, 1], any shape.
+        base: logarithm base (None = nats, 2 = bits, 10 = hartleys).
+
+    Returns:
+        float64 array with the shape of ``probs``.
+
+    Example:
+        >>> print(np.round(information([1.0, 0.5, 0.25], base=2), 4))
+        [0. 1. 2.]
+    """
+    ln_b = _ln_base(base)
+    p = _as_float_array(probs, "probs")
+    _check_probabilities(p, "probs")
+    with np.errstate(divide="ignore"):
+        return -np.log(p) / ln_b + 0.0  # + 0.0 turns -0.0 (for p = 1) into 0.0
+
+
+def entropy(logits: ArrayLike | None = None, *, probs: ArrayLike | None = None, base: float | None = None,
+            reduction: str = "none") -> FloatArray:
+    """Shannon entropy of a categorical distribution over the class dim.
+
+    ``H(p) = -sum_c p_c log_b p_c`` with ``p = softmax(logits)`` (or ``probs`` as given, not renormalized)
+    and ``0 log 0 = 0``.
+
+    Args:
+        logits: (C,), (N, C) or (N, C, d1, ...) unnormalized log-probabilities. Pass exactly one of
+            ``logits`` and ``probs``.
+        probs: probabilities of the same shapes (non-negative, each row should sum to 1).
+        base: logarithm base (None = nats).
+        reduction: 'none' (shape without the class dim), 'mean' over elements or 'sum'.
+
+    Example:
+        >>> print(np.round(entropy([2.0, 1.0, 0.1]), 4))   # the tutorial's logits, in nats
+        0.8467
+        >>> print(np.round(entropy(probs=[[0.5, 0.5], [1.0, 0.0]], base=2), 4))
+        [1. 0.]
+    """
+    if (logits is None) == (probs is None):
+        raise ValueError("pass exactly one of logits or probs")
+    _check_reduction(reduction)
+    ln_b = _ln_base(base)
+    if logits is not None:
+        x = _as_float_array(logits, "logits")
+        _check_input(x, "logits")
+        h = _entropy_from_logp(_log_softmax(_class_last(x)))
+    elif probs is not None:
+        p = _as_float_array(probs, "probs")
+        _check_input(p, "probs")
+        _check_probabilities(p, "probs")
+        p = _class_last(p)
+        with np.errstate(divide="ignore"):
+            h = -np.sum(_xlogy(p, np.log(p)), axis=-1)
+    h = h / ln_b
+    return _reduce(h, reduction, float(h.size))
+
+
+def cross_entropy(input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None,
+                  ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0, *,
+                  base: float | None = None) -> FloatArray:
+    """Cross entropy between the target distribution and ``softmax(input)`` (torch's semantics).
+
+    Per element ``CE_i = -sum_c w_c q'_c log p_c`` with ``p = softmax(input)`` over the class dim and
+    ``q'`` the (smoothed) one-hot or probability target; for class indices this is
+    ``(1 - eps) w_y (-log p_y) + eps / C sum_c w_c (-log p_c)``, and 0 where ``y == ignore_index``.
+    'mean' divides by ``sum_i w[y_i]`` over non-ignored elements (class indices) or by the number of
+    elements (probability targets).
+
+    Args:
+        input: logits (C,), (N, C) or (N, C, d1, ...).
+        target: class indices ((), (N,) or (N, d1, ...), integer) or probabilities (input's shape).
+        weight: optional per-class weights (C,).
+        ignore_index: class index that contributes nothing (class-index targets only).
+        reduction: 'none' | 'mean' | 'sum'.
+        label_smoothing: eps in [0, 1]; the target becomes ``(1 - eps) q + eps / C``.
+        base: logarithm base (None = nats).
+
+    Example:
+        >>> logits = np.log([[0.1, 0.1, 0.8]])    # softmax gives back the tutorial's [0.1, 0.1, 0.8]
+        >>> print(np.round(cross_entropy(logits, [2]), 4))   # -ln 0.8
+        0.2231
+        >>> print(np.round(cross_entropy(logits, [2], base=2), 4))
+        0.3219
+    """
+    _check_reduction(reduction)
+    ln_b = _ln_base(base)
+    b = _prepare(input, target, weight, ignore_index, label_smoothing)
+    return _reduce(_ce_per_element(b) / ln_b, reduction, b.denominator)
+
+
+def cross_entropy_from_probs(probs: ArrayLike, target: ArrayLike, *, eps: float = 1e-15,
+                             reduction: str = "mean", base: float | None = None) -> FloatArray:
+    """Textbook cross entropy from already-softmaxed probabilities, clipped to ``[eps, 1 - eps]``.
+
+    ``loss_i = -sum_c q_c log_b clip(p_c, eps, 1 - eps)``; 'mean' averages over elements (N * d1 * ...).
+
+    The clipping keeps ``log 0`` finite but biases the result: a probability below ``eps`` is scored as
+    ``eps`` (the loss is capped at ``-log eps`` instead of ``inf``), and one above ``1 - eps`` is scored
+    as ``1 - eps`` (a perfect prediction costs ``-log(1 - eps) > 0``). Prefer :func:`cross_entropy` on
+    logits: ``log_softmax`` is computed exactly and stably without any clipping, and it is what you
+    differentiate through when training.
+
+    Args:
+        probs: probabilities (C,), (N, C) or (N, C, d1, ...), each in [0, 1].
+        target: class indices (integer, input shape without the class dim) or one-hot / probability
+            targets (floating, same shape as ``probs``).
+        eps: clipping margin, 0 < eps < 0.5 (so that ``[eps, 1 - eps]`` is a proper interval).
+        reduction: 'none' | 'mean' | 'sum'.
+        base: logarithm base (None = nats).
+
+    Example:
+        >>> probs = [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]]
+        >>> print(np.round(cross_entropy_from_probs(probs, np.eye(3)), 4))   # mean(-ln [0.7, 0.8, 0.6])
+        0.3635
+        >>> print(np.round(cross_entropy_from_probs(probs, [0, 1, 2], base=2), 4))
+        0.5245
+    """
+    _check_reduction(reduction)
+    ln_b = _ln_base(base)
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)):
+        raise TypeError(f"eps must be a real number, got {type(eps).__name__}")
+    if not 0.0 < float(eps) < 0.5:
+        raise ValueError(f"eps must satisfy 0 < eps < 0.5 (clip interval [eps, 1 - eps]), got {eps!r}")
+    p = _as_float_array(probs, "probs")
+    num_classes = _check_input(p, "probs")
+    _check_probabilities(p, "probs")
+    t = np.asarray(target)
+    if _is_class_index(t):
+        _check_index_target(t, p.shape, num_classes, ignore_index=None)
+        q = np.eye(num_classes)[t]
+    else:
+        q = _class_last(_check_prob_target(t, p.shape))
+    log_p = np.log(np.clip(_class_last(p), eps, 1.0 - eps))
+    loss = -np.sum(q * log_p, axis=-1) / ln_b
+    return _reduce(loss, reduction, float(loss.size))
+
+
+def binary_cross_entropy(input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None,
+                         reduction: str = "mean", *, base: float | None = None) -> FloatArray:
+    """Binary cross entropy between target ``y`` and predicted probability ``x``, elementwise.
+
+    ``loss = -w [y log x + (1 - y) log(1 - x)]`` with each log clamped at -100 (as torch does, so that
+    x = 0 or 1 gives a finite loss). 'mean' averages over all elements (``weight`` is not in the
+    denominator).
+
+    Args:
+        input: probabilities in [0, 1], any shape.
+        target: targets in [0, 1], same shape as ``input``.
+        weight: optional weight broadcastable to ``input``'s shape.
+        reduction: 'none' | 'mean' | 'sum'.
+        base: logarithm base (None = nats).
+
+    Example:
+        >>> print(np.round(binary_cross_entropy([0.8, 0.1], [1.0, 0.0], reduction='none'), 4))
+        [0.2231 0.1054]
+    """
+    _check_reduction(reduction)
+    ln_b = _ln_base(base)
+    x = _as_float_array(input, "input")
+    _check_probabilities(x, "input")
+    y = _as_float_array(target, "target")
+    if y.shape != x.shape:
+        raise ValueError(f"target shape {y.shape} must equal input shape {x.shape}")
+    _check_probabilities(y, "target")
+    w = np.ones(()) if weight is None else _as_float_array(weight, "weight")
+    if np.broadcast_shapes(w.shape, x.shape) != x.shape:
+        raise ValueError(f"weight of shape {w.shape} does not broadcast to input shape {x.shape}")
+    with np.errstate(divide="ignore"):
+        log_x = np.maximum(np.log(x), _BCE_LOG_FLOOR)
+        log_1mx = np.maximum(np.log1p(-x), _BCE_LOG_FLOOR)
+    loss = -w * (y * log_x + (1.0 - y) * log_1mx) / ln_b
+    return _reduce(loss, reduction, float(loss.size))
+
+
+def binary_cross_entropy_with_logits(input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None,
+                                     reduction: str = "mean", pos_weight: ArrayLike | None = None, *,
+                                     base: float | None = None) -> FloatArray:
+    """Binary cross entropy on logits ``x`` (torch's semantics, including ``pos_weight``).
+
+    ``loss = -w [pw * y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))]
+           = w [pw * y softplus(-x) + (1 - y) softplus(x)]``
+    using ``log sigmoid(x) = -softplus(-x)`` and ``log(1 - sigmoid(x)) = -softplus(x)``, where
+    ``softplus(z) = log(1 + e^z)`` is evaluated stably as ``logaddexp(0, z)``. 'mean' averages over all
+    elements.
+
+    Args:
+        input: logits, any shape.
+        target: targets in [0, 1], same shape as ``input``.
+        weight: optional weight broadcastable to ``input``'s shape.
+        reduction: 'none' | 'mean' | 'sum'.
+        pos_weight: optional weight of the positive term, broadcastable to ``input``'s shape (typically
+            (C,) against the last dim).
+        base: logarithm base (None = nats).
+
+    Example:
+        >>> print(np.round(binary_cross_entropy_with_logits([0.0, 0.0], [1.0, 0.0], reduction='none'), 4))
+        [0.6931 0.6931]
+        >>> print(np.round(binary_cross_entropy_with_logits([0.0], [1.0], pos_weight=[3.0]), 4))
+        2.0794
+    """
+    _check_reduction(reduction)
+    ln_b = _ln_base(base)
+    x = _as_float_array(input, "input")
+    y = _as_float_array(target, "target")
+    if y.shape != x.shape:
+        raise ValueError(f"target shape {y.shape} must equal input shape {x.shape}")
+    _check_probabilities(y, "target")
+    w = np.ones(()) if weight is None else _as_float_array(weight, "weight")
+    if np.broadcast_shapes(w.shape, x.shape) != x.shape:
+        raise ValueError(f"weight of shape {w.shape} does not broadcast to input shape {x.shape}")
+    pw = np.ones(()) if pos_weight is None else _as_float_array(pos_weight, "pos_weight")
+    if np.broadcast_shapes(pw.shape, x.shape) != x.shape:
+        raise ValueError(f"pos_weight of shape {pw.shape} does not broadcast to input shape {x.shape}")
+    pos_term = _xlogy(pw * y, -np.logaddexp(0.0, -x))  # pw * y * log sigmoid(x), 0 where y == 0
+    neg_term = _xlogy(1.0 - y, -np.logaddexp(0.0, x))  # (1 - y) * log(1 - sigmoid(x)), 0 where y == 1
+    loss = -w * (pos_term + neg_term) / ln_b
+    return _reduce(loss, reduction, float(loss.size))
+
+
+def kl_divergence(input: ArrayLike, target: ArrayLike, *, reduction: str = "mean", base: float | None = None,
+                  log_target: bool = False) -> FloatArray:
+    """Kullback-Leibler divergence ``KL(q || p)`` of ``p = softmax(input)`` from the target ``q``.
+
+    ``KL_i = sum_c q_c (log q_c - log p_c)`` over the class dim, with ``0 log 0 = 0``. Unlike
+    ``torch.nn.functional.kl_div``, ``input`` is logits and the sum over classes is part of the
+    definition: 'mean' averages the per-element divergences over elements (N * d1 * ...).
+
+    Args:
+        input: logits (C,), (N, C) or (N, C, d1, ...).
+        target: probabilities q (same shape as input); or, with ``log_target=True``, log-probabilities
+            log q; or integer class indices (then ``KL = -log p_y``, the cross entropy).
+        reduction: 'none' (input shape without the class dim) | 'mean' | 'sum'.
+        base: logarithm base (None = nats).
+        log_target: whether ``target`` holds log-probabilities.
+
+    Example:
+        >>> print(np.round(kl_divergence([0.0, 0.0], [1.0, 0.0], base=2), 4))   # KL([1, 0] || [.5, .5])
+        1.0
+    """
+    _check_reduction(reduction)
+    ln_b = _ln_base(base)
+    x = _as_float_array(input, "input")
+    num_classes = _check_input(x)
+    logp = _log_softmax(_class_last(x))
+    t = np.asarray(target)
+    if _is_class_index(t):
+        if log_target:
+            raise TypeError(
+                "log_target=True needs floating log-probability targets, got integer class indices"
+            )
+        _check_index_target(t, x.shape, num_classes, ignore_index=None)
+        log_q = np.where(np.eye(num_classes)[t] > 0, 0.0, -np.inf)
+    elif log_target:
+        if t.shape != x.shape:
+            raise ValueError(f"log-probability target must have the input shape {x.shape}, got {t.shape}")
+        log_q = _class_last(t.astype(np.float64))
+    else:
+        with np.errstate(divide="ignore"):
+            log_q = np.log(_class_last(_check_prob_target(t, x.shape)))
+    with np.errstate(invalid="ignore"):
+        kl = np.sum(_xlogy(np.exp(log_q), log_q - logp), axis=-1) / ln_b
+    return _reduce(kl, reduction, float(kl.size))
+
+
+def min_entropy_loss(input: ArrayLike, target: ArrayLike, *, ce_weight: float = 1.0,
+                     entropy_weight: float = 0.1, ce_base: float | None = None,
+                     entropy_base: float | None = None, weight: ArrayLike | None = None,
+                     ignore_index: int = -100, reduction: str = "mean",
+                     label_smoothing: float = 0.0) -> FloatArray:
+    """MIN-ENT: cross entropy plus a minimum-entropy regularizer on the prediction.
+
+    ``loss_i = ce_weight * CE_i / ln(ce_base) + entropy_weight * s_i * H(p_i) / ln(entropy_base)``
+    with ``CE_i`` as in :func:`cross_entropy`, ``H(p) = -sum_c p_c log p_c`` and ``s_i`` the sample weight
+    (0 for ignored elements). 'mean' uses cross_entropy's denominator. A negative ``entropy_weight`` is
+    the confidence penalty of Pereyra et al. (2017).
+
+    Shapes as :func:`cross_entropy`.
+
+    Example:
+        >>> logits = np.log([[0.5, 0.25, 0.25]])
+        >>> print(np.round(min_entropy_loss(logits, [0], entropy_weight=1.0, ce_base=2, entropy_base=2), 4))
+        2.5
+    """
+    _check_reduction(reduction)
+    ln_ce, ln_ent = _ln_base(ce_base, "ce_base"), _ln_base(entropy_base, "entropy_base")
+    b = _prepare(input, target, weight, ignore_index, label_smoothing)
+    loss = ce_weight * _ce_per_element(b) / ln_ce + entropy_weight * b.s * _entropy_from_logp(b.logp) / ln_ent
+    return _reduce(loss, reduction, b.denominator)
+
+
+def mixed_entropy_loss(input: ArrayLike, target: ArrayLike, *, ce_weight: float = 1.0,
+                       reverse_weight: float = 0.1, ce_base: float | None = None,
+                       reverse_base: float | None = None, eps: float = 1e-6, weight: ArrayLike | None = None,
+                       ignore_index: int = -100, reduction: str = "mean",
+                       label_smoothing: float = 0.0) -> FloatArray:
+    """MIX-ENT: cross entropy plus the swapped (reverse) cross entropy.
+
+    ``loss_i = ce_weight * CE_i / ln(ce_base) + reverse_weight * s_i * R_i / ln(reverse_base)`` with
+    ``R_i = -sum_c p_c log max(q'_c, eps)``. For strictly positive ``q'`` (> eps),
+    ``R = H(p) + KL(p || q')``: a minimum-entropy term plus the KL with the roles of target and
+    prediction swapped. For a one-hot target, ``R = (1 - p_y) log(1 / eps)``. 'mean' uses
+    cross_entropy's denominator.
+
+    Args (beyond :func:`cross_entropy`'s):
+        eps: floor of the target inside the log, 0 < eps < 1.
+
+    Example:
+        >>> logits = np.log([[0.5, 0.25, 0.25]])
+        >>> print(np.round(mixed_entropy_loss(logits, [0], reverse_weight=1.0, eps=0.5**10, ce_base=2,
+        ...                                   reverse_base=2), 4))   # 1 bit + (1 - 0.5) * 10 bits
+        6.0
+    """
+    _check_reduction(reduction)
+    ln_ce, ln_rev = _ln_base(ce_base, "ce_base"), _ln_base(reverse_base, "reverse_base")
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)):
+        raise TypeError(f"eps must be a real number, got {type(eps).__name__}")
+    if not 0.0 < float(eps) < 1.0:
+        raise ValueError(f"eps must satisfy 0 < eps < 1, got {eps!r}")
+    b = _prepare(input, target, weight, ignore_index, label_smoothing)
+    rev = _reverse_ce_per_element(b, math.log(eps))
+    loss = ce_weight * _ce_per_element(b) / ln_ce + reverse_weight * b.s * rev / ln_rev
+    return _reduce(loss, reduction, b.denominator)
+
+
+def symmetric_cross_entropy(input: ArrayLike, target: ArrayLike, *, alpha: float = 0.1, beta: float = 1.0,
+                            log_zero: float = -4.0, weight: ArrayLike | None = None, ignore_index: int = -100,
+                            reduction: str = "mean", label_smoothing: float = 0.0,
+                            base: float | None = None) -> FloatArray:
+    """Symmetric cross entropy (Wang et al., 2019): CE plus reverse CE with ``log 0 := log_zero``.
+
+    ``loss_i = (alpha * CE_i + beta * s_i * R_i) / ln(base)`` with
+    ``R_i = -sum_c p_c log max(q'_c, exp(log_zero))``; for a one-hot target ``R_i = -log_zero * (1 - p_y)``.
+    'mean' uses cross_entropy's denominator.
+
+    Args (beyond :func:`cross_entropy`'s):
+        alpha, beta: weights of CE and of the reverse term.
+        log_zero: the value A < 0 that replaces ``log 0`` (the paper uses -4).
+
+    Example:
+        >>> logits = np.log([[0.5, 0.25, 0.25]])
+        >>> print(np.round(symmetric_cross_entropy(logits, [0], alpha=0.0, beta=1.0), 4))   # 4 * (1 - 0.5)
+        2.0
+    """
+    _check_reduction(reduction)
+    ln_b = _ln_base(base)
+    log_zero = float(log_zero)
+    if not (math.isfinite(log_zero) and log_zero < 0):
+        raise ValueError(f"log_zero must be a finite negative number, got {log_zero!r}")
+    b = _prepare(input, target, weight, ignore_index, label_smoothing)
+    loss = (alpha * _ce_per_element(b) + beta * b.s * _reverse_ce_per_element(b, log_zero)) / ln_b
+    return _reduce(loss, reduction, b.denominator)
+
+
+def focal_loss(input: ArrayLike, target: ArrayLike, *, gamma: float = 2.0, weight: ArrayLike | None = None,
+               ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0,
+               base: float | None = None) -> FloatArray:
+    """Focal loss (Lin et al., 2017), multi-class form with soft targets.
+
+    ``loss_i = -sum_c w_c q'_c (1 - p_c)^gamma log_b p_c``, ``p = softmax(input)``; ``gamma = 0`` gives
+    :func:`cross_entropy`. 'mean' uses cross_entropy's denominator.
+
+    Args (beyond :func:`cross_entropy`'s):
+        gamma: focusing parameter, >= 0.
+
+    Example:
+        >>> logits = np.log([[0.5, 0.25, 0.25]])
+        >>> print(np.round(focal_loss(logits, [0], gamma=2.0, base=2), 4))   # (1 - 0.5)^2 * 1 bit
+        0.25
+    """
+    _check_reduction(reduction)
+    ln_b = _ln_base(base)
+    if not float(gamma) >= 0:
+        raise ValueError(f"gamma must be >= 0, got {gamma!r}")
+    b = _prepare(input, target, weight, ignore_index, label_smoothing)
+    # 1 - p computed as -expm1(log p): exact even when p is within rounding of 1.
+    modulating = (-np.expm1(b.logp)) ** gamma
+    loss = -np.sum(b.w * modulating * _xlogy(b.q, b.logp), axis=-1) / ln_b
+    return _reduce(loss, reduction, b.denominator)
+
+
+def poly1_cross_entropy(input: ArrayLike, target: ArrayLike, *, epsilon: float = 1.0,
+                        weight: ArrayLike | None = None, ignore_index: int = -100, reduction: str = "mean",
+                        label_smoothing: float = 0.0, base: float | None = None) -> FloatArray:
+    """Poly-1 cross entropy (Leng et al., 2022): CE plus ``epsilon`` times the first polynomial term.
+
+    ``loss_i = (CE_i + epsilon * s_i * (1 - sum_c q'_c p_c)) / ln(base)``; for a one-hot target the bracket
+    is ``1 - p_y``. The whole loss (the polynomial term too) is divided by ``ln(base)``. 'mean' uses
+    cross_entropy's denominator.
+
+    Args (beyond :func:`cross_entropy`'s):
+        epsilon: coefficient of the polynomial term (may be negative).
+
+    Example:
+        >>> logits = np.log([[0.5, 0.25, 0.25]])
+        >>> print(np.round(poly1_cross_entropy(logits, [0], epsilon=1.0), 4))   # ln 2 + (1 - 0.5)
+        1.1931
+    """
+    _check_reduction(reduction)
+    ln_b = _ln_base(base)
+    b = _prepare(input, target, weight, ignore_index, label_smoothing)
+    p_true = np.sum(b.q * np.exp(b.logp), axis=-1)
+    loss = (_ce_per_element(b) + epsilon * b.s * (1.0 - p_true)) / ln_b
+    return _reduce(loss, reduction, b.denominator)
