@@ -1,0 +1,410 @@
+"""Losses where some mistakes cost less: similarity cross entropy, pairwise cost, expected cost.
+
+All three take logits ``input`` of shape (N, C), (N, C, d1, ...) or (C,) and integer class-index
+``target`` of the input's shape without the class dim, and share the library's conventions
+(``docs/design.md``): per-element sample weight ``s_i = weight[y_i]`` (1 without ``weight``, 0 where
+``y_i == ignore_index``), ``reduction='mean'`` divides by ``sum_i s_i`` (the number of non-ignored
+elements without ``weight``), and an empty denominator gives 0 instead of NaN. Matrices are indexed by
+the true class first: ``target_matrix[true, j]`` and ``cost_matrix[true, predicted]``.
+
+The functional forms validate the matrix values on every call (one device sync); the modules validate
+once, at construction, and keep the matrix as a buffer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from infoloss.bespoke._checks import (
+    check_reduction,
+    check_target_range,
+    check_weight,
+    compute_dtype,
+    flatten_logits_and_target,
+    log_base,
+)
+from infoloss.bespoke.matrices import validate_cost_matrix, validate_target_matrix
+
+__all__ = [
+    "ExpectedCostLoss",
+    "PairwiseCostLoss",
+    "SimilarityCrossEntropyLoss",
+    "expected_cost_loss",
+    "pairwise_cost_loss",
+    "similarity_cross_entropy",
+]
+
+MatrixLike = Tensor | Sequence[Sequence[float]]
+
+
+# ----------------------------------------------------------------------------------------------------
+# shared plumbing
+
+
+def _prepare(input: Tensor, target: Tensor, matrix: Tensor, weight: Tensor | None, ignore_index: int,
+             reduction: str, fn_name: str, matrix_name: str
+             ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor | None]:
+    """Validate shapes; return (logits2d, safe target, valid mask, s_i, matrix, weight) in compute dtype."""
+    check_reduction(reduction)
+    c = matrix.shape[0]
+    logits2d, tgt = flatten_logits_and_target(input, target, c, matrix_name, fn_name)
+    check_weight(weight, c)
+    valid = check_target_range(tgt, c, ignore_index, fn_name)
+    dtype = compute_dtype(input.dtype)
+    logits2d = logits2d.to(dtype)
+    safe = torch.where(valid, tgt, torch.zeros_like(tgt))
+    w = None if weight is None else weight.to(device=input.device, dtype=dtype)
+    s = valid.to(dtype) if w is None else torch.where(valid, w[safe], torch.zeros((), dtype=dtype,
+                                                                                   device=input.device))
+    return logits2d, safe, valid, s, matrix.to(device=input.device, dtype=dtype), w
+
+
+def _reduce(loss: Tensor, s: Tensor, reduction: str, target: Tensor, out_dtype: torch.dtype) -> Tensor:
+    """Reduce per-element losses (M,) with the shared 'mean' denominator sum_i s_i (0 if empty)."""
+    if reduction == "none":
+        return loss.reshape(target.shape).to(out_dtype)
+    total = loss.sum()
+    if reduction == "sum":
+        return total.to(out_dtype)
+    denom = s.sum()
+    # dividing by 1 where the denominator is 0 keeps both the value and the gradient at 0 (not NaN)
+    return (total / torch.where(denom > 0, denom, torch.ones_like(denom))).to(out_dtype)
+
+
+# ----------------------------------------------------------------------------------------------------
+# similarity cross entropy
+
+
+def _similarity_cross_entropy(input: Tensor, target: Tensor, target_matrix: Tensor, weight: Tensor | None,
+                              ignore_index: int, reduction: str, base: float | None) -> Tensor:
+    ln_b = log_base(base)
+    logits2d, safe, valid, s, t, w = _prepare(input, target, target_matrix, weight, ignore_index, reduction,
+                                              "similarity_cross_entropy", "target_matrix")
+    logp = torch.log_softmax(logits2d, dim=-1)
+    q = t[safe]
+    if w is not None:
+        q = q * w
+    # 0 * log 0 = 0: a -inf logit on a zero-target class gives a finite loss and gradient
+    qlogp = torch.where(q == 0, torch.zeros_like(logp), q * torch.where(q == 0, torch.zeros_like(logp), logp))
+    loss = torch.where(valid, -qlogp.sum(-1), torch.zeros_like(s)) / ln_b
+    return _reduce(loss, s, reduction, target, input.dtype)
+
+
+def similarity_cross_entropy(input: Tensor, target: Tensor, target_matrix: MatrixLike, *,
+                             weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean",
+                             base: float | None = None) -> Tensor:
+    """Cross entropy against the soft label ``target_matrix[y]`` of each class-index target ``y``.
+
+    Per element i with true class ``y_i`` and ``p = softmax(input)`` (over the class dim):
+    ``loss_i = -sum_j w_j * T[y_i, j] * log p_ij / ln(base)``; ``s_i = w[y_i]`` (0 if ignored).
+    ``'mean'`` is ``sum_i loss_i / sum_i s_i``. Without ``weight`` this equals
+    ``torch.nn.functional.cross_entropy(input, target_matrix[target])`` over the non-ignored elements;
+    with ``target_matrix = label_smoothing_matrix(C, eps)`` it equals
+    ``torch.nn.functional.cross_entropy(input, target, weight, label_smoothing=eps)`` (weights included).
+
+    Args:
+        input: logits (N, C), (N, C, d1, ...) or (C,).
+        target: int class indices (N,), (N, d1, ...) or () with values in [0, C) or ``ignore_index``.
+        target_matrix: (C, C) row-stochastic soft labels, ``T[true, j]``; validated on every call.
+        weight: optional (C,) class weights.
+        ignore_index: target value excluded from the loss and from the 'mean' denominator.
+        reduction: 'none' (shape of target) | 'mean' | 'sum'.
+        base: None (nats), 2 (bits), 10, or any number > 0 and != 1.
+
+    Returns:
+        The loss in the input's dtype (computed in float32 for float16/bfloat16).
+
+    Example:
+        >>> from infoloss.bespoke import animal_target_matrix
+        >>> logits = torch.tensor([[2.0, 1.0, -1.0, -1.0]])
+        >>> similarity_cross_entropy(logits, torch.tensor([1]), animal_target_matrix())
+        tensor(1.0835)
+
+    The forum answer "Bespoke Cross Entropy Loss" (K. Frank, PyTorch forums); Bertinetto et al.,
+    "Making Better Mistakes", CVPR 2020 (soft labels).
+    """
+    t = validate_target_matrix(target_matrix)
+    return _similarity_cross_entropy(input, target, t, weight, ignore_index, reduction, base)
+
+
+class SimilarityCrossEntropyLoss(nn.Module):
+    """Cross entropy against soft labels taken from the rows of a class-similarity (target) matrix.
+
+    ``loss_i = -sum_j w_j * T[y_i, j] * log softmax(x_i)_j / ln(base)``, ``'mean'`` divides by
+    ``sum_i w[y_i]`` over non-ignored elements (their count without ``weight``); all ignored gives 0.
+    See :func:`similarity_cross_entropy`. The matrix is validated once here and stored as the buffer
+    ``target_matrix``; ``weight`` is stored as a buffer too.
+
+    Args:
+        target_matrix: (C, C) row-stochastic, e.g. from :func:`label_smoothing_matrix`,
+            :func:`target_matrix_from_distances`, :func:`hierarchy_target_matrix`.
+        ignore_index, reduction, base, weight: as in :func:`similarity_cross_entropy`.
+
+    Shape:
+        - Input: (N, C), (N, C, d1, ...) or (C,) logits.
+        - Target: (N,), (N, d1, ...) or () class indices.
+        - Output: scalar, or the target's shape for ``reduction='none'``.
+
+    Example:
+        >>> from infoloss.bespoke import label_smoothing_matrix
+        >>> loss_fn = SimilarityCrossEntropyLoss(label_smoothing_matrix(5, 0.1))
+        >>> x, y = torch.randn(8, 5), torch.randint(0, 5, (8,))
+        >>> torch.allclose(loss_fn(x, y), F.cross_entropy(x, y, label_smoothing=0.1))
+        True
+    """
+
+    target_matrix: Tensor
+    weight: Tensor | None
+
+    def __init__(self, target_matrix: MatrixLike, *, ignore_index: int = -100, reduction: str = "mean",
+                 base: float | None = None, weight: Tensor | None = None) -> None:
+        super().__init__()
+        t = validate_target_matrix(target_matrix)
+        check_reduction(reduction)
+        log_base(base)
+        check_weight(weight, t.shape[0])
+        self.register_buffer("target_matrix", t.clone())
+        self.register_buffer("weight", None if weight is None else weight.detach().clone())
+        self.ignore_index = ignore_index
+        self.reduction = reduction
+        self.base = base
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.target_matrix.shape[0])
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return _similarity_cross_entropy(input, target, self.target_matrix, self.weight, self.ignore_index,
+                                         self.reduction, self.base)
+
+    def extra_repr(self) -> str:
+        return (f"num_classes={self.num_classes}, ignore_index={self.ignore_index}, "
+                f"reduction={self.reduction!r}, base={self.base}")
+
+
+# ----------------------------------------------------------------------------------------------------
+# pairwise cost
+
+
+def _pairwise_cost_loss(input: Tensor, target: Tensor, cost_matrix: Tensor, weight: Tensor | None,
+                        ignore_index: int, reduction: str, base: float | None) -> Tensor:
+    ln_b = log_base(base)
+    logits2d, safe, valid, s, k, _ = _prepare(input, target, cost_matrix, weight, ignore_index, reduction,
+                                              "pairwise_cost_loss", "cost_matrix")
+    c = k.shape[0]
+    k = k * (1 - torch.eye(c, dtype=k.dtype, device=k.device))  # the diagonal is never read
+    cost = k[safe]
+    z_true = logits2d.gather(-1, safe.unsqueeze(-1))
+    used = cost > 0
+    # masking the margin too keeps NaN (e.g. -inf - -inf on the diagonal) out of values and gradients
+    margin = torch.where(used, logits2d - z_true, torch.zeros_like(logits2d))
+    terms = torch.where(used, cost * F.softplus(margin), torch.zeros_like(margin))
+    loss = torch.where(valid, s * terms.sum(-1), torch.zeros_like(s)) / ln_b
+    return _reduce(loss, s, reduction, target, input.dtype)
+
+
+def pairwise_cost_loss(input: Tensor, target: Tensor, cost_matrix: MatrixLike, *,
+                       weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean",
+                       base: float | None = None) -> Tensor:
+    """Cost-weighted sum of the binary cross entropies of the true class against each wrong class.
+
+    Per element i with true class ``y`` and logits ``z``:
+    ``loss_i = s_i * sum_{j != y} K[y, j] * softplus(z_j - z_y) / ln(base)``, where
+    ``softplus(z_j - z_y) = -log sigmoid(z_y - z_j)`` is the binary cross entropy of "y, not j" and
+    ``s_i = w[y]`` (0 if ignored). ``'mean'`` divides by ``sum_i s_i``. The diagonal of ``K`` is ignored.
+    Stable for extreme logits (softplus is linear for large margins).
+
+    Args:
+        input: logits (N, C), (N, C, d1, ...) or (C,).
+        target: int class indices (N,), (N, d1, ...) or () in [0, C) or ``ignore_index``.
+        cost_matrix: (C, C) non-negative costs ``K[true, predicted]`` (diagonal ignored).
+        weight: optional (C,) class weights (``s_i = weight[y_i]``).
+        ignore_index: target value excluded from the loss and from the 'mean' denominator.
+        reduction: 'none' (shape of target) | 'mean' | 'sum'.
+        base: None (nats), 2 (bits), ... (the terms are binary cross entropies).
+
+    Returns:
+        The loss in the input's dtype.
+
+    Example:
+        >>> cost = torch.tensor([[0.0, 1.0, 4.0], [1.0, 0.0, 4.0], [4.0, 4.0, 0.0]])
+        >>> pairwise_cost_loss(torch.tensor([[0.0, 0.0, 0.0]]), torch.tensor([0]), cost)
+        tensor(3.4657)
+
+    The second suggestion of the forum answer "Bespoke Cross Entropy Loss" (K. Frank, PyTorch forums).
+    """
+    k = validate_cost_matrix(cost_matrix, ignore_diagonal=True)
+    return _pairwise_cost_loss(input, target, k, weight, ignore_index, reduction, base)
+
+
+class PairwiseCostLoss(nn.Module):
+    """Sum over wrong classes j of ``cost[y, j] * softplus(z_j - z_y)``: cheap confusions cost less.
+
+    ``loss_i = w[y_i] * sum_{j != y_i} K[y_i, j] * softplus(z_ij - z_iy) / ln(base)``; see
+    :func:`pairwise_cost_loss`. The cost matrix is validated once here and stored as the buffer
+    ``cost_matrix``.
+
+    Args:
+        cost_matrix: (C, C) non-negative ``K[true, predicted]`` (diagonal ignored), e.g.
+            :func:`hierarchy_distance_matrix`.
+        ignore_index, reduction, base, weight: as in :func:`pairwise_cost_loss`.
+
+    Shape:
+        - Input: (N, C), (N, C, d1, ...) or (C,) logits.
+        - Target: (N,), (N, d1, ...) or () class indices.
+        - Output: scalar, or the target's shape for ``reduction='none'``.
+
+    Example:
+        >>> loss_fn = PairwiseCostLoss(1 - torch.eye(4))   # all mistakes equal: sum of pairwise BCEs
+        >>> loss_fn(torch.zeros(2, 4), torch.tensor([0, 3]))
+        tensor(2.0794)
+    """
+
+    cost_matrix: Tensor
+    weight: Tensor | None
+
+    def __init__(self, cost_matrix: MatrixLike, *, ignore_index: int = -100, reduction: str = "mean",
+                 base: float | None = None, weight: Tensor | None = None) -> None:
+        super().__init__()
+        k = validate_cost_matrix(cost_matrix, ignore_diagonal=True)
+        check_reduction(reduction)
+        log_base(base)
+        check_weight(weight, k.shape[0])
+        self.register_buffer("cost_matrix", k.clone())
+        self.register_buffer("weight", None if weight is None else weight.detach().clone())
+        self.ignore_index = ignore_index
+        self.reduction = reduction
+        self.base = base
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.cost_matrix.shape[0])
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return _pairwise_cost_loss(input, target, self.cost_matrix, self.weight, self.ignore_index,
+                                   self.reduction, self.base)
+
+    def extra_repr(self) -> str:
+        return (f"num_classes={self.num_classes}, ignore_index={self.ignore_index}, "
+                f"reduction={self.reduction!r}, base={self.base}")
+
+
+# ----------------------------------------------------------------------------------------------------
+# expected cost
+
+
+def _expected_cost_loss(input: Tensor, target: Tensor, cost_matrix: Tensor, ce_weight: float,
+                        weight: Tensor | None, ignore_index: int, reduction: str,
+                        base: float | None) -> Tensor:
+    ln_b = log_base(base)
+    logits2d, safe, valid, s, k, _ = _prepare(input, target, cost_matrix, weight, ignore_index, reduction,
+                                              "expected_cost_loss", "cost_matrix")
+    logp = torch.log_softmax(logits2d, dim=-1)
+    risk = (k[safe] * logp.exp()).sum(-1)
+    per = risk
+    if ce_weight != 0:
+        nll = -logp.gather(-1, safe.unsqueeze(-1)).squeeze(-1)
+        per = per + (ce_weight / ln_b) * nll
+    loss = torch.where(valid, s * per, torch.zeros_like(s))
+    return _reduce(loss, s, reduction, target, input.dtype)
+
+
+def _check_ce_weight(ce_weight: float) -> float:
+    if isinstance(ce_weight, bool) or not isinstance(ce_weight, (int, float)) or not ce_weight >= 0:
+        raise ValueError(f"ce_weight must be a number >= 0, got {ce_weight!r}")
+    return float(ce_weight)
+
+
+def expected_cost_loss(input: Tensor, target: Tensor, cost_matrix: MatrixLike, *, ce_weight: float = 0.0,
+                       weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean",
+                       base: float | None = None) -> Tensor:
+    """The expected cost (Bayes risk) of the predicted distribution, optionally plus cross entropy.
+
+    Per element i with true class ``y`` and ``p = softmax(input)``:
+    ``loss_i = s_i * (sum_j K[y, j] * p_j + ce_weight * (-log p_y) / ln(base))`` with ``s_i = w[y]``
+    (0 if ignored); ``'mean'`` divides by ``sum_i s_i``. ``base`` scales only the cross-entropy term
+    (the expected cost is in the cost matrix's units). The diagonal ``K[y, y]`` is used as given
+    (usually 0). Alone (``ce_weight=0``) the loss is bounded and its gradient vanishes for confidently
+    wrong predictions, so a small ``ce_weight`` helps training from scratch.
+
+    Args:
+        input: logits (N, C), (N, C, d1, ...) or (C,).
+        target: int class indices (N,), (N, d1, ...) or () in [0, C) or ``ignore_index``.
+        cost_matrix: (C, C) non-negative costs ``K[true, predicted]``.
+        ce_weight: weight >= 0 of the cross-entropy term.
+        weight: optional (C,) class weights (``s_i = weight[y_i]``).
+        ignore_index: target value excluded from the loss and from the 'mean' denominator.
+        reduction: 'none' (shape of target) | 'mean' | 'sum'.
+        base: None (nats), 2 (bits), ... for the cross-entropy term.
+
+    Returns:
+        The loss in the input's dtype.
+
+    Example:
+        >>> cost = torch.tensor([[0.0, 1.0, 4.0], [1.0, 0.0, 4.0], [4.0, 4.0, 0.0]])
+        >>> expected_cost_loss(torch.tensor([[0.0, 0.0, 0.0]]), torch.tensor([0]), cost)
+        tensor(1.6667)
+
+    Decision theory's Bayes risk used as a training loss; see e.g. Bertinetto et al., "Making Better
+    Mistakes", CVPR 2020, for the cost / mistake-severity view.
+    """
+    k = validate_cost_matrix(cost_matrix)
+    cw = _check_ce_weight(ce_weight)
+    return _expected_cost_loss(input, target, k, cw, weight, ignore_index, reduction, base)
+
+
+class ExpectedCostLoss(nn.Module):
+    """Expected cost ``sum_j cost[y, j] * p_j`` of the softmax prediction, plus ``ce_weight`` times CE.
+
+    ``loss_i = w[y_i] * (sum_j K[y_i, j] * p_ij + ce_weight * (-log p_iy) / ln(base))``; see
+    :func:`expected_cost_loss`. The cost matrix is validated once here and stored as the buffer
+    ``cost_matrix``.
+
+    Args:
+        cost_matrix: (C, C) non-negative ``K[true, predicted]``, e.g. :func:`hierarchy_distance_matrix`.
+        ce_weight: weight >= 0 of the cross-entropy term (0: pure expected cost).
+        ignore_index, reduction, base, weight: as in :func:`expected_cost_loss`.
+
+    Shape:
+        - Input: (N, C), (N, C, d1, ...) or (C,) logits.
+        - Target: (N,), (N, d1, ...) or () class indices.
+        - Output: scalar, or the target's shape for ``reduction='none'``.
+
+    Example:
+        >>> loss_fn = ExpectedCostLoss(1 - torch.eye(4), ce_weight=0.0)   # expected 0-1 loss
+        >>> loss_fn(torch.zeros(2, 4), torch.tensor([0, 3]))
+        tensor(0.7500)
+    """
+
+    cost_matrix: Tensor
+    weight: Tensor | None
+
+    def __init__(self, cost_matrix: MatrixLike, *, ce_weight: float = 0.0, ignore_index: int = -100,
+                 reduction: str = "mean", base: float | None = None, weight: Tensor | None = None) -> None:
+        super().__init__()
+        k = validate_cost_matrix(cost_matrix)
+        check_reduction(reduction)
+        log_base(base)
+        check_weight(weight, k.shape[0])
+        self.ce_weight = _check_ce_weight(ce_weight)
+        self.register_buffer("cost_matrix", k.clone())
+        self.register_buffer("weight", None if weight is None else weight.detach().clone())
+        self.ignore_index = ignore_index
+        self.reduction = reduction
+        self.base = base
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.cost_matrix.shape[0])
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return _expected_cost_loss(input, target, self.cost_matrix, self.ce_weight, self.weight,
+                                   self.ignore_index, self.reduction, self.base)
+
+    def extra_repr(self) -> str:
+        return (f"num_classes={self.num_classes}, ce_weight={self.ce_weight}, "
+                f"ignore_index={self.ignore_index}, reduction={self.reduction!r}, base={self.base}")
