@@ -162,6 +162,16 @@ def _check_index_target(target: np.ndarray, input_shape: tuple[int, ...], num_cl
     return valid
 
 
+def _check_broadcasts(arr: FloatArray, shape: tuple[int, ...], name: str) -> None:
+    """``arr`` must broadcast to ``shape`` without changing it (as torch's ``weight`` / ``pos_weight``)."""
+    try:
+        ok = np.broadcast_shapes(arr.shape, shape) == shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} of shape {arr.shape} does not broadcast to input shape {shape}")
+
+
 def _check_prob_target(target: np.ndarray, input_shape: tuple[int, ...]) -> FloatArray:
     if target.shape != input_shape:
         raise ValueError(
@@ -430,8 +440,7 @@ def binary_cross_entropy(input: ArrayLike, target: ArrayLike, weight: ArrayLike 
         raise ValueError(f"target shape {y.shape} must equal input shape {x.shape}")
     _check_probabilities(y, "target")
     w = np.ones(()) if weight is None else _as_float_array(weight, "weight")
-    if np.broadcast_shapes(w.shape, x.shape) != x.shape:
-        raise ValueError(f"weight of shape {w.shape} does not broadcast to input shape {x.shape}")
+    _check_broadcasts(w, x.shape, "weight")
     with np.errstate(divide="ignore"):
         log_x = np.maximum(np.log(x), _BCE_LOG_FLOOR)
         log_1mx = np.maximum(np.log1p(-x), _BCE_LOG_FLOOR)
@@ -473,11 +482,9 @@ def binary_cross_entropy_with_logits(input: ArrayLike, target: ArrayLike, weight
         raise ValueError(f"target shape {y.shape} must equal input shape {x.shape}")
     _check_probabilities(y, "target")
     w = np.ones(()) if weight is None else _as_float_array(weight, "weight")
-    if np.broadcast_shapes(w.shape, x.shape) != x.shape:
-        raise ValueError(f"weight of shape {w.shape} does not broadcast to input shape {x.shape}")
+    _check_broadcasts(w, x.shape, "weight")
     pw = np.ones(()) if pos_weight is None else _as_float_array(pos_weight, "pos_weight")
-    if np.broadcast_shapes(pw.shape, x.shape) != x.shape:
-        raise ValueError(f"pos_weight of shape {pw.shape} does not broadcast to input shape {x.shape}")
+    _check_broadcasts(pw, x.shape, "pos_weight")
     pos_term = _xlogy(pw * y, -np.logaddexp(0.0, -x))  # pw * y * log sigmoid(x), 0 where y == 0
     neg_term = _xlogy(1.0 - y, -np.logaddexp(0.0, x))  # (1 - y) * log(1 - sigmoid(x)), 0 where y == 1
     loss = -w * (pos_term + neg_term) / ln_b
