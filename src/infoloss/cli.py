@@ -11,7 +11,6 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-
 _BASE_UNITS = {None: "nats", 2.0: "bits", 10.0: "hartleys"}
 
 
