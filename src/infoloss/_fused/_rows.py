@@ -1,0 +1,213 @@
+"""Fused CPU row kernels: one pass per row block computes the per-row loss and its analytic gradient.
+
+Two implementations share one autograd Function:
+
+* the compiled C kernel (``_kernel.c`` via :mod:`._ckernel`) for class-index targets, used when a C
+  compiler is available (float16/bfloat16 rows are converted to float32 chunk by chunk);
+* an eager path of in-place torch ops on row chunks (probability targets, or no compiler).
+
+Neither keeps anything of size M x C alive except the gradient itself, which is computed in forward
+(only when the logits require grad) and scaled in place by ``grad_output`` in backward.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from infoloss import _reference
+
+from . import _ckernel
+
+DOUBLE_BACKWARD_MSG = (
+    "infoloss._fused.{name} does not support double backward (create_graph=True): its gradient is "
+    "computed analytically in forward. Use infoloss.set_backend('reference') for higher-order gradients."
+)
+CONSUMED_MSG = (
+    "infoloss._fused.{name}: the fused gradient buffer was already used by an earlier backward "
+    "(backward through the same graph twice, e.g. retain_graph=True, is not supported by the fused path). "
+    "Use infoloss.set_backend('reference') for that."
+)
+
+_CHUNK_ELEMENTS = 1 << 19  # eager path: ~2 MiB of float32 per temporary, about one L2 cache
+
+
+def _chunk_rows(num_classes: int, chunk_rows: int | None) -> int:
+    if chunk_rows is not None:
+        return max(1, int(chunk_rows))
+    return max(1, _CHUNK_ELEMENTS // max(1, num_classes))
+
+
+def _rev_logs(num_classes: int, label_smoothing: float, rev_log_eps: float,
+              dtype: torch.dtype) -> tuple[float, float]:
+    """log max(q'_c, eps) for the true class (ly) and for the others (lo), rounded as the reference does."""
+    off = label_smoothing / num_classes
+    q = torch.tensor([1.0 - label_smoothing + off, off], dtype=dtype)
+    logs = q.clamp_min(math.exp(rev_log_eps)).log()
+    return float(logs[0]), float(logs[1])
+
+
+def _eager_chunk(z: Tensor, target: Tensor, w: Tensor | None, wsum: float, *, ignore_index: int,
+                 label_smoothing: float, ce: float, ent: float, rev: float, rev_log_eps: float,
+                 want_grad: bool) -> tuple[Tensor, Tensor | None]:
+    """Loss (rows,) and gradient (rows, C) of one chunk; ``z`` already in the compute dtype."""
+    dtype = z.dtype
+    rows, num_classes = z.shape
+    big = 1e300 if dtype == torch.float64 else 1e30
+    m = z.amax(1, keepdim=True)
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+    logp = torch.sub(z, m).clamp_(min=-big)  # -inf logits -> a huge finite value: 0 * log 0 stays 0
+    p = logp.exp()
+    s_row = p.sum(1, keepdim=True)
+    p.div_(s_row)
+    logp.sub_(s_row.log())
+    ent_h = -torch.linalg.vecdot(p, logp) if ent != 0 else None
+    eps = label_smoothing
+    if target.dtype.is_floating_point:
+        q = target.to(dtype)
+        s = (q @ w) if w is not None else torch.ones(rows, dtype=dtype, device=z.device)
+        qs = q * (1.0 - eps) + eps / num_classes if eps > 0 else q
+        a = qs * w if w is not None else qs
+        a_sum = a.sum(1)
+        cross = -torch.linalg.vecdot(a, logp)
+        log_q = qs.clamp_min(math.exp(rev_log_eps)).log_() if rev != 0 else None
+        rev_r = -torch.linalg.vecdot(p, log_q) if log_q is not None else None
+        valid = None
+    else:
+        valid = target != ignore_index
+        safe = torch.where(valid, target, torch.zeros_like(target)).unsqueeze(1)
+        wy = w[safe.squeeze(1)] if w is not None else torch.ones(rows, dtype=dtype, device=z.device)
+        s = torch.where(valid, wy, torch.zeros_like(wy))
+        logp_y = logp.gather(1, safe).squeeze(1)
+        cross = (1.0 - eps) * wy * (-logp_y)
+        if eps > 0:
+            cross = cross - (eps / num_classes) * ((logp @ w) if w is not None else logp.sum(1))
+        a_sum = (1.0 - eps) * wy + (eps / num_classes) * wsum
+        ly, lo = _rev_logs(num_classes, eps, rev_log_eps, dtype)
+        p_y = p.gather(1, safe).squeeze(1)
+        rev_r = -(lo + p_y * (ly - lo)) if rev != 0 else None
+        a = None
+        log_q = None
+    loss = torch.zeros(rows, dtype=dtype, device=z.device)
+    if ce != 0:
+        loss = loss + ce * cross
+    if ent_h is not None:
+        loss = loss + ent * s * ent_h
+    if rev_r is not None:
+        loss = loss + rev * s * rev_r
+    if valid is not None:
+        loss = torch.where(valid, loss, torch.zeros_like(loss))
+    if not want_grad:
+        return loss, None
+    # grad_j = p_j * (ce*A - ent*s*(log p_j + H) - rev*s*(L_j + R)) - ce * a_j
+    k = ce * a_sum
+    g = logp
+    if ent_h is not None:
+        k = k - ent * s * ent_h
+        g.mul_((-ent * s).unsqueeze(1))
+    else:
+        g.zero_()
+    if rev_r is not None:
+        if log_q is not None:
+            k = k - rev * s * rev_r
+            g.add_(log_q.mul_((-rev * s).unsqueeze(1)))
+        else:
+            k = k - rev * s * (lo + rev_r)
+    g.add_(k.unsqueeze(1)).mul_(p)
+    if a is not None:
+        if ce != 0:
+            g.sub_(a, alpha=ce)
+    else:
+        if ce != 0 and eps > 0:
+            if w is not None:
+                g.sub_(w, alpha=ce * eps / num_classes)
+            else:
+                g.sub_(ce * eps / num_classes)
+        corr = -ce * (1.0 - eps) * wy
+        if rev_r is not None:
+            corr = corr - rev * s * (ly - lo) * p_y
+        g.scatter_add_(1, safe, corr.unsqueeze(1))
+        assert valid is not None
+        g.mul_(valid.unsqueeze(1))
+    return loss, g
+
+
+def _compute(logits2d: Tensor, target: Tensor, weight: Tensor | None, *, ignore_index: int,
+             label_smoothing: float, ce: float, ent: float, rev: float, rev_log_eps: float,
+             want_grad: bool, chunk_rows: int | None, use_kernel: bool | None) -> tuple[Tensor, Tensor | None]:
+    in_dtype = logits2d.dtype
+    dtype = _reference.compute_dtype(in_dtype)
+    rows, num_classes = logits2d.shape
+    dev = logits2d.device
+    loss = torch.empty(rows, dtype=dtype, device=dev)
+    grad = torch.empty((rows, num_classes), dtype=in_dtype, device=dev) if want_grad else None
+    if rows == 0 or num_classes == 0:
+        loss.zero_()
+        return loss, grad
+    w = weight.to(device=dev, dtype=dtype).contiguous() if weight is not None else None
+    wsum = float(w.sum()) if w is not None else float(num_classes)
+    index_target = not target.dtype.is_floating_point
+    if use_kernel is None:
+        use_kernel = dev.type == "cpu" and index_target and _ckernel.available()
+    if use_kernel:
+        y = target.to(torch.int64).contiguous()
+        ly, lo = _rev_logs(num_classes, label_smoothing, rev_log_eps, dtype)
+        consts: dict[str, Any] = dict(ignore_index=ignore_index, label_smoothing=label_smoothing, ce=ce,
+                                      ent=ent, rev=rev, lo=lo, ly=ly, wsum=wsum)
+        if in_dtype == dtype and logits2d.stride(1) == 1:
+            _ckernel.rows(logits2d, y, w, loss=loss, grad=grad, **consts)
+            return loss, grad
+        step = _chunk_rows(num_classes, chunk_rows)
+        gbuf = torch.empty((min(step, rows), num_classes), dtype=dtype) if grad is not None else None
+        for r0 in range(0, rows, step):
+            r1 = min(rows, r0 + step)
+            zc = logits2d[r0:r1].to(dtype).contiguous()
+            gc = gbuf[: r1 - r0] if gbuf is not None else None
+            _ckernel.rows(zc, y[r0:r1], w, loss=loss[r0:r1], grad=gc, **consts)
+            if grad is not None and gc is not None:
+                grad[r0:r1].copy_(gc)
+        return loss, grad
+    step = _chunk_rows(num_classes, chunk_rows)
+    for r0 in range(0, rows, step):
+        r1 = min(rows, r0 + step)
+        lc, gc = _eager_chunk(logits2d[r0:r1].to(dtype), target[r0:r1], w, wsum, ignore_index=ignore_index,
+                              label_smoothing=label_smoothing, ce=ce, ent=ent, rev=rev,
+                              rev_log_eps=rev_log_eps, want_grad=want_grad)
+        loss[r0:r1] = lc
+        if grad is not None and gc is not None:
+            grad[r0:r1] = gc
+    return loss, grad
+
+
+class FusedRows(torch.autograd.Function):
+    """Autograd Function around :func:`_compute`; the gradient is made in forward, scaled in backward."""
+
+    @staticmethod
+    def forward(ctx: Any, logits2d: Tensor, target: Tensor, weight: Tensor | None,  # type: ignore[override]
+                opts: dict[str, Any]) -> Tensor:
+        opts = dict(opts)
+        ctx.name = opts.pop("name", "ce_family_rows")
+        loss, grad = _compute(logits2d.detach(), target, weight, want_grad=True, **opts)
+        ctx.grad = grad
+        return loss
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, None, None, None]:  # type: ignore[override]
+        name = getattr(ctx, "name", "ce_family_rows")
+        if torch.is_grad_enabled():
+            raise RuntimeError(DOUBLE_BACKWARD_MSG.format(name=name))
+        grad = ctx.grad
+        if grad is None:
+            raise RuntimeError(CONSUMED_MSG.format(name=name))
+        ctx.grad = None  # hand the buffer over: autograd may then keep it as .grad without a copy
+        go = grad_output.to(grad.dtype) if grad.dtype != torch.float64 else grad_output
+        if go.dim() == 1 and go.numel() > 0 and go.stride(0) == 0:
+            scale = float(go[0])  # an expanded scalar (from .sum() / .mean()): one scalar multiply
+            if scale != 1.0:
+                grad.mul_(scale)
+        else:
+            grad.mul_(go.unsqueeze(1))
+        return grad, None, None, None
