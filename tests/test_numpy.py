@@ -218,10 +218,10 @@ def test_kl_divergence_matches_scipy(shape, reduction, log_target):
     _close(inp.kl_divergence(logits, target, reduction=reduction, log_target=log_target), want)
 
 
-def test_kl_divergence_base_index_target_and_zero_log_zero():
+def test_kl_divergence_base_one_hot_target_and_zero_log_zero():
     _close(inp.kl_divergence([0.0, 0.0], [1.0, 0.0], base=2), 1.0)
     logits, target, _ = _make_case((5, 3), "index", seed=9)
-    _close(inp.kl_divergence(logits, target), F.cross_entropy(_t(logits), _t(target)))
+    _close(inp.kl_divergence(logits, np.eye(3)[target]), F.cross_entropy(_t(logits), _t(target)))
     # -inf logit where the target is 0: finite
     _close(inp.kl_divergence([0.0, -np.inf], [1.0, 0.0]), 0.0)
     _close(inp.kl_divergence(np.log([[0.5, 0.5]]), np.array([[0.5, 0.5]])), 0.0, atol=1e-15)
@@ -420,8 +420,13 @@ def test_cross_entropy_from_probs_clipping_bias():
         (lambda: inp.binary_cross_entropy_with_logits(np.zeros((2, 3)), np.zeros((2, 3)),
                                                       pos_weight=[1.0, 2.0]), ValueError, "pos_weight"),
         (lambda: inp.kl_divergence(np.zeros((2, 3)), np.zeros((2, 3)) - 1.0), ValueError, "non-negative"),
-        (lambda: inp.kl_divergence(np.zeros((2, 3)), np.array([0, 1]), log_target=True), TypeError,
-         "log_target"),
+        (lambda: inp.kl_divergence(np.zeros((2, 3)), np.array([0, 1])), TypeError, "floating"),
+        (lambda: inp.cross_entropy(np.zeros((1, 2)), np.array([[np.nan, 1.0]])), ValueError, "NaN"),
+        (lambda: inp.information([np.nan]), ValueError, "probs"),
+        (lambda: inp.min_entropy_loss(np.zeros((1, 2)), [0], entropy_weight=np.inf), ValueError,
+         "entropy_weight"),
+        (lambda: inp.poly1_cross_entropy(np.zeros((1, 2)), [0], epsilon="1"), TypeError, "epsilon"),
+        (lambda: inp.symmetric_cross_entropy(np.zeros((1, 2)), [0], beta=np.nan), ValueError, "beta"),
         (lambda: inp.kl_divergence(np.zeros((2, 3)), np.zeros((3, 2)), log_target=True), ValueError, "shape"),
     ],
 )

@@ -86,6 +86,15 @@ def _ln_base(base: float | None, name: str = "base") -> float:
     return math.log(b)
 
 
+def _check_number(value: float, name: str) -> float:
+    """A finite real scalar option (a loss weight, gamma, eps, ...), as a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return float(value)
+
+
 def _check_input(x: FloatArray, name: str = "input") -> int:
     """Check a class-dim input ((C,) or (N, C, ...)) and return the number of classes C."""
     if x.ndim == 0:
@@ -106,12 +115,13 @@ def _shape_without_class(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _check_probabilities(p: FloatArray, name: str) -> None:
-    if np.any(p < 0) or np.any(p > 1):
-        raise ValueError(f"{name} must be probabilities in [0, 1]; got values in [{p.min()}, {p.max()}]")
+    bad = (p < 0) | (p > 1) | np.isnan(p)
+    if np.any(bad):
+        raise ValueError(f"{name} must be probabilities in [0, 1]; found {p[bad].flat[0]!r}")
 
 
 def _check_label_smoothing(label_smoothing: float) -> float:
-    ls = float(label_smoothing)
+    ls = _check_number(label_smoothing, "label_smoothing")
     if not 0.0 <= ls <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
     return ls
@@ -178,8 +188,9 @@ def _check_prob_target(target: np.ndarray, input_shape: tuple[int, ...]) -> Floa
             f"probability target must have the same shape as input {input_shape}, got {target.shape}"
         )
     q = target.astype(np.float64)
-    if np.any(q < 0):
-        raise ValueError(f"probability target must be non-negative, got minimum {q.min()}")
+    bad = (q < 0) | np.isnan(q)
+    if np.any(bad):
+        raise ValueError(f"probability target must be non-negative (and not NaN), found {q[bad].flat[0]!r}")
     return q
 
 
@@ -394,9 +405,8 @@ def cross_entropy_from_probs(probs: ArrayLike, target: ArrayLike, *, eps: float 
     """
     _check_reduction(reduction)
     ln_b = _ln_base(base)
-    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)):
-        raise TypeError(f"eps must be a real number, got {type(eps).__name__}")
-    if not 0.0 < float(eps) < 0.5:
+    eps = _check_number(eps, "eps")
+    if not 0.0 < eps < 0.5:
         raise ValueError(f"eps must satisfy 0 < eps < 0.5 (clip interval [eps, 1 - eps]), got {eps!r}")
     p = _as_float_array(probs, "probs")
     num_classes = _check_input(p, "probs")
@@ -495,14 +505,16 @@ def kl_divergence(input: ArrayLike, target: ArrayLike, *, reduction: str = "mean
                   log_target: bool = False) -> FloatArray:
     """Kullback-Leibler divergence ``KL(q || p)`` of ``p = softmax(input)`` from the target ``q``.
 
-    ``KL_i = sum_c q_c (log q_c - log p_c)`` over the class dim, with ``0 log 0 = 0``. Unlike
+    ``KL_i = sum_c q_c (log q_c - log p_c)`` over the class dim, with ``0 log 0 = 0``; each ``KL_i`` is
+    clamped at 0 against rounding (it is >= 0 whenever ``q`` sums to 1). Unlike
     ``torch.nn.functional.kl_div``, ``input`` is logits and the sum over classes is part of the
     definition: 'mean' averages the per-element divergences over elements (N * d1 * ...).
 
     Args:
         input: logits (C,), (N, C) or (N, C, d1, ...).
-        target: probabilities q (same shape as input); or, with ``log_target=True``, log-probabilities
-            log q; or integer class indices (then ``KL = -log p_y``, the cross entropy).
+        target: probabilities q (same shape as input, floating); with ``log_target=True``,
+            log-probabilities log q. (For class indices, ``KL(onehot || p) = -log p_y``: use
+            :func:`cross_entropy`.)
         reduction: 'none' (input shape without the class dim) | 'mean' | 'sum'.
         base: logarithm base (None = nats).
         log_target: whether ``target`` holds log-probabilities.
@@ -514,17 +526,12 @@ def kl_divergence(input: ArrayLike, target: ArrayLike, *, reduction: str = "mean
     _check_reduction(reduction)
     ln_b = _ln_base(base)
     x = _as_float_array(input, "input")
-    num_classes = _check_input(x)
+    _check_input(x)
     logp = _log_softmax(_class_last(x))
     t = np.asarray(target)
-    if _is_class_index(t):
-        if log_target:
-            raise TypeError(
-                "log_target=True needs floating log-probability targets, got integer class indices"
-            )
-        _check_index_target(t, x.shape, num_classes, ignore_index=None)
-        log_q = np.where(np.eye(num_classes)[t] > 0, 0.0, -np.inf)
-    elif log_target:
+    if t.dtype.kind != "f":
+        raise TypeError(f"target must hold floating (log-)probabilities, got dtype {t.dtype}")
+    if log_target:
         if t.shape != x.shape:
             raise ValueError(f"log-probability target must have the input shape {x.shape}, got {t.shape}")
         log_q = _class_last(t.astype(np.float64))
@@ -532,7 +539,9 @@ def kl_divergence(input: ArrayLike, target: ArrayLike, *, reduction: str = "mean
         with np.errstate(divide="ignore"):
             log_q = np.log(_class_last(_check_prob_target(t, x.shape)))
     with np.errstate(invalid="ignore"):
-        kl = np.sum(_xlogy(np.exp(log_q), log_q - logp), axis=-1) / ln_b
+        kl = np.sum(_xlogy(np.exp(log_q), log_q - logp), axis=-1)
+    # KL >= 0 for distributions; the clamp removes rounding residue such as -1e-17 where p == q.
+    kl = np.maximum(kl, 0.0) / ln_b
     return _reduce(kl, reduction, float(kl.size))
 
 
@@ -557,6 +566,8 @@ def min_entropy_loss(input: ArrayLike, target: ArrayLike, *, ce_weight: float = 
     """
     _check_reduction(reduction)
     ln_ce, ln_ent = _ln_base(ce_base, "ce_base"), _ln_base(entropy_base, "entropy_base")
+    ce_weight = _check_number(ce_weight, "ce_weight")
+    entropy_weight = _check_number(entropy_weight, "entropy_weight")
     b = _prepare(input, target, weight, ignore_index, label_smoothing)
     loss = ce_weight * _ce_per_element(b) / ln_ce + entropy_weight * b.s * _entropy_from_logp(b.logp) / ln_ent
     return _reduce(loss, reduction, b.denominator)
@@ -586,9 +597,10 @@ def mixed_entropy_loss(input: ArrayLike, target: ArrayLike, *, ce_weight: float 
     """
     _check_reduction(reduction)
     ln_ce, ln_rev = _ln_base(ce_base, "ce_base"), _ln_base(reverse_base, "reverse_base")
-    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)):
-        raise TypeError(f"eps must be a real number, got {type(eps).__name__}")
-    if not 0.0 < float(eps) < 1.0:
+    ce_weight = _check_number(ce_weight, "ce_weight")
+    reverse_weight = _check_number(reverse_weight, "reverse_weight")
+    eps = _check_number(eps, "eps")
+    if not 0.0 < eps < 1.0:
         raise ValueError(f"eps must satisfy 0 < eps < 1, got {eps!r}")
     b = _prepare(input, target, weight, ignore_index, label_smoothing)
     rev = _reverse_ce_per_element(b, math.log(eps))
@@ -617,9 +629,10 @@ def symmetric_cross_entropy(input: ArrayLike, target: ArrayLike, *, alpha: float
     """
     _check_reduction(reduction)
     ln_b = _ln_base(base)
-    log_zero = float(log_zero)
-    if not (math.isfinite(log_zero) and log_zero < 0):
-        raise ValueError(f"log_zero must be a finite negative number, got {log_zero!r}")
+    alpha, beta = _check_number(alpha, "alpha"), _check_number(beta, "beta")
+    log_zero = _check_number(log_zero, "log_zero")
+    if not log_zero < 0:
+        raise ValueError(f"log_zero must be negative (it stands for log 0), got {log_zero!r}")
     b = _prepare(input, target, weight, ignore_index, label_smoothing)
     loss = (alpha * _ce_per_element(b) + beta * b.s * _reverse_ce_per_element(b, log_zero)) / ln_b
     return _reduce(loss, reduction, b.denominator)
@@ -643,7 +656,8 @@ def focal_loss(input: ArrayLike, target: ArrayLike, *, gamma: float = 2.0, weigh
     """
     _check_reduction(reduction)
     ln_b = _ln_base(base)
-    if not float(gamma) >= 0:
+    gamma = _check_number(gamma, "gamma")
+    if gamma < 0:
         raise ValueError(f"gamma must be >= 0, got {gamma!r}")
     b = _prepare(input, target, weight, ignore_index, label_smoothing)
     # 1 - p computed as -expm1(log p): exact even when p is within rounding of 1.
@@ -671,6 +685,7 @@ def poly1_cross_entropy(input: ArrayLike, target: ArrayLike, *, epsilon: float =
     """
     _check_reduction(reduction)
     ln_b = _ln_base(base)
+    epsilon = _check_number(epsilon, "epsilon")
     b = _prepare(input, target, weight, ignore_index, label_smoothing)
     p_true = np.sum(b.q * np.exp(b.logp), axis=-1)
     loss = (_ce_per_element(b) + epsilon * b.s * (1.0 - p_true)) / ln_b
