@@ -1,0 +1,55 @@
+"""Atomic file writes: write a temporary file in the destination's directory, then ``os.replace`` it.
+
+A crash mid-write leaves the previous version (or nothing), never a half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["atomic_write", "write_text", "write_json", "write_jsonl"]
+
+
+def atomic_write(path: str | Path, writer: Callable[[IO[bytes]], Any]) -> None:
+    """Call ``writer(f)`` on a temporary binary file next to ``path`` and move it onto ``path`` atomically.
+
+    Args:
+        path: destination; its parent directory is created if needed.
+        writer: writes the content into the open file object.
+
+    Example:
+        >>> atomic_write("/tmp/x.bin", lambda f: f.write(b"data"))  # doctest: +SKIP
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            writer(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Atomically write ``text`` (UTF-8) to ``path``."""
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Atomically write ``obj`` as indented JSON to ``path``."""
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Atomically (re)write ``path`` with one JSON object per line."""
+    write_text(path, "".join(json.dumps(r) + "\n" for r in rows))

@@ -1,0 +1,330 @@
+"""Datasets by name: ``digits`` (offline), ``fashion-mnist``, ``emnist-letters``, ``emnist-balanced``.
+
+Every loader returns a :class:`Dataset` of in-memory float tensors, standardized with the training
+split's mean and standard deviation, images shaped (N, 1, H, W) and labels int64 in ``0..C-1``.
+The MNIST family is read by one IDX reader, :func:`read_idx` (plain or gzip files).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "DATASETS",
+    "Dataset",
+    "DatasetError",
+    "IDXError",
+    "load_dataset",
+    "read_idx",
+    "write_idx",
+    "FASHION_MNIST_DIR",
+]
+
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+EMNIST_DIR = os.path.join("data", "emnist")
+
+_IDX_DTYPES: dict[int, np.dtype[Any]] = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+
+class IDXError(ValueError):
+    """An IDX file is malformed (bad magic number, truncated, wrong dimensions); names the file."""
+
+
+class DatasetError(ValueError):
+    """A dataset cannot be loaded (unknown name, missing directory or file); names what was looked for."""
+
+
+@dataclass
+class Dataset:
+    """Train and test tensors of one dataset.
+
+    Attributes:
+        name: registry name.
+        x_train: (N, 1, H, W) float32, standardized.
+        y_train: (N,) int64 in ``0..num_classes-1``.
+        x_test, y_test: the same for the test split.
+        classes: class names, ``len(classes) == num_classes``.
+    """
+
+    name: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    classes: list[str]
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes C."""
+        return len(self.classes)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of one image."""
+        c, h, w = self.x_train.shape[1:]
+        return int(c), int(h), int(w)
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file (the MNIST family's format), plain or gzip-compressed (``.gz``).
+
+    The header is two zero bytes, a type code (0x08 = uint8, ...), the number of dimensions, then one
+    big-endian uint32 per dimension; the data follow in C order.
+
+    Args:
+        path: file path; ``.gz`` files are decompressed.
+
+    Returns:
+        ndarray with the stored dtype (native byte order) and shape (d0, d1, ...).
+
+    Raises:
+        FileNotFoundError: the file is missing (the message names it).
+        IDXError: bad magic number, unknown type code, or data shorter/longer than the dimensions say.
+
+    Example:
+        >>> images = read_idx("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")  # doctest: +SKIP
+        >>> images.shape  # doctest: +SKIP
+        (10000, 28, 28)
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"IDX file not found: {p}")
+    opener = gzip.open if p.suffix == ".gz" else open
+    try:
+        with opener(p, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as e:
+        raise IDXError(f"cannot read IDX file {p}: {e}") from None
+    if len(raw) < 4:
+        raise IDXError(f"IDX file {p} is truncated: {len(raw)} bytes, no complete header")
+    if raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise IDXError(
+            f"bad magic number in {p}: {raw[:4].hex()} (expected 0000 then a type code in "
+            f"{sorted(hex(k) for k in _IDX_DTYPES)}, then the number of dimensions)"
+        )
+    dtype = _IDX_DTYPES[raw[2]]
+    ndim = raw[3]
+    if ndim == 0:
+        raise IDXError(f"bad IDX header in {p}: zero dimensions")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise IDXError(f"IDX file {p} is truncated inside its header ({len(raw)} < {header} bytes)")
+    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    expected = int(np.prod(dims)) * dtype.itemsize
+    got = len(raw) - header
+    if got != expected:
+        what = "truncated" if got < expected else "longer than its header says"
+        raise IDXError(f"IDX file {p} is {what}: dimensions {dims} need {expected} data bytes, found {got}")
+    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
+    return data.astype(dtype.newbyteorder("="))
+
+
+def write_idx(path: str | Path, array: np.ndarray) -> None:
+    """Write ``array`` as an IDX file (gzip-compressed when ``path`` ends in ``.gz``); for tests and tools.
+
+    Args:
+        path: destination.
+        array: uint8, int8, int16, int32, float32 or float64 array of at least one dimension.
+    """
+    codes = {np.dtype(v).newbyteorder("="): k for k, v in _IDX_DTYPES.items()}
+    a = np.asarray(array)
+    code = codes[a.dtype.newbyteorder("=")]
+    header = bytes([0, 0, code, a.ndim]) + np.asarray(a.shape, dtype=">u4").tobytes()
+    body = a.astype(_IDX_DTYPES[code]).tobytes()
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "wb") as f:
+        f.write(header + body)
+
+
+def _find(directory: Path, stem: str, dataset: str) -> Path:
+    for candidate in (directory / stem, directory / (stem + ".gz")):
+        if candidate.is_file():
+            return candidate
+    raise DatasetError(
+        f"{dataset}: file {stem}[.gz] not found in {directory} "
+        f"(pass --data-dir to point at the directory holding the IDX files)"
+    )
+
+
+def _standardize(x_train: np.ndarray, x_test: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    xtr = torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32))
+    xte = torch.from_numpy(np.ascontiguousarray(x_test, dtype=np.float32))
+    mean, std = xtr.mean(), xtr.std().clamp_min(1e-8)
+    return ((xtr - mean) / std).unsqueeze(1), ((xte - mean) / std).unsqueeze(1)
+
+
+def _from_arrays(name: str, xtr, ytr, xte, yte, classes: list[str]) -> Dataset:  # type: ignore[no-untyped-def]
+    x_train, x_test = _standardize(xtr, xte)
+    y_train = torch.from_numpy(np.asarray(ytr, dtype=np.int64))
+    y_test = torch.from_numpy(np.asarray(yte, dtype=np.int64))
+    for split, y in (("train", y_train), ("test", y_test)):
+        if y.numel() and (int(y.min()) < 0 or int(y.max()) >= len(classes)):
+            raise DatasetError(
+                f"{name}: {split} labels span {int(y.min())}..{int(y.max())}, expected 0..{len(classes) - 1}"
+            )
+    return Dataset(name, x_train, y_train, x_test, y_test, classes)
+
+
+def load_digits(data_dir: str | None = None, download: bool = False) -> Dataset:
+    """scikit-learn's bundled 8x8 digits (1797 images, 10 classes), offline.
+
+    A fixed stratified split (25% test, ``random_state=0``) so every run sees the same test set.
+    """
+    from sklearn.datasets import load_digits as sk_load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = sk_load_digits()
+    images = bunch.images.astype(np.float32) / 16.0
+    xtr, xte, ytr, yte = train_test_split(images, bunch.target, test_size=0.25, random_state=0, stratify=bunch.target)
+    return _from_arrays("digits", xtr, ytr, xte, yte, [str(i) for i in range(10)])
+
+
+FASHION_CLASSES = [
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+]  # fmt: skip
+
+
+def _check_dir(name: str, directory: Path) -> None:
+    if not directory.is_dir():
+        raise DatasetError(
+            f"{name}: data directory {directory} does not exist "
+            f"(pass --data-dir to point at the directory holding the IDX files)"
+        )
+
+
+def load_fashion_mnist(data_dir: str | None = None, download: bool = False) -> Dataset:
+    """Fashion-MNIST (60000/10000 28x28 images, 10 classes) from its four IDX files.
+
+    Args:
+        data_dir: directory with ``train-images-idx3-ubyte[.gz]`` etc.; default
+            ``/usr/share/datasets/fashion-mnist`` (Debian's ``dataset-fashion-mnist``).
+        download: unused (Fashion-MNIST is read from local files only).
+    """
+    d = Path(data_dir or FASHION_MNIST_DIR)
+    _check_dir("fashion-mnist", d)
+    arrays = [
+        read_idx(_find(d, stem, "fashion-mnist"))
+        for stem in (
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte",
+            "t10k-images-idx3-ubyte",
+            "t10k-labels-idx1-ubyte",
+        )
+    ]
+    _check_pairs("fashion-mnist", d, arrays)
+    xtr, ytr, xte, yte = arrays
+    return _from_arrays("fashion-mnist", xtr / 255.0, ytr, xte / 255.0, yte, list(FASHION_CLASSES))
+
+
+def _check_pairs(name: str, d: Path, arrays: list[np.ndarray]) -> None:
+    xtr, ytr, xte, yte = arrays
+    for split, x, y in (("train", xtr, ytr), ("test", xte, yte)):
+        if x.ndim != 3 or y.ndim != 1 or x.shape[0] != y.shape[0]:
+            raise DatasetError(
+                f"{name} in {d}: {split} images {x.shape} and labels {y.shape} do not match "
+                f"(expected (N, H, W) and (N,))"
+            )
+
+
+def _emnist_dir(data_dir: str | None, split: str, download: bool) -> Path:
+    d = Path(data_dir or EMNIST_DIR)
+    stem = f"emnist-{split}-train-images-idx3-ubyte"
+    for candidate in (d, d / "EMNIST" / "raw", d / "gzip"):
+        if (candidate / stem).is_file() or (candidate / (stem + ".gz")).is_file():
+            return candidate
+    if not download:
+        raise DatasetError(
+            f"emnist-{split}: {stem}[.gz] not found in {d} (nor in {d / 'EMNIST' / 'raw'}, {d / 'gzip'}); "
+            f"pass --data-dir, or --download to fetch it with torchvision"
+        )
+    try:
+        import torchvision  # noqa: F401  (optional: only this download path needs it)
+        from torchvision.datasets import EMNIST
+    except ImportError:
+        raise DatasetError(
+            f"emnist-{split}: files missing in {d} and torchvision is not installed to download them; "
+            f"install torchvision or place the official EMNIST IDX files in {d}"
+        ) from None
+    d.mkdir(parents=True, exist_ok=True)
+    EMNIST(str(d), split=split, train=True, download=True)  # writes d/EMNIST/raw/*-idx?-ubyte
+    return d / "EMNIST" / "raw"
+
+
+def _load_emnist(split: str, classes: list[str], label_offset: int, data_dir: str | None, download: bool) -> Dataset:
+    name = f"emnist-{split}"
+    d = _emnist_dir(data_dir, split, download)
+    arrays = [
+        read_idx(_find(d, f"emnist-{split}-{part}", name))
+        for part in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "test-images-idx3-ubyte",
+                     "test-labels-idx1-ubyte")
+    ]  # fmt: skip
+    _check_pairs(name, d, arrays)
+    xtr, ytr, xte, yte = arrays
+    # EMNIST images are stored transposed (column-major) relative to MNIST: swap H and W.
+    xtr, xte = xtr.transpose(0, 2, 1), xte.transpose(0, 2, 1)
+    ytr = ytr.astype(np.int64) - label_offset
+    yte = yte.astype(np.int64) - label_offset
+    return _from_arrays(name, xtr / 255.0, ytr, xte / 255.0, yte, classes)
+
+
+def load_emnist_letters(data_dir: str | None = None, download: bool = False) -> Dataset:
+    """EMNIST-Letters (124800/20800 28x28 images, 26 classes; labels 1..26 mapped to 0..25).
+
+    Args:
+        data_dir: directory with the official ``emnist-letters-train-images-idx3-ubyte[.gz]`` etc.
+            (also searched: ``<dir>/EMNIST/raw`` and ``<dir>/gzip``); default ``data/emnist``.
+        download: when the files are missing, download them with torchvision (needs a network).
+    """
+    letters = [chr(ord("a") + i) for i in range(26)]
+    return _load_emnist("letters", letters, 1, data_dir, download)
+
+
+def load_emnist_balanced(data_dir: str | None = None, download: bool = False) -> Dataset:
+    """EMNIST-Balanced (112800/18800 28x28 images, 47 classes, labels 0..46); arguments as letters."""
+    chars = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabdefghnqrt"
+    return _load_emnist("balanced", list(chars), 0, data_dir, download)
+
+
+DATASETS: dict[str, Callable[[str | None, bool], Dataset]] = {
+    "digits": load_digits,
+    "fashion-mnist": load_fashion_mnist,
+    "emnist-letters": load_emnist_letters,
+    "emnist-balanced": load_emnist_balanced,
+}
+
+
+def load_dataset(name: str, data_dir: str | None = None, download: bool = False) -> Dataset:
+    """Load a dataset by registry name.
+
+    Args:
+        name: one of ``DATASETS`` (``digits``, ``fashion-mnist``, ``emnist-letters``, ``emnist-balanced``).
+        data_dir: directory of the IDX files (None: the dataset's default location).
+        download: EMNIST only, fetch missing files through torchvision.
+
+    Raises:
+        DatasetError: unknown name (lists the valid ones) or missing files (names the path).
+
+    Example:
+        >>> ds = load_dataset("digits")
+        >>> ds.x_train.shape[1:], ds.num_classes
+        (torch.Size([1, 8, 8]), 10)
+    """
+    if name not in DATASETS:
+        raise DatasetError(f"unknown dataset {name!r}; valid datasets: {', '.join(DATASETS)}")
+    return DATASETS[name](data_dir, download)

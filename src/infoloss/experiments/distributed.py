@@ -1,0 +1,94 @@
+"""Multi-process training support: the same command runs alone or under ``torchrun``.
+
+When ``WORLD_SIZE > 1`` in the environment the process group is initialized from the environment
+variables (``env://``): NCCL on CUDA, Gloo on CPU. Metrics are aggregated with ``all_reduce`` of sums and
+counts; only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+__all__ = ["DistInfo", "init_distributed", "all_reduce_sum", "broadcast_object", "barrier", "pick_device"]
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """Where this process stands: ``rank`` of ``world_size`` processes, its local rank and device."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        """True on rank 0, the only rank that writes files and prints."""
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        """True when more than one process takes part."""
+        return self.world_size > 1
+
+
+def pick_device(pref: str = "auto", local_rank: int = 0) -> torch.device:
+    """Return the device: ``auto`` picks cuda (this process's local GPU) > mps > cpu; otherwise ``pref``.
+
+    Example:
+        >>> pick_device("cpu")
+        device(type='cpu')
+    """
+    if pref != "auto":
+        return torch.device(pref)
+    if torch.cuda.is_available():
+        return torch.device("cuda", local_rank % torch.cuda.device_count())
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def init_distributed(device: torch.device) -> DistInfo:
+    """Initialize the default process group from env vars when ``WORLD_SIZE > 1`` (else do nothing).
+
+    Args:
+        device: the training device; CUDA selects the NCCL backend, anything else Gloo.
+
+    Returns:
+        This process's :class:`DistInfo`.
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    rank = int(os.environ["RANK"])
+    local_rank = int(os.environ.get("LOCAL_RANK", rank))
+    if not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend=backend, init_method="env://", rank=rank, world_size=world)
+    return DistInfo(rank=rank, world_size=world, local_rank=local_rank)
+
+
+def all_reduce_sum(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """Sum ``t`` over all ranks (in place, returned); a no-op for one process."""
+    if info.distributed:
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return t
+
+
+def broadcast_object(obj: Any, info: DistInfo) -> Any:
+    """Return rank 0's ``obj`` on every rank (a no-op for one process)."""
+    if not info.distributed:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def barrier(info: DistInfo) -> None:
+    """Wait for all ranks (a no-op for one process)."""
+    if info.distributed:
+        dist.barrier()

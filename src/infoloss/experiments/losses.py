@@ -1,0 +1,221 @@
+"""Losses by name, with parameters: a spec is ``"name"`` or ``"name:key=value,key=value"``.
+
+Defaults are plain and stated here (no hidden label smoothing):
+
+================== ============================================================================
+name               module (defaults)
+================== ============================================================================
+ce                 CrossEntropyLoss()
+label-smoothing    CrossEntropyLoss(label_smoothing=0.1)
+min-ent            MinEntropyLoss(entropy_weight=0.1)
+mix-ent            MixedEntropyLoss(reverse_weight=0.1, eps=1e-6)
+confidence-penalty MinEntropyLoss(entropy_weight=-0.1)   (Pereyra et al. 2017)
+sce                SymmetricCrossEntropyLoss(alpha=0.1, beta=1.0)   (Wang et al. 2019)
+focal              FocalLoss(gamma=2.0)
+poly1              Poly1CrossEntropyLoss(epsilon=1.0)
+min-ent-learnable  MinEntropyLoss(entropy_weight=0.1, learnable=True)
+mix-ent-learnable  MixedEntropyLoss(reverse_weight=0.1, eps=1e-6, learnable=True)
+similarity         SimilarityCrossEntropyLoss(softmax(-beta * D))  beta=4 (needs a class hierarchy)
+pairwise           PairwiseCostLoss(D)                     (D: hierarchy distance; needs a hierarchy)
+expected-cost      ExpectedCostLoss(D, ce_weight=1.0)       (needs a class hierarchy)
+================== ============================================================================
+
+For one-hot targets MIX-ENT's swapped term ``-sum_c p_c log max(q_c, eps)`` equals SCE's reverse term
+with ``log_zero = log(eps)``; ``sce:alpha=1,beta=0.1,log_zero=-13.8155`` is MIX-ENT's default exactly,
+and plain ``sce`` (log_zero=-4) is the published SCE to run beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["LOSSES", "LossContext", "build_loss", "parse_spec", "class_distance_matrix"]
+
+
+@dataclass
+class LossContext:
+    """What a loss factory may need besides its parameters.
+
+    Attributes:
+        num_classes: C.
+        dataset: dataset registry name (selects the default class hierarchy).
+        hierarchy: hierarchy name (``"fashion-mnist"``) or None.
+    """
+
+    num_classes: int
+    dataset: str = ""
+    hierarchy: str | None = None
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """Split ``"name:key=value,..."`` into the name and a dict of parsed values (bool, int, float, str).
+
+    Example:
+        >>> parse_spec("min-ent:entropy_weight=0.2,learnable=true")
+        ('min-ent', {'entropy_weight': 0.2, 'learnable': True})
+    """
+    name, _, rest = spec.partition(":")
+    params: dict[str, Any] = {}
+    for item in filter(None, (s.strip() for s in rest.split(","))):
+        key, eq, raw = item.partition("=")
+        if not eq:
+            raise ValueError(f"loss spec {spec!r}: parameter {item!r} is not key=value")
+        value: Any
+        if raw.lower() in ("true", "false"):
+            value = raw.lower() == "true"
+        else:
+            try:
+                value = int(raw)
+            except ValueError:
+                try:
+                    value = float(raw)
+                except ValueError:
+                    value = raw
+        params[key.strip()] = value
+    return name.strip(), params
+
+
+def _hierarchy_distances(ctx: LossContext) -> torch.Tensor:
+    d = class_distance_matrix(ctx)
+    if d is None:
+        raise ValueError(
+            f"this loss needs a class hierarchy; dataset {ctx.dataset!r} has none "
+            f'(hierarchies exist for: fashion-mnist; set hierarchy = "fashion-mnist" to use one)'
+        )
+    return d
+
+
+def class_distance_matrix(ctx: LossContext) -> torch.Tensor | None:
+    """Return the (C, C) tree distance between classes for the context's hierarchy, or None.
+
+    ``ctx.hierarchy`` ``"auto"`` picks the dataset's own hierarchy where one exists (fashion-mnist).
+    """
+    name = ctx.hierarchy
+    if name == "auto":
+        name = ctx.dataset if ctx.dataset in ("fashion-mnist",) else None
+    if name is None or name == "none":
+        return None
+    if name != "fashion-mnist":
+        raise ValueError(f"unknown hierarchy {name!r}; valid hierarchies: fashion-mnist")
+    from infoloss import bespoke  # lazy: only hierarchy-aware runs need the bespoke package
+
+    d = bespoke.fashion_mnist_distance_matrix(dtype=torch.float32)
+    if d.shape != (ctx.num_classes, ctx.num_classes):
+        raise ValueError(f"hierarchy {name!r} has {d.shape[0]} classes, the dataset has {ctx.num_classes}")
+    return d
+
+
+def _modules() -> Any:
+    import infoloss
+
+    return infoloss
+
+
+def _ce(p: dict[str, Any], ctx: LossContext) -> nn.Module:
+    return _modules().CrossEntropyLoss(**p)
+
+
+def _label_smoothing(p: dict[str, Any], ctx: LossContext) -> nn.Module:
+    return _modules().CrossEntropyLoss(**{"label_smoothing": 0.1, **p})
+
+
+def _min_ent(p: dict[str, Any], ctx: LossContext) -> nn.Module:
+    return _modules().MinEntropyLoss(**{"entropy_weight": 0.1, **p})
+
+
+def _mix_ent(p: dict[str, Any], ctx: LossContext) -> nn.Module:
+    return _modules().MixedEntropyLoss(**{"reverse_weight": 0.1, "eps": 1e-6, **p})
+
+
+def _confidence_penalty(p: dict[str, Any], ctx: LossContext) -> nn.Module:
+    return _modules().MinEntropyLoss(**{"entropy_weight": -0.1, **p})
+
+
+def _sce(p: dict[str, Any], ctx: LossContext) -> nn.Module:
+    return _modules().SymmetricCrossEntropyLoss(**{"alpha": 0.1, "beta": 1.0, **p})
+
+
+def _focal(p: dict[str, Any], ctx: LossContext) -> nn.Module:
+    return _modules().FocalLoss(**{"gamma": 2.0, **p})
+
+
+def _poly1(p: dict[str, Any], ctx: LossContext) -> nn.Module:
+    return _modules().Poly1CrossEntropyLoss(**{"epsilon": 1.0, **p})
+
+
+def _min_ent_learnable(p: dict[str, Any], ctx: LossContext) -> nn.Module:
+    return _modules().MinEntropyLoss(**{"entropy_weight": 0.1, "learnable": True, **p})
+
+
+def _mix_ent_learnable(p: dict[str, Any], ctx: LossContext) -> nn.Module:
+    return _modules().MixedEntropyLoss(**{"reverse_weight": 0.1, "eps": 1e-6, "learnable": True, **p})
+
+
+def _similarity(p: dict[str, Any], ctx: LossContext) -> nn.Module:
+    from infoloss import bespoke
+
+    beta = float(p.pop("beta", 4.0))
+    d = _hierarchy_distances(ctx)  # (C, C) tree distance; soft labels T[y, j] ~ exp(-beta * d[y, j])
+    target = torch.softmax(-beta * d, dim=1)
+    return bespoke.SimilarityCrossEntropyLoss(target, **p)
+
+
+def _pairwise(p: dict[str, Any], ctx: LossContext) -> nn.Module:
+    from infoloss import bespoke
+
+    return bespoke.PairwiseCostLoss(_hierarchy_distances(ctx), **p)
+
+
+def _expected_cost(p: dict[str, Any], ctx: LossContext) -> nn.Module:
+    from infoloss import bespoke
+
+    return bespoke.ExpectedCostLoss(_hierarchy_distances(ctx), **{"ce_weight": 1.0, **p})
+
+
+LOSSES: dict[str, Callable[[dict[str, Any], LossContext], nn.Module]] = {
+    "ce": _ce,
+    "label-smoothing": _label_smoothing,
+    "min-ent": _min_ent,
+    "mix-ent": _mix_ent,
+    "confidence-penalty": _confidence_penalty,
+    "sce": _sce,
+    "focal": _focal,
+    "poly1": _poly1,
+    "min-ent-learnable": _min_ent_learnable,
+    "mix-ent-learnable": _mix_ent_learnable,
+    "similarity": _similarity,
+    "pairwise": _pairwise,
+    "expected-cost": _expected_cost,
+}
+
+
+def build_loss(spec: str, ctx: LossContext) -> nn.Module:
+    """Build a loss module from a spec string.
+
+    Args:
+        spec: ``"name"`` or ``"name:key=value,..."``; the keys are the module's constructor keywords.
+        ctx: number of classes and the hierarchy (for similarity / pairwise / expected-cost).
+
+    Returns:
+        An ``nn.Module`` called as ``loss(logits (N, C), target (N,) int64) -> scalar``. Learnable
+        variants have parameters: the trainer adds ``loss.parameters()`` to the optimizer.
+
+    Raises:
+        ValueError: unknown name (lists the valid ones) or a parameter the loss does not take.
+
+    Example:
+        >>> build_loss("min-ent:entropy_weight=0.2", LossContext(10))  # doctest: +SKIP
+        MinEntropyLoss(...)
+    """
+    name, params = parse_spec(spec)
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; valid losses: {', '.join(LOSSES)}")
+    try:
+        return LOSSES[name](params, ctx)
+    except TypeError as e:
+        raise ValueError(f"loss spec {spec!r}: {e}") from None

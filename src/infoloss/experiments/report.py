@@ -1,0 +1,219 @@
+"""Comparison report: the Markdown summary table and the PNG plots (matplotlib, Agg backend).
+
+Input everywhere is ``runs: dict[loss_label, list[RunRecord]]`` with the records of one loss in seed
+order; all files are written atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from infoloss.experiments import atomic
+from infoloss.experiments.stats import Paired, Summary, fmt_interval, paired_comparison, summarize
+
+__all__ = ["RunRecord", "LossRow", "build_rows", "markdown_table", "write_plots", "PLOT_FILES"]
+
+PLOT_FILES = ("learning_curves.png", "reliability.png", "entropy_hist.png", "final_accuracy.png")
+
+
+@dataclass
+class RunRecord:
+    """One finished run: its seed and per-epoch metric rows (``history[-1]`` is the final epoch)."""
+
+    seed: int
+    history: list[dict[str, Any]]
+
+    @property
+    def final(self) -> dict[str, Any]:
+        """Final-epoch metrics."""
+        return self.history[-1]
+
+
+@dataclass
+class LossRow:
+    """Statistics of one loss across seeds (and its paired comparison with the baseline)."""
+
+    loss: str
+    seeds: list[int]
+    metric: Summary
+    nll: Summary
+    ece: Summary
+    entropy: Summary
+    severity: Summary | None = None
+    paired: Paired | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def build_rows(
+    runs: dict[str, list[RunRecord]], baseline: str, metric: str = "test_acc", n_bootstrap: int = 10000
+) -> list[LossRow]:
+    """Summarize each loss over its seeds and pair it with the baseline on the seeds both have.
+
+    Args:
+        runs: loss label -> finished runs.
+        baseline: label of the baseline loss (its row has no paired comparison).
+        metric: final-epoch key compared (``test_acc`` in percent: differences are points).
+        n_bootstrap: bootstrap resamples of the paired interval.
+    """
+    rows = []
+    base = {r.seed: r.final[metric] for r in runs.get(baseline, [])}
+    for loss, recs in runs.items():
+        if not recs:
+            continue
+        sev = [r.final.get("mistake_severity") for r in recs]
+        row = LossRow(
+            loss=loss,
+            seeds=[r.seed for r in recs],
+            metric=summarize([r.final[metric] for r in recs]),
+            nll=summarize([r.final["test_nll"] for r in recs]),
+            ece=summarize([r.final["test_ece"] for r in recs]),
+            entropy=summarize([r.final["test_entropy"] for r in recs]),
+            severity=summarize([float(s) for s in sev if s is not None]) if None not in sev else None,
+        )
+        if loss != baseline and base:
+            common = [r for r in recs if r.seed in base]
+            if common:
+                unit = "points" if metric == "test_acc" else ""
+                row.paired = paired_comparison([r.final[metric] for r in common],
+                                               [base[r.seed] for r in common],
+                                               n_bootstrap=n_bootstrap, unit=unit)  # fmt: skip
+        rows.append(row)
+    return rows
+
+
+def _pm(s: Summary, digits: int) -> str:
+    if s.std is None:
+        return f"{s.mean:.{digits}f}"
+    return f"{s.mean:.{digits}f} ± {s.std:.{digits}f}"
+
+
+def markdown_table(rows: list[LossRow], baseline: str, metric: str = "test_acc") -> str:
+    """The summary as Markdown: one row per loss, then one verdict line per non-baseline loss.
+
+    Columns: seeds, metric mean ± std, its 95% t-interval, NLL, ECE, mean entropy (nats), mistake
+    severity (when a hierarchy is given), and the paired difference against the baseline with its
+    p-value and bootstrap interval.
+    """
+    label = "test acc (%)" if metric == "test_acc" else metric
+    has_sev = any(r.severity is not None for r in rows)
+    head = ["loss", "seeds", f"{label} mean ± std", "95% t-interval", "NLL", "ECE", "entropy"]
+    if has_sev:
+        head.append("severity")
+    head += [f"Δ vs {baseline}", "paired p", "95% bootstrap CI of Δ"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r.loss, str(r.metric.n), _pm(r.metric, 2), fmt_interval(r.metric.ci_low, r.metric.ci_high),
+                 _pm(r.nll, 3), _pm(r.ece, 3), _pm(r.entropy, 3)]  # fmt: skip
+        if has_sev:
+            cells.append(_pm(r.severity, 3) if r.severity is not None else "")
+        if r.paired is None:
+            cells += ["(baseline)" if r.loss == baseline else "", "", ""]
+        else:
+            p = r.paired
+            cells += [f"{p.mean_diff:+.2f}", "undefined" if p.p_value is None else f"{p.p_value:.2g}",
+                      fmt_interval(p.ci_low, p.ci_high, signed=True)]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    for r in rows:
+        if r.paired is not None:
+            lines.append(f"- **{r.loss}** vs {baseline}: {r.paired.verdict}")
+    return "\n".join(lines) + "\n"
+
+
+def _save(fig: Any, path: Path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    atomic.atomic_write(path, lambda f: f.write(buf.getvalue()))
+
+
+def write_plots(runs: dict[str, list[RunRecord]], rows: list[LossRow], out: Path, num_classes: int) -> list[Path]:
+    """Write the four PNG plots into ``out`` and return their paths.
+
+    * ``learning_curves.png``: test accuracy and train loss per epoch, mean over seeds with a ±1 std band;
+    * ``reliability.png``: accuracy per confidence bin (15 bins, seeds pooled) against the diagonal;
+    * ``entropy_hist.png``: distribution of predictive entropy on the test set (final epoch, seeds pooled);
+    * ``final_accuracy.png``: final accuracy per loss, each seed a dot, mean with its 95% t-interval.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    losses = [k for k, v in runs.items() if v]
+    colors = {k: plt.get_cmap("tab10")(i % 10) for i, k in enumerate(losses)}
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for loss in losses:
+        n_ep = min(len(r.history) for r in runs[loss])
+        ep = np.arange(1, n_ep + 1)
+        for ax, key in zip(axes, ("test_acc", "train_loss"), strict=True):
+            v = np.array([[h[key] for h in r.history[:n_ep]] for r in runs[loss]])
+            m, s = v.mean(0), (v.std(0, ddof=1) if len(v) > 1 else np.zeros(n_ep))
+            ax.plot(ep, m, color=colors[loss], label=f"{loss} (n={len(v)})")
+            ax.fill_between(ep, m - s, m + s, color=colors[loss], alpha=0.2)
+    axes[0].set(xlabel="epoch", ylabel="test accuracy (%)", title="test accuracy (mean ± 1 std over seeds)")
+    axes[1].set(xlabel="epoch", ylabel="train loss", title="training loss (each loss on its own scale)")
+    axes[0].legend()
+    _save(fig, out / "learning_curves.png")
+    plt.close(fig)
+    paths.append(out / "learning_curves.png")
+
+    cols = min(len(losses), 4)
+    nrows = math.ceil(len(losses) / cols)
+    fig, axes2 = plt.subplots(nrows, cols, figsize=(3.4 * cols, 3.4 * nrows), squeeze=False)
+    for ax, loss in zip(axes2.flat, losses, strict=False):
+        count = np.sum([r.final["reliability"]["count"] for r in runs[loss]], axis=0)
+        acc = np.sum([np.array(r.final["reliability"]["accuracy"]) * r.final["reliability"]["count"]
+                      for r in runs[loss]], axis=0)  # fmt: skip
+        nb = len(count)
+        edges = np.linspace(0, 1, nb + 1)
+        safe = np.maximum(count, 1)
+        ax.bar(edges[:-1], np.where(count > 0, acc / safe, 0), width=1 / nb, align="edge",
+               color=colors[loss], edgecolor="black", linewidth=0.5, label="accuracy")  # fmt: skip
+        ax.plot([0, 1], [0, 1], "k--", linewidth=1)
+        ece = next(r.ece for r in rows if r.loss == loss)
+        ax.set(title=f"{loss}\nECE {ece.mean:.3f}", xlabel="confidence", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1))
+    for ax in list(axes2.flat)[len(losses) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    _save(fig, out / "reliability.png")
+    plt.close(fig)
+    paths.append(out / "reliability.png")
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    max_ent = math.log(num_classes)
+    for loss in losses:
+        h = np.sum([r.final["entropy_hist"] for r in runs[loss]], axis=0)
+        edges = np.linspace(0, max_ent, len(h) + 1)
+        ax.stairs(h / max(h.sum(), 1), edges, color=colors[loss], label=loss, linewidth=1.5)
+    ax.set(xlabel="predictive entropy (nats)", ylabel="fraction of test examples", yscale="log",
+           title="predictive entropy on the test set (final epoch)")  # fmt: skip
+    ax.legend()
+    _save(fig, out / "entropy_hist.png")
+    plt.close(fig)
+    paths.append(out / "entropy_hist.png")
+
+    fig, ax = plt.subplots(figsize=(1.4 * len(losses) + 2, 4))
+    for i, row in enumerate(rows):
+        vals = [r.final["test_acc"] for r in runs[row.loss]]
+        ax.scatter(np.full(len(vals), i) + np.linspace(-0.12, 0.12, len(vals)), vals, color=colors[row.loss],
+                   alpha=0.6, s=14)  # fmt: skip
+        m = row.metric
+        if m.ci_low is not None and m.ci_high is not None:
+            ax.errorbar(i + 0.25, m.mean, yerr=[[m.mean - m.ci_low], [m.ci_high - m.mean]], fmt="o",
+                        color="black", capsize=4)  # fmt: skip
+        else:
+            ax.plot(i + 0.25, m.mean, "o", color="black")
+    ax.set_xticks(range(len(rows)), [r.loss for r in rows], rotation=20)
+    ax.set(ylabel="final test accuracy (%)", title="final accuracy: seeds (dots), mean and 95% t-interval")
+    _save(fig, out / "final_accuracy.png")
+    plt.close(fig)
+    paths.append(out / "final_accuracy.png")
+    return paths
