@@ -14,6 +14,8 @@ Triton installed, Triton kernels are used (untested on a GPU so far). Anything e
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -76,7 +78,7 @@ def ce_family_rows(logits2d: Tensor, target: Tensor, *, weight: Tensor | None, i
         return _reference.ce_family_rows(logits2d, target, weight=weight, ignore_index=ignore_index,
                                          label_smoothing=label_smoothing, ce_coef=ce_coef,
                                          ent_coef=ent_coef, rev_coef=rev_coef, rev_log_eps=rev_log_eps)
-    opts = dict(ignore_index=int(ignore_index), label_smoothing=float(label_smoothing), ce=float(ce_coef),
+    opts: dict[str, Any] = dict(ignore_index=int(ignore_index), label_smoothing=float(label_smoothing), ce=float(ce_coef),
                 ent=float(ent_coef), rev=float(rev_coef), rev_log_eps=float(rev_log_eps), chunk_rows=None,
                 use_kernel=None)
     if _use_triton(logits2d):
@@ -99,7 +101,7 @@ def entropy_rows(logits2d: Tensor) -> Tensor:
     """
     rows = logits2d.shape[0]
     target = torch.zeros(rows, dtype=torch.int64, device=logits2d.device)
-    opts = dict(ignore_index=-1, label_smoothing=0.0, ce=0.0, ent=1.0, rev=0.0, rev_log_eps=0.0,
+    opts: dict[str, Any] = dict(ignore_index=-1, label_smoothing=0.0, ce=0.0, ent=1.0, rev=0.0, rev_log_eps=0.0,
                 chunk_rows=None, use_kernel=None, name="entropy_rows")
     if _use_triton(logits2d):
         from . import _triton

@@ -26,11 +26,6 @@ DOUBLE_BACKWARD_MSG = (
     "infoloss._fused.{name} does not support double backward (create_graph=True): its gradient is "
     "computed analytically in forward. Use infoloss.set_backend('reference') for higher-order gradients."
 )
-CONSUMED_MSG = (
-    "infoloss._fused.{name}: the fused gradient buffer was already used by an earlier backward "
-    "(backward through the same graph twice, e.g. retain_graph=True, is not supported by the fused path). "
-    "Use infoloss.set_backend('reference') for that."
-)
 
 _CHUNK_ELEMENTS = 1 << 19  # eager path: ~2 MiB of float32 per temporary, about one L2 cache
 
@@ -192,6 +187,9 @@ class FusedRows(torch.autograd.Function):
         ctx.name = opts.pop("name", "ce_family_rows")
         loss, grad = _compute(logits2d.detach(), target, weight, want_grad=True, **opts)
         ctx.grad = grad
+        ctx.opts = opts
+        # references only (no copies): lets a second backward (retain_graph, gradcheck) recompute
+        ctx.save_for_backward(logits2d, target, weight)
         return loss
 
     @staticmethod
@@ -200,8 +198,10 @@ class FusedRows(torch.autograd.Function):
         if torch.is_grad_enabled():
             raise RuntimeError(DOUBLE_BACKWARD_MSG.format(name=name))
         grad = ctx.grad
-        if grad is None:
-            raise RuntimeError(CONSUMED_MSG.format(name=name))
+        if grad is None:  # a second backward through the same graph: the buffer was handed over
+            logits2d, target, weight = ctx.saved_tensors
+            grad = _compute(logits2d.detach(), target, weight, want_grad=True, **ctx.opts)[1]
+            assert grad is not None
         ctx.grad = None  # hand the buffer over: autograd may then keep it as .grad without a copy
         go = grad_output.to(grad.dtype) if grad.dtype != torch.float64 else grad_output
         if go.dim() == 1 and go.numel() > 0 and go.stride(0) == 0:

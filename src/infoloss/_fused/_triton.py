@@ -122,18 +122,21 @@ class _TritonRows(torch.autograd.Function):  # pragma: no cover - needs a GPU
                 opts: dict[str, Any]) -> Tensor:
         loss, grad = _launch(logits2d, target, weight, True, opts)
         ctx.grad = grad
+        ctx.opts = opts
+        ctx.save_for_backward(logits2d, target, weight)
         ctx.name = opts.get("name", "ce_family_rows")
         return loss
 
     @staticmethod
     def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, None, None, None]:  # type: ignore[override]
-        from ._rows import CONSUMED_MSG, DOUBLE_BACKWARD_MSG
+        from ._rows import DOUBLE_BACKWARD_MSG
 
         if torch.is_grad_enabled():
             raise RuntimeError(DOUBLE_BACKWARD_MSG.format(name=ctx.name))
         grad = ctx.grad
-        if grad is None:
-            raise RuntimeError(CONSUMED_MSG.format(name=ctx.name))
+        if grad is None:  # second backward through the same graph: recompute
+            logits2d, target, weight = ctx.saved_tensors
+            grad = _launch(logits2d.detach(), target, weight, True, ctx.opts)[1]
         ctx.grad = None
         grad.mul_(grad_output.to(grad.dtype).unsqueeze(1))
         return grad, None, None, None

@@ -1,0 +1,255 @@
+"""infoloss._fused against the plain-PyTorch oracle infoloss._reference (values and autograd gradients)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from infoloss import _fused, _reference
+from infoloss._fused import _ckernel, _rows
+
+COEFS = {
+    "ce": dict(ce_coef=1.0, ent_coef=0.0, rev_coef=0.0),
+    "ent": dict(ce_coef=0.0, ent_coef=0.7, rev_coef=0.0),
+    "rev": dict(ce_coef=0.0, ent_coef=0.0, rev_coef=0.3),
+    "all": dict(ce_coef=1.1, ent_coef=-0.2, rev_coef=0.3),
+}
+TOL = {torch.float64: dict(rtol=1e-10, atol=1e-10), torch.float32: dict(rtol=1e-5, atol=1e-5)}
+
+
+@pytest.fixture(params=["kernel", "eager"])
+def backend(request, monkeypatch):
+    """Run a test with the compiled C kernel and with the eager chunked path."""
+    if request.param == "kernel":
+        if not _ckernel.available():
+            pytest.skip(f"C kernel unavailable: {_ckernel.failure_reason()}")
+    else:
+        monkeypatch.setattr(_ckernel, "available", lambda: False)
+    return request.param
+
+
+def make_target(kind, rows, classes, dtype, gen, ignore=True):
+    if kind == "index":
+        y = torch.randint(0, classes, (rows,), generator=gen)
+        if ignore and rows > 3:
+            y[3] = -100
+        return y
+    q = torch.softmax(torch.randn(rows, classes, generator=gen, dtype=dtype), 1)
+    q[:, 2] = 0.0  # exact zeros exercise 0 log 0 and the eps floor of R
+    return q / q.sum(1, keepdim=True)
+
+
+def run_both(z, target, go=None, **kw):
+    a = z.detach().clone().requires_grad_()
+    b = z.detach().clone().requires_grad_()
+    la = _fused.ce_family_rows(a, target, **kw)
+    lb = _reference.ce_family_rows(b, target, **kw)
+    if go is None:
+        go = torch.randn(la.shape, dtype=la.dtype, generator=torch.Generator().manual_seed(1))
+    la.backward(go)
+    lb.backward(go)
+    return la, lb, a.grad, b.grad
+
+
+def options(weight=None, smoothing=0.0, coefs="all", rev_log_eps=-9.0):
+    return dict(weight=weight, ignore_index=-100, label_smoothing=smoothing, rev_log_eps=rev_log_eps,
+                **COEFS[coefs])
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("kind", ["index", "prob"])
+@pytest.mark.parametrize("coefs", list(COEFS))
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("smoothing", [0.0, 0.15])
+def test_matches_reference(backend, dtype, kind, coefs, weighted, smoothing):
+    gen = torch.Generator().manual_seed(0)
+    rows, classes = 37, 11
+    z = torch.randn(rows, classes, generator=gen, dtype=dtype) * 3
+    target = make_target(kind, rows, classes, dtype, gen)
+    weight = torch.rand(classes, generator=gen, dtype=dtype) + 0.5 if weighted else None
+    la, lb, ga, gb = run_both(z, target, **options(weight, smoothing, coefs))
+    assert la.dtype == lb.dtype and ga.dtype == z.dtype
+    torch.testing.assert_close(la, lb, **TOL[dtype])
+    torch.testing.assert_close(ga, gb, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_entropy_rows(backend, dtype):
+    gen = torch.Generator().manual_seed(2)
+    z = torch.randn(23, 300, generator=gen, dtype=dtype) * 4
+    a, b = z.clone().requires_grad_(), z.clone().requires_grad_()
+    ha, hb = _fused.entropy_rows(a), _reference.entropy_rows(b)
+    torch.testing.assert_close(ha, hb, **TOL[dtype])
+    go = torch.randn(23, dtype=ha.dtype, generator=gen)
+    ha.backward(go)
+    hb.backward(go)
+    torch.testing.assert_close(a.grad, b.grad, **TOL[dtype])
+    torch.testing.assert_close(_fused.entropy_rows(torch.zeros(2, 4)), torch.full((2,), math.log(4)))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("kind", ["index", "prob"])
+def test_half_inputs(backend, dtype, kind):
+    gen = torch.Generator().manual_seed(3)
+    z = (torch.randn(19, 40, generator=gen) * 2).to(dtype)
+    target = make_target(kind, 19, 40, torch.float32, gen)
+    if kind == "prob":
+        target = target.to(dtype)
+    la, lb, ga, gb = run_both(z, target, go=torch.ones(19), **options(torch.rand(40, generator=gen) + 0.5, 0.1))
+    assert la.dtype == torch.float32 and ga.dtype == dtype
+    torch.testing.assert_close(la, lb, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(ga, gb, rtol=1e-2, atol=1e-3)
+
+
+@pytest.mark.parametrize("kind", ["index", "prob"])
+def test_extreme_logits(backend, kind):
+    gen = torch.Generator().manual_seed(4)
+    z = torch.randn(16, 50, generator=gen, dtype=torch.float64) * 1e4  # spread ~1e4: saturated softmax
+    target = make_target(kind, 16, 50, torch.float64, gen)
+    la, lb, ga, gb = run_both(z, target, **options(coefs="all"))
+    torch.testing.assert_close(la, lb, rtol=1e-10, atol=1e-8)
+    torch.testing.assert_close(ga, gb, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["index", "prob"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_minus_inf_logits_against_zero_targets(backend, kind, dtype):
+    gen = torch.Generator().manual_seed(5)
+    z = torch.randn(8, 12, generator=gen, dtype=dtype)
+    z[:, 5:8] = -math.inf
+    if kind == "index":
+        target = torch.randint(0, 5, (8,), generator=gen)
+    else:
+        target = torch.rand(8, 12, generator=gen, dtype=dtype)
+        target[:, 5:8] = 0.0
+        target = target / target.sum(1, keepdim=True)
+    la, lb, ga, gb = run_both(z, target, **options(coefs="all"))
+    assert torch.isfinite(la).all() and torch.isfinite(ga).all()
+    torch.testing.assert_close(la, lb, **TOL[dtype])
+    torch.testing.assert_close(ga, gb, **TOL[dtype])
+
+
+def test_empty_rows(backend):
+    z = torch.zeros(0, 7, requires_grad=True)
+    loss = _fused.ce_family_rows(z, torch.zeros(0, dtype=torch.int64), **options())
+    assert loss.shape == (0,)
+    loss.sum().backward()
+    assert z.grad is not None and z.grad.shape == (0, 7)
+    assert _fused.entropy_rows(torch.zeros(0, 3)).shape == (0,)
+
+
+def test_all_rows_ignored(backend):
+    z = torch.randn(5, 6, requires_grad=True)
+    loss = _fused.ce_family_rows(z, torch.full((5,), -100), **options())
+    loss.sum().backward()
+    assert torch.equal(loss, torch.zeros(5)) and torch.equal(z.grad, torch.zeros(5, 6))
+
+
+@pytest.mark.parametrize("kind", ["index", "prob"])
+def test_non_contiguous_input(backend, kind):
+    gen = torch.Generator().manual_seed(6)
+    base = torch.randn(30, 20, generator=gen, dtype=torch.float64)
+    z = base.t()  # (20, 30), class-dim stride 20
+    target = make_target(kind, 20, 30, torch.float64, gen)
+    la, lb, ga, gb = run_both(z, target, **options(torch.rand(30, generator=gen, dtype=torch.float64), 0.1))
+    torch.testing.assert_close(la, lb, **TOL[torch.float64])
+    torch.testing.assert_close(ga, gb, **TOL[torch.float64])
+
+
+@pytest.mark.parametrize("kind", ["index", "prob"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("use_kernel", [False, True])
+def test_chunk_boundaries(kind, dtype, use_kernel):
+    if use_kernel and (kind == "prob" or not _ckernel.available()):
+        pytest.skip("the C kernel covers class-index targets")
+    gen = torch.Generator().manual_seed(7)
+    z = torch.randn(31, 9, generator=gen).to(dtype)  # 31 rows in chunks of 7: a ragged last chunk
+    target = make_target(kind, 31, 9, torch.float64, gen)
+    opts = dict(ignore_index=-100, label_smoothing=0.1, ce=1.0, ent=0.3, rev=0.2, rev_log_eps=-7.0)
+    loss, grad = _rows._compute(z, target, None, want_grad=True, chunk_rows=7, use_kernel=use_kernel, **opts)
+    ref_loss, ref_grad = _rows._compute(z, target, None, want_grad=True, chunk_rows=1000, use_kernel=False,
+                                        **opts)
+    assert grad is not None and ref_grad is not None
+    torch.testing.assert_close(loss, ref_loss)
+    torch.testing.assert_close(grad, ref_grad)
+
+
+@pytest.mark.parametrize("kind", ["index", "prob"])
+def test_gradcheck(backend, kind):
+    gen = torch.Generator().manual_seed(8)
+    z = torch.randn(6, 5, generator=gen, dtype=torch.float64, requires_grad=True)
+    target = make_target(kind, 6, 5, torch.float64, gen)
+    weight = torch.rand(5, generator=gen, dtype=torch.float64) + 0.5
+
+    def fn(x):
+        return _fused.ce_family_rows(x, target, **options(weight, 0.1))
+
+    assert torch.autograd.gradcheck(fn, (z,))
+    assert torch.autograd.gradcheck(_fused.entropy_rows, (z,))
+
+
+def test_double_backward_refused(backend):
+    z = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
+    loss = _fused.ce_family_rows(z, torch.tensor([0, 1, 2, 3]), **options()).sum()
+    with pytest.raises(RuntimeError, match=r"ce_family_rows does not support double backward.*set_backend"):
+        torch.autograd.grad(loss, z, create_graph=True)
+    with pytest.raises(RuntimeError, match=r"entropy_rows does not support double backward"):
+        torch.autograd.grad(_fused.entropy_rows(z).sum(), z, create_graph=True)
+
+
+def test_second_backward_through_same_graph_recomputes(backend):
+    z = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
+    loss = _fused.ce_family_rows(z, torch.tensor([0, 1, 2, 3]), **options()).sum()
+    loss.backward(retain_graph=True)
+    first = z.grad.clone()
+    loss.backward()
+    torch.testing.assert_close(z.grad, 2 * first)
+
+
+def test_no_grad_and_detached_inputs(backend):
+    gen = torch.Generator().manual_seed(9)
+    z = torch.randn(10, 8, generator=gen)
+    y = torch.randint(0, 8, (10,), generator=gen)
+    expected = _reference.ce_family_rows(z, y, **options())
+    torch.testing.assert_close(_fused.ce_family_rows(z, y, **options()), expected)
+    with torch.no_grad():
+        out = _fused.ce_family_rows(z.clone().requires_grad_(), y, **options())
+    assert not out.requires_grad
+    torch.testing.assert_close(out, expected)
+
+
+def test_target_requiring_grad_falls_back_to_reference(backend):
+    gen = torch.Generator().manual_seed(10)
+    z = torch.randn(5, 4, generator=gen, dtype=torch.float64, requires_grad=True)
+    q = torch.softmax(torch.randn(5, 4, generator=gen, dtype=torch.float64), 1).requires_grad_()
+    _fused.ce_family_rows(z, q, **options()).sum().backward()
+    assert q.grad is not None and z.grad is not None
+
+
+def test_scalar_grad_output_path(backend):
+    gen = torch.Generator().manual_seed(11)
+    z = torch.randn(12, 7, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 7, (12,), generator=gen)
+    a, b = z.clone().requires_grad_(), z.clone().requires_grad_()
+    (_fused.ce_family_rows(a, y, **options()).mean() * 3).backward()
+    (_reference.ce_family_rows(b, y, **options()).mean() * 3).backward()
+    torch.testing.assert_close(a.grad, b.grad, **TOL[torch.float64])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("coefs", list(COEFS))
+def test_triton_matches_reference(dtype, coefs):  # pragma: no cover - needs a GPU
+    if not _fused.triton_available():
+        pytest.skip("triton not installed")
+    gen = torch.Generator().manual_seed(12)
+    z = (torch.randn(64, 5000, generator=gen) * 3).to("cuda", dtype)
+    y = torch.randint(0, 5000, (64,), generator=gen).cuda()
+    y[3] = -100
+    w = (torch.rand(5000, generator=gen) + 0.5).cuda()
+    la, lb, ga, gb = run_both(z, y, **options(w, 0.1, coefs))
+    torch.testing.assert_close(la, lb, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(ga.float(), gb.float(), rtol=1e-2, atol=1e-3)
