@@ -92,3 +92,29 @@ def test_public_names() -> None:
         obj = getattr(bespoke, name)
         if callable(obj) and not isinstance(obj, type(ANIMAL_CLASSES)) and name != "Hierarchy":
             assert obj.__doc__ and "Example" in obj.__doc__, name
+
+
+@pytest.mark.parametrize(
+    ("name", "horse", "whale"),
+    [
+        ("ce", 1.4938, 1.4938),
+        ("sim", 1.1938, 1.7938),
+        ("sim_bits", 1.7223, 2.5879),
+        ("pair", 2.5663, 3.5663),
+        ("exp", 0.9407, 1.4684),
+        ("exp_ce", 2.4345, 2.9622),
+    ],
+)
+def test_docs_table_numbers(name: str, horse: float, whale: float) -> None:
+    t, k = animal_target_matrix(), animal_cost_matrix()
+    fns = {
+        "ce": lambda x, y: torch.nn.functional.cross_entropy(x, y),
+        "sim": lambda x, y: bespoke.similarity_cross_entropy(x, y, t),
+        "sim_bits": lambda x, y: bespoke.similarity_cross_entropy(x, y, t, base=2),
+        "pair": lambda x, y: bespoke.pairwise_cost_loss(x, y, k),
+        "exp": lambda x, y: bespoke.expected_cost_loss(x, y, k),
+        "exp_ce": lambda x, y: bespoke.expected_cost_loss(x, y, k, ce_weight=1.0),
+    }
+    y = torch.tensor([1])
+    assert float(fns[name](torch.tensor([[2.0, 1.0, 0.0, 0.0]]), y)) == pytest.approx(horse, abs=1e-4)
+    assert float(fns[name](torch.tensor([[0.0, 1.0, 2.0, 0.0]]), y)) == pytest.approx(whale, abs=1e-4)
