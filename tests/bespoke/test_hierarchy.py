@@ -75,10 +75,12 @@ def test_target_matrix_hand_values() -> None:
         (lambda: hierarchy_distance_matrix(TREE, ["x", "y", "z"]), ValueError, r"leaves \['w'\] are missing"),
         (lambda: hierarchy_distance_matrix(TREE, ["x", "x", "y", "z", "w"]), ValueError,
          "duplicate class name 'x'"),
-        (lambda: hierarchy_distance_matrix(TREE, metric="euclid"), ValueError, "metric must be one of"),
+        (lambda: hierarchy_distance_matrix(TREE, metric="euclid"),  # type: ignore[arg-type]
+         ValueError, "metric must be one of"),
         (lambda: hierarchy_leaves({"a": []}), ValueError, "node 'a' has no leaves"),
         (lambda: hierarchy_leaves({"a": 3}), TypeError, "node 'a' has a value of type int"),
-        (lambda: hierarchy_leaves({1: ["x"]}), TypeError, "node names must be str"),
+        (lambda: hierarchy_leaves({1: ["x"]}),  # type: ignore[dict-item]
+         TypeError, "node names must be str"),
         (lambda: hierarchy_target_matrix(TREE, beta=0.0), ValueError, "beta must be a finite number > 0"),
     ],
 )

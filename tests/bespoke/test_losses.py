@@ -156,8 +156,8 @@ def test_pairwise_uniform_cost_is_sum_of_binary_ce() -> None:
     x, y = _data(ignore=False)
     one = torch.tensor(1.0, dtype=torch.float64)
     ref = torch.stack([
-        sum(F.binary_cross_entropy_with_logits(x[i, int(y[i])] - x[i, j], one)
-            for j in range(C) if j != int(y[i]))
+        torch.stack([F.binary_cross_entropy_with_logits(x[i, int(y[i])] - x[i, j], one)
+                     for j in range(C) if j != int(y[i])]).sum()
         for i in range(x.shape[0])
     ])
     torch.testing.assert_close(pairwise_cost_loss(x, y, 1 - torch.eye(C), reduction="none"), ref)
@@ -331,3 +331,12 @@ def test_constructor_errors() -> None:
         SimilarityCrossEntropyLoss(torch.eye(2), base=-2.0)
     with pytest.raises(ValueError, match=r"row 0 sums to 1\.5"):
         similarity_cross_entropy(torch.randn(2, 2), torch.tensor([0, 1]), [[1.0, 0.5], [0.0, 1.0]])
+
+
+@pytest.mark.parametrize("base", [None, 2.0])
+def test_similarity_agrees_with_infoloss_functional(base: float | None) -> None:
+    functional = pytest.importorskip("infoloss.functional")
+    x, y = _data(ignore=False, seed=13)
+    ours = similarity_cross_entropy(x, y, T64, weight=W64, base=base, reduction="none")
+    ref = functional.cross_entropy(x, T64[y], weight=W64, reduction="none", base=base)
+    torch.testing.assert_close(ours, ref)
