@@ -340,3 +340,26 @@ def test_similarity_agrees_with_infoloss_functional(base: float | None) -> None:
     ours = similarity_cross_entropy(x, y, T64, weight=W64, base=base, reduction="none")
     ref = functional.cross_entropy(x, T64[y], weight=W64, reduction="none", base=base)
     torch.testing.assert_close(ours, ref)
+
+
+@pytest.mark.parametrize(("name", "fn", "mat"), LOSSES, ids=IDS)
+def test_1d_input_and_in_range_ignore_index(name: str, fn: Loss, mat: Tensor) -> None:
+    x, y = _data(ignore=False, seed=21)
+    torch.testing.assert_close(fn(x[2], y[2], mat), fn(x[2:3], y[2:3], mat))
+    assert fn(x[2], y[2], mat, reduction="none").shape == ()
+    # an ignore_index inside [0, C) drops those elements from the loss and the mean denominator
+    keep = y != 2
+    torch.testing.assert_close(fn(x, y, mat, ignore_index=2), fn(x[keep], y[keep], mat))
+
+
+def test_similarity_minimum_is_row_entropy() -> None:
+    # CE(T[y], p) >= H(T[y]), with equality at p = T[y] (the excess is KL(T[y] || p))
+    t = animal_target_matrix(dtype=torch.float64)
+    y = torch.tensor([0, 1, 2, 3])
+    at_target = torch.log(t.clamp_min(1e-300))
+    h = -(t * torch.log(t.clamp_min(1e-300))).sum(1)
+    torch.testing.assert_close(similarity_cross_entropy(at_target, y, t, reduction="none"), h)
+    g = torch.Generator().manual_seed(3)
+    for _ in range(5):
+        other = at_target + torch.randn(4, 4, generator=g, dtype=torch.float64)
+        assert (similarity_cross_entropy(other, y, t, reduction="none") >= h - 1e-12).all()
