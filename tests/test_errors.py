@@ -107,3 +107,12 @@ def test_other_option_errors():
 def test_learnable_needs_positive_weights():
     with pytest.raises(ValueError, match="learnable=True needs ce_weight > 0 and entropy_weight > 0"):
         infoloss.MinEntropyLoss(entropy_weight=-0.1, learnable=True)
+
+
+def test_zero_classes_and_bad_broadcast():
+    with pytest.raises(ValueError, match="input has no classes"):
+        F.cross_entropy(torch.randn(3, 0), torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"weight of shape \(4,\) does not broadcast to the input's shape \(2, 3\)"):
+        F.binary_cross_entropy_with_logits(torch.randn(2, 3), torch.rand(2, 3), weight=torch.ones(4))
+    with pytest.raises(ValueError, match="pos_weight of shape"):
+        F.binary_cross_entropy_with_logits(torch.randn(2, 3), torch.rand(2, 3), pos_weight=torch.ones(2))

@@ -401,3 +401,20 @@ def test_gradcheck_binary():
     t = torch.rand(4, 3, dtype=torch.float64)
     assert torch.autograd.gradcheck(lambda i: F.binary_cross_entropy_with_logits(i, t, base=2), (x,))
     assert torch.autograd.gradcheck(lambda i: F.binary_cross_entropy(torch.sigmoid(i), t), (x,))
+
+
+def test_binary_with_infinite_logits_is_finite():
+    x = torch.tensor([math.inf, -math.inf, math.inf], dtype=torch.float64, requires_grad=True)
+    t = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64)
+    assert torch.isnan(TF.binary_cross_entropy_with_logits(x, t, reduction="none")[:2]).all()  # torch
+    value = F.binary_cross_entropy_with_logits(x, t, reduction="none")
+    torch.testing.assert_close(value, torch.tensor([0.0, 0.0, math.inf], dtype=torch.float64))
+    v = F.binary_cross_entropy_with_logits(x[:2], t[:2])
+    assert v.item() == 0.0 and torch.isfinite(_grad(v, x)).all()
+
+
+def test_zero_weight_denominator_with_smoothing_gives_zero(backend):
+    x = torch.zeros(2, 3, requires_grad=True)
+    value = F.cross_entropy(x, torch.tensor([0, 1]), torch.tensor([0.0, 0.0, 1.0]), label_smoothing=0.3)
+    assert value.item() == 0.0
+    assert torch.equal(_grad(value, x), torch.zeros_like(x))

@@ -205,9 +205,7 @@ def test_both_reject_the_same_bad_options(name, options):
         getattr(tf, name)(torch.as_tensor(logits), torch.as_tensor(target), **options)
 
 
-# Known disagreements, reported to the lead; strict xfail so that they fail loudly once fixed (remove then).
-@pytest.mark.xfail(strict=True, reason="functional divides by 1 (not 0.0) when sum_i w[y_i] == 0 but the "
-                   "smoothing term is not: docs/design.md says an empty denominator gives 0")
+# Edge cases where torch itself gives NaN or an arbitrary value: both layers follow docs/design.md.
 def test_zero_denominator_with_label_smoothing_gives_zero():
     logits, target, weight = np.zeros((2, 3)), np.array([0, 1]), np.array([0.0, 0.0, 1.0])
     _compare(inp.cross_entropy(logits, target, weight, label_smoothing=0.3),
@@ -215,8 +213,6 @@ def test_zero_denominator_with_label_smoothing_gives_zero():
                               label_smoothing=0.3))
 
 
-@pytest.mark.xfail(strict=True, reason="functional delegates to torch, which gives NaN for 0 * log 0 at "
-                   "infinite logits; docs/design.md says 0 log 0 = 0 everywhere")
 def test_binary_cross_entropy_with_infinite_logits_is_finite():
     logits, target = np.array([np.inf, -np.inf]), np.array([1.0, 0.0])
     _compare(inp.binary_cross_entropy_with_logits(logits, target),

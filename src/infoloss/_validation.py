@@ -131,6 +131,8 @@ def flatten_input_target(input: Tensor, target: Tensor, ignore_index: int) -> Fl
     if target.device != input.device:
         raise ValueError(f"target is on {target.device} but input is on {input.device}")
     num_classes = input.shape[class_dim(input)]
+    if num_classes == 0:
+        raise ValueError(f"input has no classes: its class dim (dim {class_dim(input)}) has size 0, shape {tuple(input.shape)}")
     logits2d = to_rows(input)
     if target.dtype.is_floating_point:
         if target.shape != input.shape:

@@ -72,9 +72,10 @@ def _reduce_rows(rows: Tensor, flat: Flat, weight: Tensor | None, ignore_index: 
         denom = torch.tensor(float(rows.shape[0]), dtype=rows.dtype, device=rows.device)
     else:
         denom = _reference.sample_weights(flat.target, weight, ignore_index, rows.dtype, rows.device).sum()
-    # An empty denominator (nothing counted) gives 0 rather than torch's 0/0 = NaN.
-    safe = torch.where(denom == 0, torch.ones_like(denom), denom)
-    return (total / safe).to(out_dtype)
+    # An empty denominator (nothing counted) gives 0 rather than torch's 0/0 = NaN, with zero gradients.
+    empty = denom == 0
+    safe = torch.where(empty, torch.ones_like(denom), denom)
+    return torch.where(empty, torch.zeros_like(total), total / safe).to(out_dtype)
 
 
 def _ce_family(input: Tensor, target: Tensor, *, weight: Tensor | None, ignore_index: int, reduction: str,
@@ -234,8 +235,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     if target.shape != input.shape:
         raise ValueError(f"target shape {tuple(target.shape)} must equal input shape {tuple(input.shape)}")
     check_probabilities(target, "target")
-    if weight is not None:
-        check_floating(weight, "weight")
+    _check_broadcast(weight, "weight", input)
     values = torch.nn.functional.binary_cross_entropy(input, target, weight=weight, reduction="none")
     return _reduce_elements(values, reduction) / log_base(base)
 
@@ -247,7 +247,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
 
     .. math:: \ell_i = -w_i \left[ p_c\, y_i \log_b \sigma(x_i) + (1 - y_i) \log_b (1 - \sigma(x_i)) \right]
 
-    with ``p_c = pos_weight`` broadcast along the last (class) dim. An empty 'mean' gives 0.
+    with ``p_c = pos_weight`` broadcast along the last (class) dim. Equal to torch's for finite logits; also
+    finite at ``x = +-inf`` (0 log 0 = 0), where torch returns NaN. An empty 'mean' gives 0.
 
     Args:
         input: logits, any shape (..., C).
@@ -269,13 +270,31 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     if target.shape != input.shape:
         raise ValueError(f"target shape {tuple(target.shape)} must equal input shape {tuple(input.shape)}")
     check_probabilities(target, "target")
-    for name, t in (("weight", weight), ("pos_weight", pos_weight)):
-        if t is not None:
-            check_floating(t, name)
-    values = torch.nn.functional.binary_cross_entropy_with_logits(
-        input, target, weight=weight, reduction="none", pos_weight=pos_weight
-    )
-    return _reduce_elements(values, reduction) / log_base(base)
+    _check_broadcast(weight, "weight", input)
+    _check_broadcast(pos_weight, "pos_weight", input)
+    # log sigma(x) and log(1 - sigma(x)) = log sigma(-x), with 0 log 0 = 0: finite at x = +-inf, where the
+    # textbook max(x, 0) - x y + log1p(exp(-|x|)) gives inf - inf = NaN.
+    dtype = _reference.compute_dtype(input.dtype)
+    x, y = input.to(dtype), target.to(dtype)
+    pos = _reference.xlogy_safe(y, torch.nn.functional.logsigmoid(x))
+    if pos_weight is not None:
+        pos = pos * pos_weight.to(dtype)
+    values = -(pos + _reference.xlogy_safe(1 - y, torch.nn.functional.logsigmoid(-x)))
+    if weight is not None:
+        values = values * weight.to(dtype)
+    return (_reduce_elements(values, reduction) / log_base(base)).to(input.dtype)
+
+
+def _check_broadcast(t: Tensor | None, name: str, input: Tensor) -> None:
+    if t is None:
+        return
+    check_floating(t, name)
+    try:
+        shape = torch.broadcast_shapes(t.shape, input.shape)
+    except RuntimeError:
+        shape = None
+    if shape != input.shape:
+        raise ValueError(f"{name} of shape {tuple(t.shape)} does not broadcast to the input's shape {tuple(input.shape)}")
 
 
 def kl_divergence(input: Tensor, target: Tensor, *, reduction: str = "mean", base: float | None = None,
