@@ -68,6 +68,7 @@ class TrainConfig:
     amp: str = "auto"  # auto (bf16/fp16 on CUDA, off elsewhere) | bf16 | fp16 | off
     device: str = "auto"  # auto (cuda > mps > cpu) | cpu | cuda | cuda:1 | mps
     num_workers: int = 0
+    threads: int = 0  # torch intra-op CPU threads; 0 keeps torch's default (1 is fastest on a busy CPU)
     progress: bool = True  # tqdm bar per epoch
 
 

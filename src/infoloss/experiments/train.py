@@ -192,6 +192,8 @@ def train(
     device = pick_device(cfg.device, int(os.environ.get("LOCAL_RANK", "0")))
     info = init_distributed(device)
     amp_dtype = _amp_dtype(cfg.amp, device)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
     out = Path(run_dir) if run_dir is not None else None
     write = out is not None and info.is_main
 
