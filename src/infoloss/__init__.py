@@ -5,8 +5,9 @@ bespoke (cost-aware) losses in :mod:`infoloss.bespoke` and the experiment harnes
 :mod:`infoloss.experiments`. The loss modules are exported here.
 """
 
-from infoloss import functional
+from infoloss import bespoke, functional
 from infoloss._backend import get_backend, set_backend, use_backend
+from infoloss.bespoke import ExpectedCostLoss, PairwiseCostLoss, SimilarityCrossEntropyLoss
 from infoloss.modules import (
     CrossEntropyLoss,
     FocalLoss,
@@ -29,6 +30,10 @@ __all__ = [
     "FocalLoss",
     "Poly1CrossEntropyLoss",
     "KLDivergenceLoss",
+    "SimilarityCrossEntropyLoss",
+    "PairwiseCostLoss",
+    "ExpectedCostLoss",
+    "bespoke",
     "regularizer_weight",
     "set_backend",
     "get_backend",

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from infoloss import _backend, _reference
+from infoloss._reduction import reduce_loss
 from infoloss._validation import (
     Flat,
     check_finite_number,
@@ -63,19 +64,11 @@ __all__ = [
 def _reduce_rows(rows: Tensor, flat: Flat, weight: Tensor | None, ignore_index: int, reduction: str,
                  out_dtype: torch.dtype) -> Tensor:
     """Apply ``reduction`` to per-row losses with the CE denominator of ``docs/design.md``."""
-    if reduction == "none":
-        return rows.reshape(flat.out_shape).to(out_dtype)
-    total = rows.sum()
-    if reduction == "sum":
-        return total.to(out_dtype)
     if flat.prob_target:
         denom = torch.tensor(float(rows.shape[0]), dtype=rows.dtype, device=rows.device)
     else:
         denom = _reference.sample_weights(flat.target, weight, ignore_index, rows.dtype, rows.device).sum()
-    # An empty denominator (nothing counted) gives 0 rather than torch's 0/0 = NaN, with zero gradients.
-    empty = denom == 0
-    safe = torch.where(empty, torch.ones_like(denom), denom)
-    return torch.where(empty, torch.zeros_like(total), total / safe).to(out_dtype)
+    return reduce_loss(rows, denom, reduction, flat.out_shape, out_dtype)
 
 
 def _ce_family(input: Tensor, target: Tensor, *, weight: Tensor | None, ignore_index: int, reduction: str,

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from infoloss import _backend
+from infoloss._reduction import reduce_loss
 from infoloss.bespoke._checks import (
     check_reduction,
     check_target_range,
@@ -65,14 +67,7 @@ def _prepare(input: Tensor, target: Tensor, matrix: Tensor, weight: Tensor | Non
 
 def _reduce(loss: Tensor, s: Tensor, reduction: str, target: Tensor, out_dtype: torch.dtype) -> Tensor:
     """Reduce per-element losses (M,) with the shared 'mean' denominator sum_i s_i (0 if empty)."""
-    if reduction == "none":
-        return loss.reshape(target.shape).to(out_dtype)
-    total = loss.sum()
-    if reduction == "sum":
-        return total.to(out_dtype)
-    denom = s.sum()
-    # dividing by 1 where the denominator is 0 keeps both the value and the gradient at 0 (not NaN)
-    return (total / torch.where(denom > 0, denom, torch.ones_like(denom))).to(out_dtype)
+    return reduce_loss(loss, s.sum(), reduction, target.shape, out_dtype)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -84,13 +79,11 @@ def _similarity_cross_entropy(input: Tensor, target: Tensor, target_matrix: Tens
     ln_b = log_base(base)
     logits2d, safe, valid, s, t, w = _prepare(input, target, target_matrix, weight, ignore_index, reduction,
                                               "similarity_cross_entropy", "target_matrix")
-    logp = torch.log_softmax(logits2d, dim=-1)
-    q = t[safe]
-    if w is not None:
-        q = q * w
-    # 0 * log 0 = 0: a -inf logit on a zero-target class gives a finite loss and gradient
-    qlogp = torch.where(q == 0, torch.zeros_like(logp), q * torch.where(q == 0, torch.zeros_like(logp), logp))
-    loss = torch.where(valid, -qlogp.sum(-1), torch.zeros_like(s)) / ln_b
+    # The soft-target row kernel of the core (fused by default): -sum_j w_j T[y, j] log p_j per row.
+    rows = _backend.ops().ce_family_rows(logits2d, t[safe], weight=w, ignore_index=ignore_index,
+                                         label_smoothing=0.0, ce_coef=1.0 / ln_b, ent_coef=0.0, rev_coef=0.0,
+                                         rev_log_eps=0.0)
+    loss = torch.where(valid, rows, torch.zeros_like(rows))
     return _reduce(loss, s, reduction, target, input.dtype)
 
 

@@ -1,0 +1,23 @@
+"""The one reduction every loss shares: 'none', 'sum', or 'mean' over a given denominator (0 if empty)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def reduce_loss(rows: Tensor, denom: Tensor, reduction: str, out_shape: torch.Size | tuple[int, ...],
+                out_dtype: torch.dtype) -> Tensor:
+    """Reduce per-element losses ``rows`` (M,).
+
+    'none' reshapes to ``out_shape``; 'sum' adds; 'mean' divides the sum by ``denom`` (e.g. the sum of the
+    sample weights), giving 0 with zero gradients where ``denom == 0`` instead of torch's NaN.
+    """
+    if reduction == "none":
+        return rows.reshape(out_shape).to(out_dtype)
+    total = rows.sum()
+    if reduction == "sum":
+        return total.to(out_dtype)
+    empty = denom == 0
+    safe = torch.where(empty, torch.ones_like(denom), denom)
+    return torch.where(empty, torch.zeros_like(total), total / safe).to(out_dtype)
