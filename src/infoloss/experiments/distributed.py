@@ -14,7 +14,15 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "init_distributed", "all_reduce_sum", "broadcast_object", "barrier", "pick_device"]
+__all__ = [
+    "DistInfo",
+    "init_distributed",
+    "all_reduce_sum",
+    "broadcast_buffers",
+    "broadcast_object",
+    "barrier",
+    "pick_device",
+]
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,18 @@ def all_reduce_sum(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
     if info.distributed:
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return t
+
+
+def broadcast_buffers(module: torch.nn.Module, info: DistInfo) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics) to every rank, in place.
+
+    DDP broadcasts buffers at the start of each forward, so after the last training step every rank
+    holds slightly different running statistics; evaluating (and saving) rank 0's makes all ranks score
+    the same model.
+    """
+    if info.distributed:
+        for b in module.buffers():
+            dist.broadcast(b, src=0)
 
 
 def broadcast_object(obj: Any, info: DistInfo) -> Any:

@@ -179,7 +179,13 @@ def write_plots(runs: dict[str, list[RunRecord]], rows: list[LossRow], out: Path
                color=colors[loss], edgecolor="black", linewidth=0.5, label="accuracy")  # fmt: skip
         ax.plot([0, 1], [0, 1], "k--", linewidth=1)
         ece = next(r.ece for r in rows if r.loss == loss)
-        ax.set(title=f"{loss}\nECE {ece.mean:.3f}", xlabel="confidence", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1))
+        ax.set(
+            title=f"{loss}\nmean ECE over seeds {ece.mean:.3f}",
+            xlabel="confidence",
+            ylabel="accuracy",
+            xlim=(0, 1),
+            ylim=(0, 1),
+        )
     for ax in list(axes2.flat)[len(losses) :]:
         ax.axis("off")
     fig.tight_layout()

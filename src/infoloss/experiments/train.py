@@ -27,7 +27,13 @@ from infoloss.experiments import atomic
 from infoloss.experiments.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from infoloss.experiments.config import ConfigError, TrainConfig, to_dict
 from infoloss.experiments.data import Dataset, load_dataset
-from infoloss.experiments.distributed import DistInfo, all_reduce_sum, init_distributed, pick_device
+from infoloss.experiments.distributed import (
+    DistInfo,
+    all_reduce_sum,
+    broadcast_buffers,
+    init_distributed,
+    pick_device,
+)
 from infoloss.experiments.losses import LossContext, build_loss, class_distance_matrix
 from infoloss.experiments.metrics import EvalSums, accumulate
 from infoloss.experiments.models import build_model
@@ -298,6 +304,7 @@ def train(
             if sched is not None:
                 sched.step()
 
+            broadcast_buffers(model, info)  # every rank scores (and rank 0 saves) the same BN statistics
             metrics = evaluate(model, ds.x_test, ds.y_test, num_classes=ds.num_classes,
                                batch_size=cfg.eval_batch_size, device=device, info=info,
                                distances=distances, amp_dtype=amp_dtype)  # fmt: skip
