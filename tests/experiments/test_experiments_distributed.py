@@ -14,10 +14,9 @@ import torch.multiprocessing as mp
 
 from infoloss.experiments.checkpoint import load_checkpoint
 from infoloss.experiments.config import TrainConfig
+from infoloss.experiments.data import Dataset, load_dataset
 from infoloss.experiments.models import build_model
 from infoloss.experiments.train import evaluate, train
-
-from conftest import tiny_digits
 
 
 def _free_port() -> int:
@@ -39,7 +38,10 @@ def _worker(rank: int, world: int, port: int, run_dir: str, ds, cfg: TrainConfig
 
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
 def test_ddp_two_gloo_processes_match_single_process_evaluation(tmp_path):
-    ds = tiny_digits(n_train=256, n_test=121)  # odd test size: shards of 61 and 60, no padding
+    full = load_dataset("digits")
+    # odd test size: shards of 61 and 60 examples, no padding
+    ds = Dataset("digits", full.x_train[:256], full.y_train[:256], full.x_test[:121], full.y_test[:121],
+                 full.classes)  # fmt: skip
     cfg = TrainConfig(dataset="digits", model="cnn", loss="mix-ent-learnable", epochs=2, batch_size=32,
                       device="cpu", progress=False)  # fmt: skip
     mp.spawn(_worker, args=(2, _free_port(), str(tmp_path), ds, cfg), nprocs=2, join=True)
