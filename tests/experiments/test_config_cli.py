@@ -101,3 +101,18 @@ def test_cli_train_then_evaluate(tmp_path, capsys):
     (tmp_path / "broken.pt").write_bytes(b"junk")
     assert main(["evaluate", str(tmp_path / "broken.pt")]) == 2
     assert "broken.pt is corrupted or truncated" in capsys.readouterr().err
+
+
+def test_shipped_config_files_parse_and_default_file_matches_embedded():
+    from pathlib import Path
+
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    files = sorted(configs.glob("*.toml"))
+    if not files:
+        pytest.skip("configs/ not present")
+    for f in files:
+        cc = from_dict(CompareConfig, load_toml(f))
+        assert cc.baseline in cc.losses, f
+    default = configs / "default-digits.toml"
+    if default.is_file():
+        assert from_dict(CompareConfig, load_toml(default)) == default_compare_config()

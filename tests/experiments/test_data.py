@@ -147,7 +147,22 @@ def test_missing_file_names_the_directory(tmp_path):
 
 def test_emnist_missing_without_download(tmp_path):
     with pytest.raises(DatasetError, match=rf"emnist-letters-train-images-idx3-ubyte\[\.gz\] not found in {tmp_path}"):
-        load_dataset("emnist-letters", str(tmp_path))
+        load_dataset("emnist-letters", str(tmp_path), download=False)
+
+
+def test_emnist_missing_with_download_names_path_and_cause(tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_torchvision(name, *args, **kwargs):
+        if name.startswith("torchvision"):
+            raise ImportError("No module named 'torchvision'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_torchvision)
+    with pytest.raises(DatasetError, match=rf"not found in {tmp_path} .*torchvision is not installed"):
+        load_dataset("emnist-letters", str(tmp_path), download=True)
 
 
 def test_label_out_of_range(tmp_path):

@@ -49,7 +49,7 @@ class TrainConfig:
     name: str = "run"
     dataset: str = "digits"
     data_dir: str | None = None  # None: the dataset's default location
-    download: bool = False  # EMNIST only: fetch through torchvision when the files are missing
+    download: bool = True  # EMNIST only: files missing -> fetch with torchvision (if installed, online)
     train_subset: int | None = None  # use only the first N training examples (after a seeded shuffle)
     model: str = "cnn"
     loss: str = "ce"  # spec: "name" or "name:key=value,..."

@@ -248,21 +248,21 @@ def _emnist_dir(data_dir: str | None, split: str, download: bool) -> Path:
     for candidate in (d, d / "EMNIST" / "raw", d / "gzip"):
         if (candidate / stem).is_file() or (candidate / (stem + ".gz")).is_file():
             return candidate
+    where = f"{stem}[.gz] not found in {d} (nor in {d / 'EMNIST' / 'raw'}, {d / 'gzip'})"
     if not download:
-        raise DatasetError(
-            f"emnist-{split}: {stem}[.gz] not found in {d} (nor in {d / 'EMNIST' / 'raw'}, {d / 'gzip'}); "
-            f"pass --data-dir, or --download to fetch it with torchvision"
-        )
+        raise DatasetError(f"emnist-{split}: {where}; pass --data-dir, or --download to fetch it with torchvision")
     try:
-        import torchvision  # noqa: F401  (optional: only this download path needs it)
-        from torchvision.datasets import EMNIST
+        from torchvision.datasets import EMNIST  # optional: only this download path needs torchvision
     except ImportError:
         raise DatasetError(
-            f"emnist-{split}: files missing in {d} and torchvision is not installed to download them; "
-            f"install torchvision or place the official EMNIST IDX files in {d}"
+            f"emnist-{split}: {where}, and torchvision is not installed to download it; install torchvision "
+            f"(with a network) or place the official EMNIST IDX files in {d} (--data-dir)"
         ) from None
-    d.mkdir(parents=True, exist_ok=True)
-    EMNIST(str(d), split=split, train=True, download=True)  # writes d/EMNIST/raw/*-idx?-ubyte
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        EMNIST(str(d), split=split, train=True, download=True)  # writes d/EMNIST/raw/*-idx?-ubyte
+    except Exception as e:  # no network, proxy, disk full...
+        raise DatasetError(f"emnist-{split}: {where}, and downloading it into {d} failed: {e}") from None
     return d / "EMNIST" / "raw"
 
 
@@ -289,7 +289,8 @@ def load_emnist_letters(data_dir: str | None = None, download: bool = False) -> 
     Args:
         data_dir: directory with the official ``emnist-letters-train-images-idx3-ubyte[.gz]`` etc.
             (also searched: ``<dir>/EMNIST/raw`` and ``<dir>/gzip``); default ``data/emnist``.
-        download: when the files are missing, download them with torchvision (needs a network).
+        download: when the files are missing, download them with torchvision (when installed; needs a
+            network); False: fail with the path instead.
     """
     letters = [chr(ord("a") + i) for i in range(26)]
     return _load_emnist("letters", letters, 1, data_dir, download)
