@@ -7,6 +7,13 @@ bespoke (cost-aware) losses in :mod:`infoloss.bespoke` and the experiment harnes
 
 from infoloss import bespoke, functional
 from infoloss._backend import get_backend, set_backend, use_backend
+from infoloss._fused.linear import (
+    TokenStats,
+    linear_cross_entropy,
+    linear_min_entropy_loss,
+    linear_mixed_entropy_loss,
+    linear_token_stats,
+)
 from infoloss.bespoke import ExpectedCostLoss, PairwiseCostLoss, SimilarityCrossEntropyLoss
 from infoloss.modules import (
     CrossEntropyLoss,
@@ -34,6 +41,11 @@ __all__ = [
     "PairwiseCostLoss",
     "ExpectedCostLoss",
     "bespoke",
+    "linear_cross_entropy",
+    "linear_min_entropy_loss",
+    "linear_mixed_entropy_loss",
+    "linear_token_stats",
+    "TokenStats",
     "regularizer_weight",
     "set_backend",
     "get_backend",

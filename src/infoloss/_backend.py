@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from types import ModuleType
 
 BACKENDS = ("fused", "reference")
-_state = {"name": "reference"}  # TODO(integration): "fused" once infoloss._fused lands
+_state = {"name": "fused"}
 
 
 def set_backend(name: str) -> None:
