@@ -39,13 +39,13 @@ def _flag_type(tp: Any) -> tuple[Any, bool]:
     return base, base is bool
 
 
-def _add_train_flags(p: argparse.ArgumentParser) -> None:
+def _add_train_flags(p: argparse.ArgumentParser, skip: tuple[str, ...] = ("name",)) -> None:
     from infoloss.experiments.config import TrainConfig
 
     hints = typing.get_type_hints(TrainConfig)
     g = p.add_argument_group("training options (override the config file)")
     for f in dataclasses.fields(TrainConfig):
-        if f.name == "name":
+        if f.name in skip:
             continue
         base, is_bool = _flag_type(hints[f.name])
         flag = "--" + f.name.replace("_", "-")
@@ -174,7 +174,7 @@ def add_subcommands(subparsers: Any) -> None:
         "compare",
         help="train losses x seeds and compare them against cross entropy (default: a 2-minute digits run)",
         description="Train a grid of losses x seeds on one dataset and model; print and save a paired "
-        "comparison against the baseline (mean, std, 95%% t-interval, paired t-test, bootstrap interval) "
+        "comparison against the baseline (mean, std, 95% t-interval, paired t-test, bootstrap interval) "
         "and plots. With no arguments: an embedded ~2-minute CPU run on scikit-learn's digits.",
     )
     p.add_argument("--config", help="TOML file (top-level name/losses/seeds/baseline, [train] table)")
@@ -186,7 +186,7 @@ def add_subcommands(subparsers: Any) -> None:
     p.add_argument("--metric", help="final-epoch metric compared (default test_acc)")
     p.add_argument("--run-dir", help="output directory; an existing one is resumed (finished runs skipped)")
     p.add_argument("--out-dir", default="runs", help="parent of the default run directory (default runs/)")
-    _add_train_flags(p)
+    _add_train_flags(p, skip=("name", "loss", "seed"))  # the grid sets loss and seed per run
     p.set_defaults(func=_cmd_compare)
 
     p = subparsers.add_parser("train", help="train one configuration (resumes from its run directory)")

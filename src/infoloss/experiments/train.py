@@ -72,17 +72,15 @@ def loss_parameters(loss: nn.Module) -> dict[str, float]:
 
 
 def _amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
+    if amp not in ("auto", "bf16", "fp16", "off"):
+        raise ConfigError(f"amp must be one of auto, bf16, fp16, off; got {amp!r}")
     if amp == "off" or device.type != "cuda":
-        if amp in ("bf16", "fp16") and device.type != "cuda":
-            return None  # autocast is only used on CUDA; elsewhere run in float32
-        return None
+        return None  # autocast only on CUDA; CPU/MPS runs stay in float32 (and bit-reproducible)
     if amp == "auto":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if amp == "bf16":
         return torch.bfloat16
-    if amp == "fp16":
-        return torch.float16
-    raise ConfigError(f"amp must be one of auto, bf16, fp16, off; got {amp!r}")
+    return torch.float16
 
 
 def _optimizer(cfg: TrainConfig, model: nn.Module, loss: nn.Module) -> torch.optim.Optimizer:
@@ -234,7 +232,7 @@ def train(
     start_epoch = 0
     ckpt_path = out / "checkpoint.pt" if out is not None else None
     if ckpt_path is not None and ckpt_path.is_file():
-        ckpt = load_checkpoint(ckpt_path, map_location=device)
+        ckpt = load_checkpoint(ckpt_path)  # on CPU: RNG states must stay CPU tensors
         saved = ckpt.get("config", {})
         for k in _RESUME_KEYS:
             if k in saved and saved[k] != getattr(cfg, k):
