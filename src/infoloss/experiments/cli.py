@@ -12,6 +12,7 @@ import dataclasses
 import json
 import sys
 import typing
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["add_subcommands", "default_compare_config", "compare_config_from_args", "train_config_from_args"]
@@ -97,18 +98,37 @@ def _errors() -> tuple[type[BaseException], ...]:
     from infoloss.experiments.checkpoint import CheckpointError
     from infoloss.experiments.data import DatasetError, IDXError
 
-    return (ValueError, CheckpointError, DatasetError, IDXError, FileNotFoundError)
+    return (ValueError, CheckpointError, DatasetError, IDXError, FileNotFoundError, FloatingPointError)
+
+
+def _guarded(command: str, body: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Wrap a subcommand so that expected errors print one clear line and exit with code 2."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            errors = _errors()
+        except ImportError as e:
+            print(f"infoloss {command}: error: the harness needs the experiments extra "
+                  f"(pip install 'infoloss[experiments]'): {e}", file=sys.stderr)  # fmt: skip
+            return 2
+        try:
+            return body(args)
+        except ImportError as e:
+            print(f"infoloss {command}: error: missing dependency (pip install 'infoloss[experiments]'): {e}",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        except errors as e:
+            print(f"infoloss {command}: error: {e}", file=sys.stderr)
+            return 2
+
+    return run
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from infoloss.experiments.compare import run_compare
 
-    try:
-        cc = compare_config_from_args(args)
-        res = run_compare(cc, args.run_dir or _default_dir(cc, args.out_dir))
-    except _errors() as e:
-        print(f"infoloss compare: error: {e}", file=sys.stderr)
-        return 2
+    cc = compare_config_from_args(args)
+    res = run_compare(cc, args.run_dir or _default_dir(cc, args.out_dir))
     return 130 if res.interrupted else 0
 
 
@@ -124,15 +144,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     from infoloss.experiments.train import train
 
-    try:
-        cfg = train_config_from_args(args)
-        run_dir = (
-            Path(args.run_dir) if args.run_dir else Path(args.out_dir) / f"{time.strftime('%Y%m%d-%H%M%S')}-{cfg.name}"
-        )
-        res = train(cfg, run_dir)
-    except _errors() as e:
-        print(f"infoloss train: error: {e}", file=sys.stderr)
-        return 2
+    cfg = train_config_from_args(args)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir = Path(args.run_dir) if args.run_dir else Path(args.out_dir) / f"{stamp}-{cfg.name}"
+    res = train(cfg, run_dir)
     if res.final:
         f = res.final
         print(f"{cfg.name}: {len(res.history)} epochs, test acc {f['test_acc']:.2f}%, nll {f['test_nll']:.4f}, "
@@ -143,12 +158,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from infoloss.experiments.evaluate import evaluate_checkpoint
 
-    try:
-        metrics = evaluate_checkpoint(args.checkpoint, data_dir=args.data_dir, device=args.device,
-                                      batch_size=args.batch_size)  # fmt: skip
-    except _errors() as e:
-        print(f"infoloss evaluate: error: {e}", file=sys.stderr)
-        return 2
+    metrics = evaluate_checkpoint(args.checkpoint, data_dir=args.data_dir, device=args.device,
+                                  batch_size=args.batch_size)  # fmt: skip
     shown = {k: v for k, v in metrics.items() if k not in ("reliability", "entropy_hist")}
     if args.json:
         print(json.dumps(metrics))
@@ -187,7 +198,7 @@ def add_subcommands(subparsers: Any) -> None:
     p.add_argument("--run-dir", help="output directory; an existing one is resumed (finished runs skipped)")
     p.add_argument("--out-dir", default="runs", help="parent of the default run directory (default runs/)")
     _add_train_flags(p, skip=("name", "loss", "seed"))  # the grid sets loss and seed per run
-    p.set_defaults(func=_cmd_compare)
+    p.set_defaults(func=_guarded("compare", _cmd_compare))
 
     p = subparsers.add_parser("train", help="train one configuration (resumes from its run directory)")
     p.add_argument("--config", help="TOML file (TrainConfig keys, flat or in a [train] table)")
@@ -195,7 +206,7 @@ def add_subcommands(subparsers: Any) -> None:
     p.add_argument("--run-dir", help="output directory; an existing checkpoint there is resumed")
     p.add_argument("--out-dir", default="runs", help="parent of the default run directory (default runs/)")
     _add_train_flags(p)
-    p.set_defaults(func=_cmd_train)
+    p.set_defaults(func=_guarded("train", _cmd_train))
 
     p = subparsers.add_parser("evaluate", help="score a checkpoint: accuracy, NLL, ECE, entropy, severity")
     p.add_argument("checkpoint", help="checkpoint.pt written by train/compare")
@@ -203,4 +214,4 @@ def add_subcommands(subparsers: Any) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=1024)
     p.add_argument("--json", action="store_true", help="print all metrics as one JSON object")
-    p.set_defaults(func=_cmd_evaluate)
+    p.set_defaults(func=_guarded("evaluate", _cmd_evaluate))
