@@ -162,8 +162,8 @@ def test_non_contiguous_input(backend, kind):
 @pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
 @pytest.mark.parametrize("use_kernel", [False, True])
 def test_chunk_boundaries(kind, dtype, use_kernel):
-    if use_kernel and (kind == "prob" or not _ckernel.available()):
-        pytest.skip("the C kernel covers class-index targets")
+    if use_kernel and not _ckernel.available():
+        pytest.skip(f"C kernel unavailable: {_ckernel.failure_reason()}")
     gen = torch.Generator().manual_seed(7)
     z = torch.randn(31, 9, generator=gen).to(dtype)  # 31 rows in chunks of 7: a ragged last chunk
     target = make_target(kind, 31, 9, torch.float64, gen)
@@ -174,6 +174,119 @@ def test_chunk_boundaries(kind, dtype, use_kernel):
     assert grad is not None and ref_grad is not None
     torch.testing.assert_close(loss, ref_loss)
     torch.testing.assert_close(grad, ref_grad)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("target_layout", ["contiguous", "transposed", "float16", "expanded"])
+@pytest.mark.parametrize("use_kernel", [False, True])
+def test_prob_chunk_boundaries_and_target_layouts(dtype, target_layout, use_kernel):
+    if use_kernel and not _ckernel.available():
+        pytest.skip(f"C kernel unavailable: {_ckernel.failure_reason()}")
+    gen = torch.Generator().manual_seed(13)
+    z = torch.randn(31, 9, generator=gen, dtype=dtype)
+    q = make_target("prob", 31, 9, dtype, gen)
+    if target_layout == "transposed":
+        q = q.t().contiguous().t()  # class-dim stride 31
+    elif target_layout == "float16":
+        q = q.to(torch.float16)
+    elif target_layout == "expanded":
+        q = q[:1].expand(31, 9)  # row stride 0
+    w = torch.rand(9, generator=gen, dtype=dtype) + 0.5
+    opts = dict(ignore_index=-100, label_smoothing=0.1, ce=1.0, ent=0.3, rev=0.2, rev_log_eps=-7.0)
+    loss, grad = _rows._compute(z, q, w, want_grad=True, chunk_rows=7, use_kernel=use_kernel, **opts)
+    ref = _reference.ce_family_rows(z.clone().requires_grad_(), q, weight=w, ignore_index=-100,
+                                    label_smoothing=0.1, ce_coef=1.0, ent_coef=0.3, rev_coef=0.2, rev_log_eps=-7.0)
+    assert grad is not None
+    torch.testing.assert_close(loss, ref.detach(), **TOL[dtype])
+    zr = z.clone().requires_grad_()
+    _reference.ce_family_rows(zr, q, weight=w, ignore_index=-100, label_smoothing=0.1, ce_coef=1.0,
+                              ent_coef=0.3, rev_coef=0.2, rev_log_eps=-7.0).sum().backward()
+    torch.testing.assert_close(grad, zr.grad, **TOL[dtype])
+
+
+def test_prob_targets_use_the_c_kernel(monkeypatch):
+    if not _ckernel.available():
+        pytest.skip(f"C kernel unavailable: {_ckernel.failure_reason()}")
+    calls = []
+    real = _ckernel.prob_rows
+
+    def spy(*args, **kwargs):
+        calls.append(args[0].shape)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_ckernel, "prob_rows", spy)
+    gen = torch.Generator().manual_seed(14)
+    z = torch.randn(5, 6, generator=gen, requires_grad=True)
+    q = make_target("prob", 5, 6, torch.float32, gen)
+    _fused.ce_family_rows(z, q, **options()).sum().backward()
+    with torch.no_grad():
+        _fused.ce_family_rows(z, q, **options())
+    assert calls == [(5, 6), (5, 6)]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("coefs", list(COEFS))
+def test_prob_unnormalized_and_zero_weight(backend, dtype, coefs):
+    """Targets need not sum to 1 (A and s use the actual sums); a zero class weight is allowed."""
+    gen = torch.Generator().manual_seed(15)
+    z = torch.randn(9, 13, generator=gen, dtype=dtype) * 2
+    q = torch.rand(9, 13, generator=gen, dtype=dtype) * 0.3
+    q[:, 4] = 0.0
+    w = torch.rand(13, generator=gen, dtype=dtype) + 0.5
+    w[7] = 0.0
+    for weight in (None, w):
+        la, lb, ga, gb = run_both(z, q, **options(weight, 0.2, coefs))
+        torch.testing.assert_close(la, lb, **TOL[dtype])
+        torch.testing.assert_close(ga, gb, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("rev_log_eps", [-4.0, -30.0, -100.0])
+def test_prob_reverse_term_tiny_targets(backend, dtype, rev_log_eps):
+    """log q' over many magnitudes (down to float32 subnormals) against the eps floor of R."""
+    gen = torch.Generator().manual_seed(16)
+    rows, classes = 12, 64
+    z = torch.randn(rows, classes, generator=gen, dtype=dtype)
+    expo = torch.randint(-44, 1, (rows, classes), generator=gen).to(dtype)
+    q = torch.rand(rows, classes, generator=gen, dtype=dtype) * torch.pow(torch.tensor(10.0, dtype=dtype), expo)
+    q[:, 0] = 0.0
+    q[:, 1] = 1e-45 if dtype == torch.float32 else 1e-310  # subnormal
+    la, lb, ga, gb = run_both(z, q, **options(coefs="rev", rev_log_eps=rev_log_eps))
+    torch.testing.assert_close(la, lb, **TOL[dtype])
+    torch.testing.assert_close(ga, gb, **TOL[dtype])
+
+
+@pytest.mark.parametrize("kind", ["index", "prob"])
+def test_wide_rows_float32(backend, kind):
+    """32k-ish classes: the float32 kernel's row sums must not drift (they accumulate in double)."""
+    gen = torch.Generator().manual_seed(17)
+    z = torch.randn(6, 20000, generator=gen) * 3
+    target = make_target(kind, 6, 20000, torch.float32, gen)
+    w = torch.rand(20000, generator=gen) + 0.5
+    la, lb, ga, gb = run_both(z, target, **options(w, 0.1))
+    torch.testing.assert_close(la, lb, **TOL[torch.float32])
+    torch.testing.assert_close(ga, gb, **TOL[torch.float32])
+
+
+def test_empty_rows_prob(backend):
+    z = torch.zeros(0, 7, requires_grad=True)
+    loss = _fused.ce_family_rows(z, torch.zeros(0, 7), **options(torch.ones(7), 0.1))
+    assert loss.shape == (0,)
+    loss.sum().backward()
+    assert z.grad is not None and z.grad.shape == (0, 7)
+    with torch.no_grad():
+        assert _fused.ce_family_rows(torch.zeros(0, 7), torch.zeros(0, 7), **options()).shape == (0,)
+
+
+@pytest.mark.parametrize("kind", ["index", "prob"])
+def test_no_grad_matches_reference(backend, kind):
+    gen = torch.Generator().manual_seed(18)
+    z = torch.randn(10, 8, generator=gen, dtype=torch.float64)
+    target = make_target(kind, 10, 8, torch.float64, gen)
+    w = torch.rand(8, generator=gen, dtype=torch.float64) + 0.5
+    with torch.no_grad():
+        out = _fused.ce_family_rows(z, target, **options(w, 0.1))
+    torch.testing.assert_close(out, _reference.ce_family_rows(z, target, **options(w, 0.1)), **TOL[torch.float64])
 
 
 @pytest.mark.parametrize("kind", ["index", "prob"])

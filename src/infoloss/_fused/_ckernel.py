@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -83,6 +84,10 @@ def _load() -> ctypes.CDLL:
         fn = getattr(lib, name)
         fn.restype = None
         fn.argtypes = [_P, _I64, _P, _P, _I64, _I64, _I64, real, real, real, real, real, real, real, _P, _P, _I64]
+    for name, real in (("il_prob_rows_f32", ctypes.c_float), ("il_prob_rows_f64", ctypes.c_double)):
+        fn = getattr(lib, name)
+        fn.restype = None
+        fn.argtypes = [_P, _I64, _P, _I64, _P, _I64, _I64, _I64, real, real, real, real, real, real, _P, _P, _I64]
     return lib
 
 
@@ -118,9 +123,23 @@ def _get_pool(n: int) -> ThreadPoolExecutor:
         return _pool
 
 
+def _split(m: int, c: int, run: Callable[[int, int], None]) -> None:
+    """Call ``run(r0, r1)`` on row blocks covering ``range(m)``, over the thread pool when it pays."""
+    nthreads = max(1, torch.get_num_threads())
+    if nthreads == 1 or m * c < 1 << 16:
+        run(0, m)
+        return
+    nblocks = min(m, nthreads * 4)
+    bounds = [m * k // nblocks for k in range(nblocks + 1)]
+    pool = _get_pool(nthreads)
+    futures = [pool.submit(run, bounds[k], bounds[k + 1]) for k in range(nblocks)]
+    for f in futures:
+        f.result()
+
+
 def rows(z: Tensor, y: Tensor, w: Tensor | None, *, ignore_index: int, label_smoothing: float, ce: float,
          ent: float, rev: float, lo: float, ly: float, wsum: float, loss: Tensor, grad: Tensor | None) -> None:
-    """Run the kernel on (M, C) ``z`` (float32/float64, unit stride in the class dim) into ``loss``/``grad``.
+    """Run the class-index kernel on (M, C) ``z`` (float32/float64, unit class stride) into ``loss``/``grad``.
 
     ``y`` is (M,) int64 contiguous, ``w`` (C,) of z's dtype or None, ``loss`` (M,) and ``grad`` (M, C)
     (unit stride in the class dim) of z's dtype. The rows are split over a small thread pool; ctypes
@@ -142,13 +161,29 @@ def rows(z: Tensor, y: Tensor, w: Tensor | None, *, ignore_index: int, label_smo
         fn(zp + r0 * ldz * isz, ldz, yp + r0 * 8, wp, r1 - r0, c, *consts, lp + r0 * isz,
            None if gp is None else gp + r0 * ldg * isz, ldg)
 
-    nthreads = max(1, torch.get_num_threads())
-    if nthreads == 1 or m * c < 1 << 16:
-        run(0, m)
+    _split(m, c, run)
+
+
+def prob_rows(z: Tensor, q: Tensor, w: Tensor, *, weighted: bool, label_smoothing: float, ce: float, ent: float,
+              rev: float, rev_log_eps: float, wsum: float, loss: Tensor, grad: Tensor | None) -> None:
+    """Run the probability-target kernel on (M, C) ``z`` and target ``q`` (same dtype, unit class stride).
+
+    ``w`` is (C,) contiguous of z's dtype (ones without class weights; ``weighted`` False then makes
+    ``s_i = 1``), ``wsum`` its sum, ``loss`` (M,) and ``grad`` (M, C) (unit class stride) of z's dtype.
+    """
+    assert _lib is not None
+    m, c = z.shape
+    if m == 0:
         return
-    nblocks = min(m, nthreads * 4)
-    bounds = [m * k // nblocks for k in range(nblocks + 1)]
-    pool = _get_pool(nthreads)
-    futures = [pool.submit(run, bounds[k], bounds[k + 1]) for k in range(nblocks)]
-    for f in futures:
-        f.result()
+    fn = _lib.il_prob_rows_f64 if z.dtype == torch.float64 else _lib.il_prob_rows_f32
+    isz = z.element_size()
+    ldz, ldq, ldg = z.stride(0), q.stride(0), (grad.stride(0) if grad is not None else 0)
+    zp, qp, lp, wp = z.data_ptr(), q.data_ptr(), loss.data_ptr(), w.data_ptr()
+    gp = grad.data_ptr() if grad is not None else None
+    consts = (label_smoothing, ce, ent, rev, rev_log_eps, wsum)
+
+    def run(r0: int, r1: int) -> None:
+        fn(zp + r0 * ldz * isz, ldz, qp + r0 * ldq * isz, ldq, wp, int(weighted), r1 - r0, c, *consts,
+           lp + r0 * isz, None if gp is None else gp + r0 * ldg * isz, ldg)
+
+    _split(m, c, run)

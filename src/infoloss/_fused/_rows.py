@@ -2,9 +2,10 @@
 
 Two implementations share one autograd Function:
 
-* the compiled C kernel (``_kernel.c`` via :mod:`._ckernel`) for class-index targets, used when a C
-  compiler is available (float16/bfloat16 rows are converted to float32 chunk by chunk);
-* an eager path of in-place torch ops on row chunks (probability targets, or no compiler).
+* the compiled C kernel (``_kernel.c`` via :mod:`._ckernel`) for class-index and probability targets,
+  used when a C compiler is available (float16/bfloat16 rows, and targets in another dtype or with a
+  non-unit class stride, are converted to the compute dtype chunk by chunk);
+* an eager path of in-place torch ops on row chunks (no compiler, or ``INFOLOSS_CPU_KERNEL=0``).
 
 Neither keeps anything of size M x C alive except the gradient itself, which is computed in forward
 (only when the logits require grad) and scaled in place by ``grad_output`` in backward.
@@ -68,7 +69,7 @@ def _eager_chunk(z: Tensor, target: Tensor, w: Tensor | None, wsum: float, *, ig
         a = qs * w if w is not None else qs
         a_sum = a.sum(1)
         cross = -torch.linalg.vecdot(a, logp)
-        log_q = qs.clamp_min(math.exp(rev_log_eps)).log_() if rev != 0 else None
+        log_q = qs.log().clamp_min_(rev_log_eps) if rev != 0 else None  # as the reference rounds it
         rev_r = -torch.linalg.vecdot(p, log_q) if log_q is not None else None
         valid = None
     else:
@@ -130,6 +131,37 @@ def _eager_chunk(z: Tensor, target: Tensor, w: Tensor | None, wsum: float, *, ig
     return loss, g
 
 
+def _kernel_prob(logits2d: Tensor, target: Tensor, w: Tensor | None, wsum: float, *, label_smoothing: float,
+                 ce: float, ent: float, rev: float, rev_log_eps: float, chunk_rows: int | None, loss: Tensor,
+                 grad: Tensor | None) -> None:
+    """Probability targets through the C kernel; rows in another dtype or layout go chunk by chunk."""
+    dtype = loss.dtype
+    num_classes = logits2d.shape[1]
+    ones = w is None
+    wk = torch.ones(num_classes, dtype=dtype) if w is None else w
+    consts: dict[str, Any] = dict(weighted=not ones, label_smoothing=label_smoothing, ce=ce, ent=ent, rev=rev,
+                                  rev_log_eps=rev_log_eps, wsum=wsum)
+
+    def ready(t: Tensor) -> bool:
+        return t.dtype == dtype and t.stride(1) == 1
+
+    if ready(logits2d) and ready(target) and (grad is None or grad.dtype == dtype):
+        _ckernel.prob_rows(logits2d, target, wk, loss=loss, grad=grad, **consts)
+        return
+    step = _chunk_rows(num_classes, chunk_rows)
+    direct = grad is None or grad.dtype == dtype  # grad is contiguous: write into it unless a cast is due
+    gbuf = None if direct else torch.empty((min(step, logits2d.shape[0]), num_classes), dtype=dtype)
+    for r0 in range(0, logits2d.shape[0], step):
+        r1 = min(logits2d.shape[0], r0 + step)
+        zc, qc = logits2d[r0:r1], target[r0:r1]
+        zc = zc if ready(zc) else zc.to(dtype).contiguous()
+        qc = qc if ready(qc) else qc.to(dtype).contiguous()
+        gc = None if grad is None else (grad[r0:r1] if gbuf is None else gbuf[: r1 - r0])
+        _ckernel.prob_rows(zc, qc, wk, loss=loss[r0:r1], grad=gc, **consts)
+        if grad is not None and gbuf is not None and gc is not None:
+            grad[r0:r1].copy_(gc)
+
+
 def _compute(logits2d: Tensor, target: Tensor, weight: Tensor | None, *, ignore_index: int,
              label_smoothing: float, ce: float, ent: float, rev: float, rev_log_eps: float,
              want_grad: bool, chunk_rows: int | None, use_kernel: bool | None) -> tuple[Tensor, Tensor | None]:
@@ -146,7 +178,11 @@ def _compute(logits2d: Tensor, target: Tensor, weight: Tensor | None, *, ignore_
     wsum = float(w.sum()) if w is not None else float(num_classes)
     index_target = not target.dtype.is_floating_point
     if use_kernel is None:
-        use_kernel = dev.type == "cpu" and index_target and _ckernel.available()
+        use_kernel = dev.type == "cpu" and _ckernel.available()
+    if use_kernel and not index_target:
+        _kernel_prob(logits2d, target, w, wsum, label_smoothing=label_smoothing, ce=ce, ent=ent, rev=rev,
+                     rev_log_eps=rev_log_eps, chunk_rows=chunk_rows, loss=loss, grad=grad)
+        return loss, grad
     if use_kernel:
         y = target.to(torch.int64).contiguous()
         ly, lo = _rev_logs(num_classes, label_smoothing, rev_log_eps, dtype)
