@@ -29,14 +29,16 @@ static inline float il_expf(float x) {
     return x < -87.0f ? 0.0f : res;
 }
 
-static inline float il_logf(float x) {
-    /* Cephes-style natural log, branch-free so the loops vectorize; -inf for x <= 0 (so a clamp from
-     * below gives the floor), subnormals are rescaled first. Not for inf/NaN input. */
-    const int sub = x < 1.17549435e-38f;
-    float xs = sub ? x * 8388608.0f : x; /* 2^23 */
+static inline float il_logf_floor(float x, float fl) {
+    /* max(log x, fl) with a Cephes-style natural log, branch-free so the loops vectorize (keep the
+     * selects on floats: an int select here stopped gcc 12 from vectorizing); fl for x <= 0,
+     * subnormals are rescaled first. Not for inf/NaN input. */
+    const float scale = x < 1.17549435e-38f ? 8388608.0f : 1.0f; /* 2^23 */
+    const float bias = x < 1.17549435e-38f ? 23.0f : 0.0f;
+    float xs = x * scale;
     union { int32_t i; float f; } u;
     u.f = xs;
-    float e = (float)(((u.i >> 23) & 0xff) - 126) - (sub ? 23.0f : 0.0f);
+    float e = (float)(((u.i >> 23) & 0xff) - 126) - bias;
     u.i = (u.i & 0x007fffff) | 0x3f000000; /* mantissa in [0.5, 1) */
     float mx = u.f;
     const int lo = mx < 0.707106781186547524f;
@@ -56,7 +58,13 @@ static inline float il_logf(float x) {
     y += e * -2.12194440e-4f;
     y += -0.5f * z2;
     const float r = mx + y + e * 0.693359375f;
-    return x > 0.0f ? r : -INFINITY;
+    const float res = r < fl ? fl : r;
+    return x > 0.0f ? res : fl;
+}
+
+static inline double il_log_floor(double x, double fl) {
+    const double r = log(x);
+    return r < fl ? fl : r;
 }
 
 #define IL_DEFINE_KERNEL(NAME, T, ACC, EXPV, EXPS, BIG)                                                 \
@@ -163,7 +171,7 @@ IL_DEFINE_KERNEL(il_rows_f64, double, double, exp, exp, 1e300)
         const T qj = qr[j], qs = keep * qj + c_eps, a = w[j] * qs;                                     \
         if (STORE) gr[j] = e;                                                                          \
         S += e; Td += e * d; Ad += a * d; Sw += w[j] * qj;                                             \
-        if (REV) { T L = LOGV(qs); L = L < rle ? rle : L; El += e * L; }                               \
+        if (REV) El += e * LOGV(qs, rle);                                                              \
     }
 
 #define IL_PROB_GRAD(T, LOGV, BIG, REV)                                                                \
@@ -172,7 +180,7 @@ IL_DEFINE_KERNEL(il_rows_f64, double, double, exp, exp, 1e300)
         T d = zr[j] - m; d = d < -(BIG) ? -(BIG) : d;                                                  \
         const T qs = keep * qr[j] + c_eps;                                                             \
         T f = Ks + bs * d;                                                                             \
-        if (REV) { T L = LOGV(qs); L = L < rle ? rle : L; f += gs * L; }                               \
+        if (REV) f += gs * LOGV(qs, rle);                               \
         gr[j] = gr[j] * f - ce * w[j] * qs;                                                            \
     }
 
@@ -215,5 +223,5 @@ void NAME(const T *z, int64_t ldz, const T *q, int64_t ldq, const T *w, int64_t 
     }                                                                                                  \
 }
 
-IL_DEFINE_PROB_KERNEL(il_prob_rows_f32, float, double, il_expf, il_logf, 1e30f)
-IL_DEFINE_PROB_KERNEL(il_prob_rows_f64, double, double, exp, log, 1e300)
+IL_DEFINE_PROB_KERNEL(il_prob_rows_f32, float, double, il_expf, il_logf_floor, 1e30f)
+IL_DEFINE_PROB_KERNEL(il_prob_rows_f64, double, double, exp, il_log_floor, 1e300)
