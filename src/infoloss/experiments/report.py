@@ -82,9 +82,14 @@ def build_rows(
                 unit = "points" if metric == "test_acc" else ""
                 row.paired = paired_comparison([r.final[metric] for r in common],
                                                [base[r.seed] for r in common],
-                                               n_bootstrap=n_bootstrap, unit=unit)  # fmt: skip
+                                               n_bootstrap=n_bootstrap, unit=unit,
+                                               digits=_digits(metric))  # fmt: skip
         rows.append(row)
     return rows
+
+
+def _digits(metric: str) -> int:
+    return 2 if metric == "test_acc" else 4  # accuracy in points; NLL/ECE/entropy need more decimals
 
 
 def _pm(s: Summary, digits: int) -> str:
@@ -108,7 +113,8 @@ def markdown_table(rows: list[LossRow], baseline: str, metric: str = "test_acc")
     head += [f"Δ vs {baseline}", "paired p", "95% bootstrap CI of Δ"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [r.loss, str(r.metric.n), _pm(r.metric, 2), fmt_interval(r.metric.ci_low, r.metric.ci_high),
+        nd = _digits(metric)
+        cells = [r.loss, str(r.metric.n), _pm(r.metric, nd), fmt_interval(r.metric.ci_low, r.metric.ci_high, nd),
                  _pm(r.nll, 3), _pm(r.ece, 3), _pm(r.entropy, 3)]  # fmt: skip
         if has_sev:
             cells.append(_pm(r.severity, 3) if r.severity is not None else "")
@@ -116,8 +122,8 @@ def markdown_table(rows: list[LossRow], baseline: str, metric: str = "test_acc")
             cells += ["(baseline)" if r.loss == baseline else "", "", ""]
         else:
             p = r.paired
-            cells += [f"{p.mean_diff:+.2f}", "undefined" if p.p_value is None else f"{p.p_value:.2g}",
-                      fmt_interval(p.ci_low, p.ci_high, signed=True)]  # fmt: skip
+            cells += [f"{p.mean_diff:+.{nd}f}", "undefined" if p.p_value is None else f"{p.p_value:.2g}",
+                      fmt_interval(p.ci_low, p.ci_high, nd, signed=True)]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     for r in rows:

@@ -94,6 +94,7 @@ def paired_comparison(
     n_bootstrap: int = 10000,
     seed: int = 0,
     unit: str = "points",
+    digits: int = 2,
 ) -> Paired:
     """Compare a loss with the baseline over paired seeds (``values[i]`` and ``baseline[i]`` share seed i).
 
@@ -106,7 +107,8 @@ def paired_comparison(
         alpha: significance level (0.05 -> 95% intervals).
         n_bootstrap: bootstrap resamples.
         seed: bootstrap RNG seed (reproducible reports).
-        unit: unit named in the verdict (accuracy differences are percentage points).
+        unit: unit named in the verdict (accuracy differences are percentage points; "" for none).
+        digits: decimals of the numbers in the verdict.
 
     Example:
         >>> r = paired_comparison([91.0, 92.5, 90.8], [91.2, 92.0, 91.0])
@@ -122,9 +124,10 @@ def paired_comparison(
     if n == 0:
         raise ValueError("paired comparison needs at least one pair")
     mean = float(d.mean())
+    u = f" {unit}" if unit else ""
     if n < 2:
         return Paired(n, mean, None, None, None,
-                      f"undefined: one seed cannot separate a difference ({mean:+.2f} {unit}) from seed noise; "
+                      f"undefined: one seed cannot separate a difference ({mean:+.{digits}f}{u}) from seed noise; "
                       f"run >= 2 seeds")  # fmt: skip
     if np.all(d == d[0]):
         return Paired(
@@ -133,16 +136,16 @@ def paired_comparison(
             None,
             mean,
             mean,
-            f"identical difference on every seed ({mean:+.2f} {unit}); no seed noise to test against",
+            f"identical difference on every seed ({mean:+.{digits}f}{u}); no seed noise to test against",
         )
     p = float(stats.ttest_rel(a, b).pvalue)
     boot = stats.bootstrap((d,), np.mean, confidence_level=1 - alpha, n_resamples=n_bootstrap,
                            method="percentile", random_state=np.random.default_rng(seed))  # fmt: skip
     lo, hi = float(boot.confidence_interval.low), float(boot.confidence_interval.high)
-    detail = f"p={p:.2g}, {100 * (1 - alpha):.0f}% CI {fmt_interval(lo, hi, signed=True)} {unit}"
+    detail = f"p={p:.2g}, {100 * (1 - alpha):.0f}% CI {fmt_interval(lo, hi, digits, signed=True)}{u}"
     if p < alpha and (lo > 0 or hi < 0):
         direction = "higher" if mean > 0 else "lower"
-        verdict = f"beyond seed noise: {abs(mean):.2f} {unit} {direction} ({detail})"
+        verdict = f"beyond seed noise: {abs(mean):.{digits}f}{u} {direction} ({detail})"
     else:
         verdict = f"not distinguishable from seed noise ({detail})"
     return Paired(n, mean, p, lo, hi, verdict)
