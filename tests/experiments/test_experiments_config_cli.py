@@ -116,3 +116,15 @@ def test_shipped_config_files_parse_and_default_file_matches_embedded():
     default = configs / "default-digits.toml"
     if default.is_file():
         assert from_dict(CompareConfig, load_toml(default)) == default_compare_config()
+
+
+def test_cli_compare_end_to_end(tmp_path, capsys):
+    run = tmp_path / "cmp"
+    argv = ["compare", "--losses", "ce", "mix-ent", "--num-seeds", "2", "--epochs", "1", "--model", "mlp",
+            "--train-subset", "200", "--run-dir", str(run), "--no-progress", "--device", "cpu"]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "- **mix-ent** vs ce: " in out and f"run directory: {run}" in out
+    assert (run / "summary.md").is_file() and (run / "final_accuracy.png").is_file()
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["losses"] == ["ce", "mix-ent"] and saved["train"]["train_subset"] == 200
