@@ -64,3 +64,17 @@ def test_python_dash_m_entry_point():
     result = subprocess.run([sys.executable, "-m", "infoloss", "explain", "--probs", "0.25", "0.75", "--target", "1"],
                             capture_output=True, text=True, check=True)
     assert "cross entropy" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["explain", "--probs", "0.5", "0.5", "--target", "0", "--base", "1"], "base must be None"),
+        (["explain", "--probs", "0.5", "0.5", "--target", "0", "--eps", "2"], r"eps must lie in the open interval"),
+        (["explain", "--logits", "1", "nan", "--target", "0"], "must be finite numbers or -inf"),
+        (["explain", "--probs", "nan", "0.5", "--target", "0"], r"must lie in \[0, 1\]"),
+    ],
+)
+def test_explain_bad_options_exit_cleanly(argv, message):
+    with pytest.raises(SystemExit, match=message):
+        main(argv)

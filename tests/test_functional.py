@@ -418,3 +418,11 @@ def test_zero_weight_denominator_with_smoothing_gives_zero(backend):
     value = F.cross_entropy(x, torch.tensor([0, 1]), torch.tensor([0.0, 0.0, 1.0]), label_smoothing=0.3)
     assert value.item() == 0.0
     assert torch.equal(_grad(value, x), torch.zeros_like(x))
+
+
+@pytest.mark.parametrize("gamma", [0.25, 0.5, 0.9])
+def test_focal_fractional_gamma_saturated_prediction_has_finite_gradient(gamma):
+    x = torch.tensor([[20.0, 0.0, 0.0], [100.0, -5.0, 0.0]], requires_grad=True)
+    value = F.focal_loss(x, torch.tensor([0, 0]), gamma=gamma)
+    assert torch.isfinite(value)
+    assert torch.isfinite(_grad(value, x)).all()

@@ -143,3 +143,21 @@ def test_errors():
     loss = L.linear_min_entropy_loss(hh, w, y)
     with pytest.raises(RuntimeError, match="linear_min_entropy_loss does not support double backward"):
         torch.autograd.grad(loss, hh, create_graph=True)
+
+
+def test_linear_losses_validate_like_the_core():
+    import infoloss
+
+    h, w = torch.randn(4, 8), torch.randn(10, 8)
+    with pytest.raises(ValueError, match="class index 10 is out of range for 10 classes"):
+        infoloss.linear_cross_entropy(h, w, torch.tensor([0, 3, 10, 1]))
+    with pytest.raises(ValueError, match="class index -5 is out of range"):
+        infoloss.linear_token_stats(h, w, torch.tensor([0, 3, -5, 1]))
+    with pytest.raises(ValueError, match="base must be None"):
+        infoloss.linear_cross_entropy(h, w, torch.tensor([0, 1, 2, 3]), base=float("inf"))
+    with pytest.raises(ValueError, match="entropy_weight must be finite"):
+        infoloss.linear_min_entropy_loss(h, w, torch.tensor([0, 1, 2, 3]), entropy_weight=float("nan"))
+    with pytest.raises(ValueError, match=r"eps must lie in the open interval \(0, 1\)"):
+        infoloss.linear_mixed_entropy_loss(h, w, torch.tensor([0, 1, 2, 3]), eps=1.0)
+    # ignore_index is not out of range
+    infoloss.linear_cross_entropy(h, w, torch.tensor([0, -100, 9, 1]))

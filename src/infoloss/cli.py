@@ -15,6 +15,13 @@ _BASE_UNITS = {None: "nats", 2.0: "bits", 10.0: "hartleys"}
 
 
 def _explain(args: argparse.Namespace) -> int:
+    try:
+        return _explain_values(args)
+    except (ValueError, TypeError) as err:  # the library's own message names the bad argument
+        raise SystemExit(f"infoloss explain: {err}") from None
+
+
+def _explain_values(args: argparse.Namespace) -> int:
     import math
 
     import torch
@@ -25,7 +32,7 @@ def _explain(args: argparse.Namespace) -> int:
         raise SystemExit("infoloss explain: give exactly one of --probs or --logits")
     if args.probs is not None:
         probs = torch.tensor(args.probs, dtype=torch.float64)
-        if bool((probs < 0).any()) or bool((probs > 1).any()):
+        if not bool(((probs >= 0) & (probs <= 1)).all()):
             raise SystemExit(f"infoloss explain: --probs must lie in [0, 1], got {args.probs}")
         total = float(probs.sum())
         if abs(total - 1.0) > 1e-6:
@@ -33,6 +40,8 @@ def _explain(args: argparse.Namespace) -> int:
         logits = torch.log(probs)  # log 0 = -inf is handled exactly (0 log 0 = 0)
     else:
         logits = torch.tensor(args.logits, dtype=torch.float64)
+        if torch.isnan(logits).any() or torch.isposinf(logits).any():
+            raise SystemExit(f"infoloss explain: --logits must be finite numbers or -inf, got {args.logits}")
         probs = torch.softmax(logits, 0)
     num_classes = logits.shape[0]
     if not 0 <= args.target < num_classes:

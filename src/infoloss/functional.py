@@ -119,7 +119,7 @@ def information(probs: Tensor, *, base: float | None = None) -> Tensor:
         tensor([1., 2., -0.])
     """
     check_probabilities(probs, "probs")
-    return -torch.log(probs) / log_base(base)
+    return (-torch.log(probs.to(_reference.compute_dtype(probs.dtype))) / log_base(base)).to(probs.dtype)
 
 
 def entropy(logits: Tensor | None = None, *, probs: Tensor | None = None, base: float | None = None,
@@ -492,7 +492,10 @@ def focal_loss(input: Tensor, target: Tensor, *, gamma: float = 2.0, weight: Ten
     dtype = _reference.compute_dtype(input.dtype)
     logp = torch.log_softmax(flat.logits2d.to(dtype), dim=-1)
     a = _dense_target_rows(flat, weight, ignore_index, label_smoothing, dtype)
-    modulator = (-torch.expm1(logp)).clamp_min(0).pow(gamma) if gamma != 0 else torch.ones_like(logp)
+    # (1 - p)^gamma has an infinite derivative at p = 1 for gamma < 1: keep 1 - p >= tiny so saturated
+    # predictions get a zero, not NaN, gradient.
+    one_minus_p = (-torch.expm1(logp)).clamp_min(torch.finfo(dtype).tiny)
+    modulator = one_minus_p.pow(gamma) if gamma != 0 else torch.ones_like(logp)
     rows = -_reference.xlogy_safe(a * modulator, logp).sum(-1) / log_base(base)
     return _reduce_rows(rows, flat, weight, ignore_index, reduction, input.dtype)
 

@@ -43,8 +43,13 @@ class _WeightedLoss(nn.Module):
         super().__init__()
         check_reduction(reduction)
         if weight is not None:
-            if not isinstance(weight, Tensor) or weight.dim() != 1 or not weight.dtype.is_floating_point:
-                raise ValueError("weight must be a 1-D floating tensor with one entry per class")
+            if not isinstance(weight, Tensor):
+                raise TypeError(f"weight must be a 1-D floating tensor with one entry per class, got {type(weight).__name__}")
+            if weight.dim() != 1 or not weight.dtype.is_floating_point:
+                raise ValueError(
+                    f"weight must be a 1-D floating tensor with one entry per class, got shape "
+                    f"{tuple(weight.shape)} and dtype {weight.dtype}"
+                )
         self.register_buffer("weight", weight)
         self.ignore_index = int(ignore_index)
         self.reduction = reduction
@@ -94,7 +99,9 @@ class _TwoTermLoss(_WeightedLoss):
     both weights to zero; here the ``+ s`` terms make the optimum ``e^{-s} = 1 / term`` instead, so each
     effective weight stays at the inverse of its term's size and cannot collapse. The weights start at the
     given ``ce_weight`` and regularizer weight (``s = -log w``, so both must be > 0) and are read back from
-    :attr:`effective_weights`. With ``reduction='none'`` the learned weights multiply the per-element terms
+    :attr:`effective_weights`. The flip side: a term that shrinks towards 0 (an entropy driven to 0) gets a
+    growing weight ``1 / term``; watch :attr:`effective_weights`, or clamp ``log_vars`` if that matters. The
+    two terms are computed by two passes over the logits (the fixed-weight path fuses them into one). With ``reduction='none'`` the learned weights multiply the per-element terms
     and the ``s`` terms are left out (add them yourself when you reduce).
     """
 

@@ -7,8 +7,9 @@ Same two functions and semantics as :mod:`infoloss._reference` (see ``docs/desig
                    ce_coef, ent_coef, rev_coef, rev_log_eps) -> (M,)
     entropy_rows(logits2d) -> (M,)
 
-On CPU the rows are processed in cache-sized blocks by a compiled C kernel (class-index targets; built
-on first use with the system C compiler and cached) or by in-place torch ops on row chunks. On CUDA with
+On CPU the rows are processed in cache-sized blocks by a compiled C kernel (class-index and probability
+targets; built on first use with the system C compiler and cached) or, without a compiler, by in-place
+torch ops on row chunks. On CUDA with
 Triton installed, Triton kernels are used (untested on a GPU so far). Anything else takes the eager path.
 """
 

@@ -33,7 +33,10 @@ if AVAILABLE:  # pragma: no cover - needs a GPU
         z_row = z_ptr + row * stride_z
         yi = tl.load(y_ptr + row)
         valid = yi != ignore_index
-        y_safe = tl.where(valid, yi, 0)
+        # An out-of-range label must not read out of bounds (CUDA inputs skip the host-side range check):
+        # it reads class 0 and its row's loss is stored as NaN, so the error shows instead of garbage.
+        in_range = (yi >= 0) & (yi < C)
+        y_safe = tl.where(valid & in_range, yi, 0)
         m = -float("inf")
         s = 0.0
         td = 0.0
@@ -71,7 +74,7 @@ if AVAILABLE:  # pragma: no cover - needs a GPU
         cross = (1.0 - eps_s) * wy * (lse - zy) + c_eps * (wsum * lse - zw)
         r = -(lo + py * (ly - lo))
         loss = ce * cross + ent * wy * h + rev * wy * r
-        tl.store(loss_ptr + row, tl.where(valid, loss, 0.0))
+        tl.store(loss_ptr + row, tl.where(valid, tl.where(in_range, loss, float("nan")), 0.0))
         if HAS_GRAD:
             k = ce * a_sum - ent * wy * (h - log_s) - rev * wy * (lo + r)
             beta = -ent * wy

@@ -22,6 +22,16 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
+from infoloss._validation import (
+    check_finite_number,
+    check_floating,
+    check_label_smoothing,
+    check_open_unit,
+    check_reduction,
+    flatten_input_target,
+    log_base,
+)
+
 from ._rows import DOUBLE_BACKWARD_MSG, _compute
 
 __all__ = ["linear_cross_entropy", "linear_min_entropy_loss", "linear_mixed_entropy_loss",
@@ -37,33 +47,28 @@ class TokenStats(NamedTuple):
     target_logprob: Tensor
 
 
-def _ln(base: float | None) -> float:
-    if base is None:
-        return 1.0
-    if not base > 0 or base == 1:
-        raise ValueError(f"base must be a float > 0 and != 1 (or None for nats), got {base!r}")
-    return math.log(base)
+def _ln(base: float | None, name: str = "base") -> float:
+    return log_base(base, name)
 
 
 def _check(hidden: Tensor, weight: Tensor, target: Tensor, bias: Tensor | None, reduction: str,
-           label_smoothing: float, chunk_size: int | None) -> None:
+           label_smoothing: float, chunk_size: int | None, ignore_index: int = -100) -> None:
+    check_floating(hidden, "hidden")
+    check_floating(weight, "weight")
     if hidden.dim() != 2:
         raise ValueError(f"hidden must be (N, H), got shape {tuple(hidden.shape)}")
     if weight.dim() != 2 or weight.shape[1] != hidden.shape[1]:
         raise ValueError(f"weight must be (V, H) with H={hidden.shape[1]}, got shape {tuple(weight.shape)}")
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"bias must be (V,) with V={weight.shape[0]}, got shape {tuple(bias.shape)}")
-    if target.dtype.is_floating_point:
-        if tuple(target.shape) != (hidden.shape[0], weight.shape[0]):
-            raise ValueError(f"probability target must be (N, V), got shape {tuple(target.shape)}")
-    elif tuple(target.shape) != (hidden.shape[0],):
-        raise ValueError(f"class-index target must be (N,), got shape {tuple(target.shape)}")
-    if reduction not in ("none", "mean", "sum"):
-        raise ValueError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
+    check_reduction(reduction)
+    check_label_smoothing(label_smoothing)
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
+    # Target shape, dtype and class-index range (on CPU) are checked as for every loss: the logits
+    # (N, V) are never built, so validate against a zero-stride stand-in of that shape.
+    stand_in = hidden.new_empty(()).expand(hidden.shape[0], weight.shape[0])
+    flatten_input_target(stand_in, target, ignore_index)
 
 
 def _rows_per_chunk(vocab: int, chunk_size: int | None) -> int:
@@ -163,7 +168,7 @@ class _LinearFamily(torch.autograd.Function):
 def _family(hidden: Tensor, weight: Tensor, target: Tensor, bias: Tensor | None, *, name: str, ce: float,
             ent: float, rev: float, rev_log_eps: float, ignore_index: int, reduction: str,
             label_smoothing: float, chunk_size: int | None) -> Tensor:
-    _check(hidden, weight, target, bias, reduction, label_smoothing, chunk_size)
+    _check(hidden, weight, target, bias, reduction, label_smoothing, chunk_size, ignore_index)
     opts: dict[str, Any] = dict(ignore_index=int(ignore_index), label_smoothing=float(label_smoothing),
                                 ce=ce, ent=ent, rev=rev, rev_log_eps=float(rev_log_eps),
                                 chunk_size=chunk_size, reduction=reduction, name=name)
@@ -232,8 +237,8 @@ def linear_min_entropy_loss(hidden: Tensor, weight: Tensor, target: Tensor, bias
         >>> h, w = torch.randn(8, 16, requires_grad=True), torch.randn(100, 16, requires_grad=True)
         >>> linear_min_entropy_loss(h, w, torch.randint(0, 100, (8,)), entropy_weight=0.1).backward()
     """
-    return _family(hidden, weight, target, bias, name="linear_min_entropy_loss", ce=ce_weight / _ln(ce_base),
-                   ent=entropy_weight / _ln(entropy_base), rev=0.0, rev_log_eps=0.0,
+    return _family(hidden, weight, target, bias, name="linear_min_entropy_loss", ce=check_finite_number(ce_weight, "ce_weight") / _ln(ce_base, "ce_base"),
+                   ent=check_finite_number(entropy_weight, "entropy_weight") / _ln(entropy_base, "entropy_base"), rev=0.0, rev_log_eps=0.0,
                    ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing,
                    chunk_size=chunk_size)
 
@@ -252,10 +257,10 @@ def linear_mixed_entropy_loss(hidden: Tensor, weight: Tensor, target: Tensor, bi
         >>> h, w = torch.randn(8, 16, requires_grad=True), torch.randn(100, 16, requires_grad=True)
         >>> linear_mixed_entropy_loss(h, w, torch.randint(0, 100, (8,)), reverse_weight=0.1).backward()
     """
-    if not 0 < eps <= 1:
-        raise ValueError(f"eps must be in (0, 1], got {eps!r}")
+    eps = check_open_unit(eps, "eps")
     return _family(hidden, weight, target, bias, name="linear_mixed_entropy_loss",
-                   ce=ce_weight / _ln(ce_base), ent=0.0, rev=reverse_weight / _ln(reverse_base),
+                   ce=check_finite_number(ce_weight, "ce_weight") / _ln(ce_base, "ce_base"), ent=0.0,
+                   rev=check_finite_number(reverse_weight, "reverse_weight") / _ln(reverse_base, "reverse_base"),
                    rev_log_eps=math.log(eps), ignore_index=ignore_index, reduction=reduction,
                    label_smoothing=label_smoothing, chunk_size=chunk_size)
 
@@ -274,7 +279,7 @@ def linear_token_stats(hidden: Tensor, weight: Tensor, target: Tensor, bias: Ten
         >>> stats.entropy.shape, stats.target_logprob.shape
         (torch.Size([8]), torch.Size([8]))
     """
-    _check(hidden, weight, target, bias, "none", 0.0, chunk_size)
+    _check(hidden, weight, target, bias, "none", 0.0, chunk_size, ignore_index)
     if target.dtype.is_floating_point:
         raise TypeError("linear_token_stats needs class-index targets (an integer tensor)")
     n, vocab = hidden.shape[0], weight.shape[0]

@@ -33,7 +33,9 @@ def atomic_write(path: str | Path, writer: Callable[[IO[bytes]], Any]) -> None:
             writer(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, p)
+        _fsync_dir(p.parent)  # make the rename itself durable
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -53,3 +55,22 @@ def write_json(path: str | Path, obj: Any) -> None:
 def write_jsonl(path: str | Path, rows: Iterable[dict[str, Any]]) -> None:
     """Atomically (re)write ``path`` with one JSON object per line."""
     write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # e.g. platforms without directory file descriptors
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
