@@ -306,7 +306,7 @@ def test_call_errors(name: str, fn: Loss, mat: Tensor) -> None:
         fn(x, y[:6], mat)
     with pytest.raises(ValueError, match="reduction must be one of"):
         fn(x, y, mat, reduction="avg")
-    with pytest.raises(ValueError, match="base must be None or a finite number > 0 and != 1"):
+    with pytest.raises(ValueError, match="base must be None"):
         fn(x, y, mat, base=1)
     with pytest.raises(ValueError, match=r"weight must have shape \(4,\)"):
         fn(x, y, mat, weight=torch.ones(3, dtype=torch.float64))

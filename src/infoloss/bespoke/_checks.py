@@ -13,8 +13,12 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+# One implementation of these checks for the whole library (re-exported for the bespoke modules).
+from infoloss._reference import compute_dtype as compute_dtype
+from infoloss._validation import check_reduction as check_reduction
+from infoloss._validation import log_base as log_base
+
 ROW_SUM_ATOL = 1e-4
-_REDUCTIONS = ("none", "mean", "sum")
 
 
 def as_float_matrix(matrix: Tensor | Sequence[Sequence[float]], name: str) -> Tensor:
@@ -68,22 +72,6 @@ def check_positive(value: float, name: str) -> float:
     return float(value)
 
 
-def log_base(base: float | None) -> float:
-    """ln(base) (1.0 for base=None, i.e. nats), validating ``base`` > 0 and != 1."""
-    if base is None:
-        return 1.0
-    if isinstance(base, bool) or not isinstance(base, (int, float)):
-        raise TypeError(f"base must be None or a number, got {type(base).__name__}")
-    if not (math.isfinite(base) and base > 0 and base != 1):
-        raise ValueError(f"base must be None or a finite number > 0 and != 1, got {base}")
-    return math.log(base)
-
-
-def check_reduction(reduction: str) -> None:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-
-
 def check_weight(weight: Tensor | None, num_classes: int) -> None:
     """``weight`` must be None or a 1-D floating tensor of length C."""
     if weight is None:
@@ -132,8 +120,14 @@ def flatten_logits_and_target(input: Tensor, target: Tensor, num_classes: int, m
 
 
 def check_target_range(target: Tensor, num_classes: int, ignore_index: int, fn_name: str) -> Tensor:
-    """Return the mask of non-ignored elements, raising if any other index is outside [0, C)."""
+    """Return the mask of non-ignored elements, raising if any other index is outside [0, C).
+
+    The range check reads values, so (as in the core) it runs on CPU tensors only: a CUDA call never
+    forces a device synchronisation, and torch's indexing kernels assert out-of-range labels there.
+    """
     valid = target != ignore_index
+    if target.device.type != "cpu":
+        return valid
     bad = valid & ((target < 0) | (target >= num_classes))
     if bool(bad.any()):
         value = int(target[bad][0])
@@ -142,8 +136,3 @@ def check_target_range(target: Tensor, num_classes: int, ignore_index: int, fn_n
             f"(valid: 0..{num_classes - 1}, or ignore_index={ignore_index})"
         )
     return valid
-
-
-def compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    """float64 stays float64; float32/float16/bfloat16 are computed in float32."""
-    return torch.float64 if dtype == torch.float64 else torch.float32
