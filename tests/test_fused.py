@@ -19,12 +19,24 @@ COEFS = {
 TOL = {torch.float64: dict(rtol=1e-10, atol=1e-10), torch.float32: dict(rtol=1e-5, atol=1e-5)}
 
 
-@pytest.fixture(params=["kernel", "eager"])
+_SCALAR_LIB: list = []
+
+
+def scalar_kernel():
+    """The C kernel built with -DIL_NO_VECTOR (the portable scalar loops), loaded once per session."""
+    if not _SCALAR_LIB:
+        _SCALAR_LIB.append(_ckernel._load(("-DIL_NO_VECTOR",)))
+    return _SCALAR_LIB[0]
+
+
+@pytest.fixture(params=["kernel", "kernel-scalar", "eager"])
 def backend(request, monkeypatch):
-    """Run a test with the compiled C kernel and with the eager chunked path."""
-    if request.param == "kernel":
+    """Run a test with the compiled C kernel (vector build and portable scalar build) and the eager path."""
+    if request.param.startswith("kernel"):
         if not _ckernel.available():
             pytest.skip(f"C kernel unavailable: {_ckernel.failure_reason()}")
+        if request.param == "kernel-scalar":
+            monkeypatch.setattr(_ckernel, "_lib", scalar_kernel())
     else:
         monkeypatch.setattr(_ckernel, "available", lambda: False)
     return request.param
@@ -266,6 +278,57 @@ def test_wide_rows_float32(backend, kind):
     la, lb, ga, gb = run_both(z, target, **options(w, 0.1))
     torch.testing.assert_close(la, lb, **TOL[torch.float32])
     torch.testing.assert_close(ga, gb, **TOL[torch.float32])
+
+
+@pytest.mark.parametrize("classes", [1, 5, 8, 9, 127, 128, 129, 263])
+@pytest.mark.parametrize("kind", ["index", "prob"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_vector_and_tail_widths(backend, classes, kind, dtype):
+    """Widths around the 8-lane vectors and 128-element sum blocks of the float32 kernel: -inf logits,
+    zero and subnormal targets land both in the vector body and in the scalar tail."""
+    gen = torch.Generator().manual_seed(19)
+    rows = 7
+    z = torch.randn(rows, classes, generator=gen, dtype=dtype) * 5
+    if classes > 2:
+        z[:, -1] = -math.inf
+        z[1, 0] = -math.inf
+    if kind == "index":
+        target = torch.randint(0, max(1, classes - 1), (rows,), generator=gen)
+    else:
+        target = torch.rand(rows, classes, generator=gen, dtype=dtype)
+        if classes > 2:
+            target[:, -1] = 0.0
+            target[1, 0] = 0.0
+            target[2, classes // 2] = 1e-45 if dtype == torch.float32 else 1e-310
+            target[3, classes - 2] = 1e-30
+    w = torch.rand(classes, generator=gen, dtype=dtype) + 0.5
+    for coefs, smoothing in (("ce", 0.0), ("all", 0.0), ("all", 0.1)):
+        zz = z if smoothing == 0 else z.clamp_min(-60.0)  # smoothing puts mass on -inf logits: CE = inf
+        la, lb, ga, gb = run_both(zz, target, **options(w, smoothing, coefs))
+        assert torch.isfinite(la).all() and torch.isfinite(ga).all()
+        torch.testing.assert_close(la, lb, **TOL[dtype])
+        torch.testing.assert_close(ga, gb, **TOL[dtype])
+
+
+def test_scalar_build_matches_vector_build():
+    """The portable scalar build (-DIL_NO_VECTOR) and the vector build agree to float32 rounding."""
+    if not _ckernel.available():
+        pytest.skip(f"C kernel unavailable: {_ckernel.failure_reason()}")
+    gen = torch.Generator().manual_seed(20)
+    z = torch.randn(9, 1000, generator=gen) * 4
+    q = torch.softmax(torch.randn(9, 1000, generator=gen), 1)
+    y = torch.randint(0, 1000, (9,), generator=gen)
+    opts = dict(ignore_index=-100, label_smoothing=0.1, ce=1.0, ent=0.3, rev=0.2, rev_log_eps=-7.0)
+    for target in (y, q):
+        vec = _rows._compute(z, target, None, want_grad=True, chunk_rows=None, use_kernel=True, **opts)
+        real = _ckernel._lib
+        try:
+            _ckernel._lib = scalar_kernel()
+            sca = _rows._compute(z, target, None, want_grad=True, chunk_rows=None, use_kernel=True, **opts)
+        finally:
+            _ckernel._lib = real
+        torch.testing.assert_close(vec[0], sca[0], rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(vec[1], sca[1], rtol=1e-6, atol=1e-7)
 
 
 def test_empty_rows_prob(backend):

@@ -52,7 +52,7 @@ def _cache_dir() -> Path:
     return Path(root)
 
 
-def _compile(src: Path, out: Path) -> None:
+def _compile(src: Path, out: Path, defines: tuple[str, ...] = ()) -> None:
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     if cc is None:
         raise RuntimeError("no C compiler found")
@@ -62,7 +62,7 @@ def _compile(src: Path, out: Path) -> None:
     try:
         last: subprocess.CompletedProcess[str] | None = None
         for extra in (_NATIVE, []):  # -march=native may be unknown to the compiler
-            last = subprocess.run([cc, *_FLAGS, *extra, str(src), "-o", tmp, "-lm"], capture_output=True,
+            last = subprocess.run([cc, *_FLAGS, *extra, *defines, str(src), "-o", tmp, "-lm"], capture_output=True,
                                   text=True, timeout=120)
             if last.returncode == 0:
                 os.replace(tmp, out)
@@ -73,12 +73,16 @@ def _compile(src: Path, out: Path) -> None:
             os.unlink(tmp)
 
 
-def _load() -> ctypes.CDLL:
+def _load(defines: tuple[str, ...] = ()) -> ctypes.CDLL:
+    """Compile (or find in the cache) and load the kernel; ``defines`` are extra ``-D`` flags (tests use
+    ``("-DIL_NO_VECTOR",)`` for the portable scalar build). The cache key covers the source text, so an
+    edited kernel recompiles."""
     src = _SOURCE.read_bytes()
-    key = hashlib.sha1(src + " ".join(_FLAGS + _NATIVE).encode() + _cpu_tag().encode()).hexdigest()[:16]
+    flags = " ".join(_FLAGS + _NATIVE + list(defines))
+    key = hashlib.sha1(src + flags.encode() + _cpu_tag().encode()).hexdigest()[:16]
     path = _cache_dir() / f"infoloss_rows_{key}.so"
     if not path.exists():
-        _compile(_SOURCE, path)
+        _compile(_SOURCE, path, defines)
     lib = ctypes.CDLL(str(path))
     for name, real in (("il_rows_f32", ctypes.c_float), ("il_rows_f64", ctypes.c_double)):
         fn = getattr(lib, name)
