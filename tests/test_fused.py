@@ -429,3 +429,29 @@ def test_triton_matches_reference(dtype, coefs):  # pragma: no cover - needs a G
     la, lb, ga, gb = run_both(z, y, **options(w, 0.1, coefs))
     torch.testing.assert_close(la, lb, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(ga.float(), gb.float(), rtol=1e-2, atol=1e-3)
+
+
+def test_kernel_thread_pool_survives_fork():
+    # A forked child (DataLoader workers, multiprocessing "fork") must not wait on the parent's dead threads.
+    import multiprocessing as mp
+
+    import infoloss.functional as IF
+
+    x = torch.randn(512, 256)
+    y = torch.randint(0, 256, (512,))
+    parent = IF.cross_entropy(x, y)  # builds the parent's pool
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as pool:
+        child = pool.apply_async(IF.cross_entropy, (x, y)).get(timeout=60)
+    torch.testing.assert_close(child, parent)
+
+
+def test_kernel_cache_refuses_a_directory_others_can_write(tmp_path, monkeypatch):
+    from infoloss._fused import _ckernel
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setenv("INFOLOSS_CACHE_DIR", str(shared))
+    with pytest.raises(RuntimeError, match="refusing kernel cache"):
+        _ckernel._cache_dir()

@@ -13,6 +13,7 @@ import ctypes
 import hashlib
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -49,12 +50,30 @@ def _cpu_tag() -> str:
 
 def _cache_dir() -> Path:
     root = os.environ.get("INFOLOSS_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "infoloss")
-    return Path(root)
+    path = Path(root)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _check_private(path)
+    return path
+
+
+def _check_private(path: Path) -> None:
+    """Refuse a cache entry another user could have written: a planted library would run in-process.
+
+    The directory and the library must belong to this user and not be group- or world-writable; on any
+    doubt the caller falls back to the eager path.
+    """
+    if not hasattr(os, "getuid"):  # no POSIX ownership to check (e.g. Windows)
+        return
+    st = path.stat()
+    if st.st_uid != os.getuid() or st.st_mode & 0o022:
+        raise RuntimeError(f"refusing kernel cache {path}: not owned by this user or writable by others")
 
 
 def _compile(src: Path, out: Path, defines: tuple[str, ...] = ()) -> None:
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-    if cc is None:
+    env_cc = shlex.split(os.environ.get("CC", ""))  # CC may carry arguments, e.g. "ccache gcc"
+    found = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    cc = env_cc or ([found] if found else [])
+    if not cc:
         raise RuntimeError("no C compiler found")
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=out.parent)
@@ -62,7 +81,7 @@ def _compile(src: Path, out: Path, defines: tuple[str, ...] = ()) -> None:
     try:
         last: subprocess.CompletedProcess[str] | None = None
         for extra in (_NATIVE, []):  # -march=native may be unknown to the compiler
-            last = subprocess.run([cc, *_FLAGS, *extra, *defines, str(src), "-o", tmp, "-lm"], capture_output=True,
+            last = subprocess.run([*cc, *_FLAGS, *extra, *defines, str(src), "-o", tmp, "-lm"], capture_output=True,
                                   text=True, timeout=120)
             if last.returncode == 0:
                 os.replace(tmp, out)
@@ -83,6 +102,7 @@ def _load(defines: tuple[str, ...] = ()) -> ctypes.CDLL:
     path = _cache_dir() / f"infoloss_rows_{key}.so"
     if not path.exists():
         _compile(_SOURCE, path, defines)
+    _check_private(path)
     lib = ctypes.CDLL(str(path))
     for name, real in (("il_rows_f32", ctypes.c_float), ("il_rows_f64", ctypes.c_double)):
         fn = getattr(lib, name)
@@ -114,6 +134,18 @@ def available() -> bool:
 def failure_reason() -> str | None:
     """Why the kernel is unavailable (None when it loaded or was never tried)."""
     return _failed
+
+
+def _reset_pool_after_fork() -> None:
+    # A ThreadPoolExecutor's threads do not survive fork(): a forked child (DataLoader workers,
+    # multiprocessing with "fork") must build its own pool, or it would wait forever on dead threads.
+    global _pool, _pool_size, _lock
+    _pool, _pool_size = None, 0
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_pool_after_fork)
 
 
 def _get_pool(n: int) -> ThreadPoolExecutor:
