@@ -222,13 +222,8 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
         >>> binary_cross_entropy(torch.tensor([0.5]), torch.tensor([1.0]), base=2)
         tensor(1.)
     """
-    check_reduction(reduction)
     check_probabilities(input, "input")
-    check_floating(target, "target")
-    if target.shape != input.shape:
-        raise ValueError(f"target shape {tuple(target.shape)} must equal input shape {tuple(input.shape)}")
-    check_probabilities(target, "target")
-    _check_broadcast(weight, "weight", input)
+    _check_binary(input, target, weight, reduction)
     values = torch.nn.functional.binary_cross_entropy(input, target, weight=weight, reduction="none")
     return _reduce_elements(values, reduction) / log_base(base)
 
@@ -257,13 +252,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
         >>> binary_cross_entropy_with_logits(torch.tensor([0.0]), torch.tensor([1.0]), base=2)
         tensor(1.)
     """
-    check_reduction(reduction)
     check_floating(input, "input")
-    check_floating(target, "target")
-    if target.shape != input.shape:
-        raise ValueError(f"target shape {tuple(target.shape)} must equal input shape {tuple(input.shape)}")
-    check_probabilities(target, "target")
-    _check_broadcast(weight, "weight", input)
+    _check_binary(input, target, weight, reduction)
     _check_broadcast(pos_weight, "pos_weight", input)
     # log sigma(x) and log(1 - sigma(x)) = log sigma(-x), with 0 log 0 = 0: finite at x = +-inf, where the
     # textbook max(x, 0) - x y + log1p(exp(-|x|)) gives inf - inf = NaN.
@@ -276,6 +266,16 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     if weight is not None:
         values = values * weight.to(dtype)
     return (_reduce_elements(values, reduction) / log_base(base)).to(input.dtype)
+
+
+def _check_binary(input: Tensor, target: Tensor, weight: Tensor | None, reduction: str) -> None:
+    """Shared checks of the two binary losses: reduction, target probabilities of the input's shape, weight."""
+    check_reduction(reduction)
+    check_floating(target, "target")
+    if target.shape != input.shape:
+        raise ValueError(f"target shape {tuple(target.shape)} must equal input shape {tuple(input.shape)}")
+    check_probabilities(target, "target")
+    _check_broadcast(weight, "weight", input)
 
 
 def _check_broadcast(t: Tensor | None, name: str, input: Tensor) -> None:
