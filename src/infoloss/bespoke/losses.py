@@ -124,7 +124,38 @@ def similarity_cross_entropy(input: Tensor, target: Tensor, target_matrix: Matri
     return _similarity_cross_entropy(input, target, t, weight, ignore_index, reduction, base)
 
 
-class SimilarityCrossEntropyLoss(nn.Module):
+class _MatrixLoss(nn.Module):
+    """Common options of the three bespoke modules: a validated (C, C) matrix buffer, class ``weight``,
+    ``ignore_index``, ``reduction`` and ``base``, all checked once at construction."""
+
+    weight: Tensor | None
+    _matrix_name = "matrix"
+
+    def __init__(self, matrix: Tensor, *, ignore_index: int, reduction: str, base: float | None,
+                 weight: Tensor | None) -> None:
+        super().__init__()
+        check_reduction(reduction)
+        log_base(base)
+        check_weight(weight, matrix.shape[0])
+        self.register_buffer(self._matrix_name, matrix.clone())
+        self.register_buffer("weight", None if weight is None else weight.detach().clone())
+        self.ignore_index = ignore_index
+        self.reduction = reduction
+        self.base = base
+
+    @property
+    def num_classes(self) -> int:
+        return int(getattr(self, self._matrix_name).shape[0])
+
+    def _extra_options(self) -> str:
+        return ""
+
+    def extra_repr(self) -> str:
+        return (f"num_classes={self.num_classes}, {self._extra_options()}ignore_index={self.ignore_index}, "
+                f"reduction={self.reduction!r}, base={self.base}")
+
+
+class SimilarityCrossEntropyLoss(_MatrixLoss):
     """Cross entropy against soft labels taken from the rows of a class-similarity (target) matrix.
 
     ``loss_i = -sum_j w_j * T[y_i, j] * log softmax(x_i)_j / ln(base)``, ``'mean'`` divides by
@@ -151,32 +182,16 @@ class SimilarityCrossEntropyLoss(nn.Module):
     """
 
     target_matrix: Tensor
-    weight: Tensor | None
+    _matrix_name = "target_matrix"
 
     def __init__(self, target_matrix: MatrixLike, *, ignore_index: int = -100, reduction: str = "mean",
                  base: float | None = None, weight: Tensor | None = None) -> None:
-        super().__init__()
-        t = validate_target_matrix(target_matrix)
-        check_reduction(reduction)
-        log_base(base)
-        check_weight(weight, t.shape[0])
-        self.register_buffer("target_matrix", t.clone())
-        self.register_buffer("weight", None if weight is None else weight.detach().clone())
-        self.ignore_index = ignore_index
-        self.reduction = reduction
-        self.base = base
-
-    @property
-    def num_classes(self) -> int:
-        return int(self.target_matrix.shape[0])
+        super().__init__(validate_target_matrix(target_matrix), ignore_index=ignore_index, reduction=reduction,
+                         base=base, weight=weight)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return _similarity_cross_entropy(input, target, self.target_matrix, self.weight, self.ignore_index,
                                          self.reduction, self.base)
-
-    def extra_repr(self) -> str:
-        return (f"num_classes={self.num_classes}, ignore_index={self.ignore_index}, "
-                f"reduction={self.reduction!r}, base={self.base}")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -234,7 +249,7 @@ def pairwise_cost_loss(input: Tensor, target: Tensor, cost_matrix: MatrixLike, *
     return _pairwise_cost_loss(input, target, k, weight, ignore_index, reduction, base)
 
 
-class PairwiseCostLoss(nn.Module):
+class PairwiseCostLoss(_MatrixLoss):
     """Sum over wrong classes j of ``cost[y, j] * softplus(z_j - z_y)``: cheap confusions cost less.
 
     ``loss_i = w[y_i] * sum_{j != y_i} K[y_i, j] * softplus(z_ij - z_iy) / ln(base)``; see
@@ -258,32 +273,16 @@ class PairwiseCostLoss(nn.Module):
     """
 
     cost_matrix: Tensor
-    weight: Tensor | None
+    _matrix_name = "cost_matrix"
 
     def __init__(self, cost_matrix: MatrixLike, *, ignore_index: int = -100, reduction: str = "mean",
                  base: float | None = None, weight: Tensor | None = None) -> None:
-        super().__init__()
-        k = validate_cost_matrix(cost_matrix, ignore_diagonal=True)
-        check_reduction(reduction)
-        log_base(base)
-        check_weight(weight, k.shape[0])
-        self.register_buffer("cost_matrix", k.clone())
-        self.register_buffer("weight", None if weight is None else weight.detach().clone())
-        self.ignore_index = ignore_index
-        self.reduction = reduction
-        self.base = base
-
-    @property
-    def num_classes(self) -> int:
-        return int(self.cost_matrix.shape[0])
+        super().__init__(validate_cost_matrix(cost_matrix, ignore_diagonal=True), ignore_index=ignore_index,
+                         reduction=reduction, base=base, weight=weight)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return _pairwise_cost_loss(input, target, self.cost_matrix, self.weight, self.ignore_index,
                                    self.reduction, self.base)
-
-    def extra_repr(self) -> str:
-        return (f"num_classes={self.num_classes}, ignore_index={self.ignore_index}, "
-                f"reduction={self.reduction!r}, base={self.base}")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -350,7 +349,7 @@ def expected_cost_loss(input: Tensor, target: Tensor, cost_matrix: MatrixLike, *
     return _expected_cost_loss(input, target, k, cw, weight, ignore_index, reduction, base)
 
 
-class ExpectedCostLoss(nn.Module):
+class ExpectedCostLoss(_MatrixLoss):
     """Expected cost ``sum_j cost[y, j] * p_j`` of the softmax prediction, plus ``ce_weight`` times CE.
 
     ``loss_i = w[y_i] * (sum_j K[y_i, j] * p_ij + ce_weight * (-log p_iy) / ln(base))``; see
@@ -374,30 +373,17 @@ class ExpectedCostLoss(nn.Module):
     """
 
     cost_matrix: Tensor
-    weight: Tensor | None
+    _matrix_name = "cost_matrix"
 
     def __init__(self, cost_matrix: MatrixLike, *, ce_weight: float = 0.0, ignore_index: int = -100,
                  reduction: str = "mean", base: float | None = None, weight: Tensor | None = None) -> None:
-        super().__init__()
-        k = validate_cost_matrix(cost_matrix)
-        check_reduction(reduction)
-        log_base(base)
-        check_weight(weight, k.shape[0])
+        super().__init__(validate_cost_matrix(cost_matrix), ignore_index=ignore_index, reduction=reduction,
+                         base=base, weight=weight)
         self.ce_weight = _check_ce_weight(ce_weight)
-        self.register_buffer("cost_matrix", k.clone())
-        self.register_buffer("weight", None if weight is None else weight.detach().clone())
-        self.ignore_index = ignore_index
-        self.reduction = reduction
-        self.base = base
-
-    @property
-    def num_classes(self) -> int:
-        return int(self.cost_matrix.shape[0])
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return _expected_cost_loss(input, target, self.cost_matrix, self.ce_weight, self.weight,
                                    self.ignore_index, self.reduction, self.base)
 
-    def extra_repr(self) -> str:
-        return (f"num_classes={self.num_classes}, ce_weight={self.ce_weight}, "
-                f"ignore_index={self.ignore_index}, reduction={self.reduction!r}, base={self.base}")
+    def _extra_options(self) -> str:
+        return f"ce_weight={self.ce_weight}, "
