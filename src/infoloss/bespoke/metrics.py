@@ -66,6 +66,19 @@ def _check_range(values: Tensor, num_classes: int, what: str) -> None:
         raise ValueError(f"{what} index {int(values[bad][0])} is out of range for {num_classes} classes")
 
 
+def _costed_pairs(prediction: Tensor, target: Tensor, cost_matrix: Tensor,
+                  ignore_index: int) -> tuple[Tensor, Tensor, Tensor]:
+    """(cost matrix, true, predicted) over the non-ignored elements, both index vectors range-checked."""
+    k = _cost(cost_matrix, "cost_matrix")
+    pred = _predictions(prediction, target)
+    y = target.reshape(-1)
+    keep = y != ignore_index
+    y, pred = y[keep], pred[keep]
+    _check_range(y, k.shape[0], "target")
+    _check_range(pred, k.shape[0], "prediction")
+    return k, y, pred
+
+
 def top1_accuracy(prediction: Tensor, target: Tensor, *, ignore_index: int = -100) -> Tensor:
     """The fraction of (non-ignored) elements whose predicted class is the target.
 
@@ -112,13 +125,7 @@ def average_cost(prediction: Tensor, target: Tensor, cost_matrix: Tensor, *,
         >>> average_cost(torch.tensor([1, 1, 0]), torch.tensor([0, 1, 2]), cost)
         tensor(1.6667)
     """
-    k = _cost(cost_matrix, "cost_matrix")
-    pred = _predictions(prediction, target)
-    y = target.reshape(-1)
-    keep = y != ignore_index
-    y, pred = y[keep], pred[keep]
-    _check_range(y, k.shape[0], "target")
-    _check_range(pred, k.shape[0], "prediction")
+    k, y, pred = _costed_pairs(prediction, target, cost_matrix, ignore_index)
     if y.numel() == 0:
         return torch.zeros((), dtype=k.dtype)
     return k.to(y.device)[y, pred].mean()
@@ -146,13 +153,7 @@ def mistake_severity(prediction: Tensor, target: Tensor, cost_matrix: Tensor, *,
         >>> mistake_severity(torch.tensor([1, 1, 0]), torch.tensor([0, 1, 2]), cost)   # (1 + 4) / 2
         tensor(2.5000)
     """
-    k = _cost(cost_matrix, "cost_matrix")
-    pred = _predictions(prediction, target)
-    y = target.reshape(-1)
-    keep = y != ignore_index
-    y, pred = y[keep], pred[keep]
-    _check_range(y, k.shape[0], "target")
-    _check_range(pred, k.shape[0], "prediction")
+    k, y, pred = _costed_pairs(prediction, target, cost_matrix, ignore_index)
     wrong = pred != y
     if not bool(wrong.any()):
         return torch.zeros((), dtype=k.dtype)
