@@ -7,7 +7,7 @@ bespoke (cost-aware) losses in :mod:`infoloss.bespoke` and the experiment harnes
 
 from infoloss import bespoke, functional
 from infoloss._backend import get_backend, set_backend, use_backend
-from infoloss._fused.linear import (
+from infoloss.linear import (
     TokenStats,
     linear_cross_entropy,
     linear_min_entropy_loss,

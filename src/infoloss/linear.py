@@ -1,0 +1,668 @@
+"""Linear + loss for large vocabularies: the (N, V) logits never exist at once.
+
+``z = hidden @ weight.T + bias`` (optionally soft-capped and divided by a temperature) is formed one row chunk
+at a time; each chunk's per-row loss and logit gradient come from the fused row kernel, and the gradient is
+pushed straight through the linear layer (``dhidden = g @ weight``, ``dweight += g.T @ hidden``,
+``dbias += g.sum(0)``) before the chunk is dropped. With reduction 'mean' or 'sum' the gradients are made in
+forward (the upstream gradient is a scalar, applied in backward); with 'none' backward recomputes the chunks
+with the per-row upstream gradient. Peak extra memory: one chunk of logits and its gradient plus the
+parameter-sized gradients.
+
+The loss per row is the ``ce_family_rows`` contract of ``docs/design.md`` with no class weights:
+``ce_coef * CE_i + ent_coef * s_i * H_i + rev_coef * s_i * R_i`` (s_i = 0 for ignored rows, else 1).
+Reduction 'mean' divides by the number of non-ignored rows (class-index targets) or by N (probability
+targets); an empty denominator gives 0.
+
+The work runs in ``torch.library`` custom ops (namespace ``infoloss``) with fake (meta) kernels, so the
+losses compose with ``torch.compile(fullgraph=True, dynamic=True)`` and ``torch.export``; the public functions
+wrap them in an autograd Function with ``setup_context``, so ``torch.func.grad`` works too (torch 2.13's
+``register_autograd`` alone does not support functorch transforms). The ops:
+
+* ``infoloss::linear_ce_family_reduced(hidden, weight, bias, target, <options>, mean, need_h, need_w, need_b)
+  -> (loss, grad_hidden, grad_weight, grad_bias)``: the reduced loss (0-dim) and its gradients (empty (0,)
+  tensors where not needed);
+* ``infoloss::linear_ce_family_rows(hidden, weight, bias, target, <options>) -> loss_rows (N,)``;
+* ``infoloss::linear_ce_family_rows_backward(grad_rows, hidden, weight, bias, target, <options>, need_h,
+  need_w, need_b) -> (grad_hidden, grad_weight, grad_bias)``.
+
+``<options>`` are the fields of :class:`LinearLossOptions` as primitives (floats, ints, a dtype).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import operator
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor
+
+from infoloss._fused._rows import _compute
+from infoloss._validation import (
+    check_finite_number,
+    check_label_smoothing,
+    check_open_unit,
+    check_reduction,
+    log_base,
+)
+
+__all__ = ["linear_cross_entropy", "linear_min_entropy_loss", "linear_mixed_entropy_loss",
+           "linear_token_stats", "TokenStats", "LinearLossOptions"]
+
+_CHUNK_ELEMENTS = 1 << 23  # default chunk: ~32 MiB of float32 logits
+
+DOUBLE_BACKWARD_MSG = (
+    "infoloss.linear.{name} does not support double backward (create_graph=True): its gradient is computed "
+    "analytically. Compute the logits explicitly and use infoloss.functional with "
+    "infoloss.set_backend('reference') for higher-order gradients."
+)
+
+
+class TokenStats(NamedTuple):
+    """Per-token statistics from :func:`linear_token_stats` (both (N,), nats, float32/float64)."""
+
+    entropy: Tensor
+    target_logprob: Tensor
+
+
+@dataclasses.dataclass(frozen=True)
+class LinearLossOptions:
+    """Typed options of one linear-loss call (what the custom ops receive, as primitives).
+
+    ``loss_i = ce * CE_i + ent * s_i * H_i + rev * s_i * R_i`` on the logits
+    ``z = softcap * tanh((hidden @ weight.T + bias) / softcap) / temperature`` (``softcap = 0``: no cap).
+    ``chunk_size = 0`` picks about 2**23 / V rows per chunk; ``gemm_dtype`` is the dtype the GEMMs run in
+    (the autocast dtype under autocast, else the parameters' dtype).
+    """
+
+    ce: float
+    ent: float
+    rev: float
+    rev_log_eps: float
+    ignore_index: int
+    label_smoothing: float
+    softcap: float
+    temperature: float
+    chunk_size: int
+    gemm_dtype: torch.dtype
+
+    def args(self) -> tuple[Any, ...]:
+        return (self.ce, self.ent, self.rev, self.rev_log_eps, self.ignore_index, self.label_smoothing,
+                self.softcap, self.temperature, self.chunk_size, self.gemm_dtype)
+
+
+def _acc_dtype(gemm_dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if gemm_dtype == torch.float64 else torch.float32
+
+
+def _rows_per_chunk(vocab: int, chunk_size: int | None) -> int:
+    return int(chunk_size) if chunk_size else max(1, _CHUNK_ELEMENTS // max(1, vocab))
+
+
+def _logits(h: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    return torch.addmm(bias, h, weight.t()) if bias is not None else torch.mm(h, weight.t())
+
+
+def _run(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor, o: LinearLossOptions,
+         needs: tuple[bool, bool, bool], row_scale: Tensor | None = None, denom: Tensor | None = None
+         ) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor | None]:
+    """Per-row loss and the gradients for (hidden, weight, bias), rows scaled by ``row_scale`` / ``denom``.
+
+    Runs with autocast off; the GEMMs run in ``o.gemm_dtype`` and the row kernel in float32 (float64).
+    """
+    n, vocab = hidden.shape[0], weight.shape[0]
+    need_h, need_w, need_b = needs
+    want = need_h or need_w or need_b
+    gd = o.gemm_dtype
+    acc = _acc_dtype(gd)
+    dev = hidden.device
+    loss = torch.zeros(n, dtype=acc, device=dev)
+    gh = torch.zeros(hidden.shape, dtype=hidden.dtype, device=dev) if need_h else None
+    gw = torch.zeros(weight.shape, dtype=acc, device=dev) if need_w else None
+    gb = torch.zeros(vocab, dtype=acc, device=dev) if need_b else None
+    w_g = weight.to(gd)
+    b_g = bias.to(gd) if bias is not None else None
+    step = _rows_per_chunk(vocab, o.chunk_size)
+    cap, temp = o.softcap, o.temperature
+    for r0 in range(0, n, step):
+        r1 = min(n, r0 + step)
+        h_g = hidden[r0:r1].to(gd)
+        z = _logits(h_g, w_g, b_g)
+        if z.dtype != acc:
+            z = z.to(acc)  # float32 logits from a low-precision GEMM, as autocast's F.cross_entropy sees them
+        t = None
+        if cap > 0:
+            t = z.div_(cap).tanh_()
+            z = t.mul(cap / temp)
+        elif temp != 1.0:
+            z.div_(temp)
+        lc, g = _compute(z, target[r0:r1], None, want_grad=want, ignore_index=o.ignore_index,
+                         label_smoothing=o.label_smoothing, ce=o.ce, ent=o.ent, rev=o.rev,
+                         rev_log_eps=o.rev_log_eps, chunk_rows=None, use_kernel=None)
+        loss[r0:r1] = lc
+        if g is None:
+            continue
+        del z
+        # chain rule through z' = cap * tanh(z / cap) / T: dz'/dz = (1 - tanh^2) / T
+        if t is not None:
+            g.mul_(t.square_().neg_().add_(1.0).div_(temp))
+            del t
+        elif temp != 1.0:
+            g.div_(temp)
+        if row_scale is not None:
+            g.mul_(row_scale[r0:r1].to(g.dtype).unsqueeze(1))
+        if denom is not None:
+            g.div_(denom)
+        if gb is not None:
+            gb.add_(g.sum(0, dtype=acc))
+        g_g = g.to(gd)
+        del g
+        if gh is not None:
+            if gh.dtype == gd:
+                torch.mm(g_g, w_g, out=gh[r0:r1])
+            else:
+                gh[r0:r1].copy_(torch.mm(g_g, w_g))
+        if gw is not None:
+            if gd == acc:
+                gw.addmm_(g_g.t(), h_g)
+            else:
+                gw.add_(torch.mm(g_g.t(), h_g))
+    return (loss, gh, gw.to(weight.dtype) if gw is not None else None,
+            gb.to(bias.dtype) if gb is not None and bias is not None else None)
+
+
+def _no_autocast(device: torch.device) -> Any:
+    return torch.autocast(device_type=device.type, enabled=False)
+
+
+def _empty(like: Tensor) -> Tensor:
+    return like.new_empty((0,))
+
+
+def _opts(args: tuple[Any, ...]) -> LinearLossOptions:
+    return LinearLossOptions(*args)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# custom ops
+# ----------------------------------------------------------------------------------------------------------
+
+@torch.library.custom_op("infoloss::linear_ce_family_reduced", mutates_args=())
+def _reduced_op(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor, ce: float, ent: float,
+                rev: float, rev_log_eps: float, ignore_index: int, label_smoothing: float, softcap: float,
+                temperature: float, chunk_size: int, gemm_dtype: torch.dtype, mean: bool, need_h: bool,
+                need_w: bool, need_b: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    o = LinearLossOptions(ce, ent, rev, rev_log_eps, ignore_index, label_smoothing, softcap, temperature,
+                          chunk_size, gemm_dtype)
+    acc = _acc_dtype(gemm_dtype)
+    denom = None
+    if mean:
+        if target.dtype.is_floating_point:
+            denom = torch.tensor(float(max(1, target.shape[0])), dtype=acc, device=hidden.device)
+        else:
+            denom = (target != ignore_index).sum().clamp_min(1).to(acc)
+    with _no_autocast(hidden.device):
+        rows, gh, gw, gb = _run(hidden, weight, bias, target, o, (need_h, need_w, need_b and bias is not None),
+                                denom=denom)
+    loss = rows.sum()
+    if denom is not None:
+        loss = loss / denom
+    return (loss, gh if gh is not None else _empty(hidden), gw if gw is not None else _empty(weight),
+            gb if gb is not None else _empty(weight))
+
+
+@_reduced_op.register_fake
+def _reduced_fake(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor, ce: float, ent: float,
+                  rev: float, rev_log_eps: float, ignore_index: int, label_smoothing: float, softcap: float,
+                  temperature: float, chunk_size: int, gemm_dtype: torch.dtype, mean: bool, need_h: bool,
+                  need_w: bool, need_b: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    loss = hidden.new_empty((), dtype=_acc_dtype(gemm_dtype))
+    gh = hidden.new_empty(hidden.shape) if need_h else _empty(hidden)
+    gw = weight.new_empty(weight.shape) if need_w else _empty(weight)
+    gb = bias.new_empty(bias.shape) if need_b and bias is not None else _empty(weight)
+    return loss, gh, gw, gb
+
+
+@torch.library.custom_op("infoloss::linear_ce_family_rows", mutates_args=())
+def _rows_op(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor, ce: float, ent: float,
+             rev: float, rev_log_eps: float, ignore_index: int, label_smoothing: float, softcap: float,
+             temperature: float, chunk_size: int, gemm_dtype: torch.dtype) -> Tensor:
+    o = LinearLossOptions(ce, ent, rev, rev_log_eps, ignore_index, label_smoothing, softcap, temperature,
+                          chunk_size, gemm_dtype)
+    with _no_autocast(hidden.device):
+        return _run(hidden, weight, bias, target, o, (False, False, False))[0]
+
+
+@_rows_op.register_fake
+def _rows_fake(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor, ce: float, ent: float,
+               rev: float, rev_log_eps: float, ignore_index: int, label_smoothing: float, softcap: float,
+               temperature: float, chunk_size: int, gemm_dtype: torch.dtype) -> Tensor:
+    return hidden.new_empty((hidden.shape[0],), dtype=_acc_dtype(gemm_dtype))
+
+
+@torch.library.custom_op("infoloss::linear_ce_family_rows_backward", mutates_args=())
+def _rows_backward_op(grad_rows: Tensor, hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor,
+                      ce: float, ent: float, rev: float, rev_log_eps: float, ignore_index: int,
+                      label_smoothing: float, softcap: float, temperature: float, chunk_size: int,
+                      gemm_dtype: torch.dtype, need_h: bool, need_w: bool, need_b: bool
+                      ) -> tuple[Tensor, Tensor, Tensor]:
+    o = LinearLossOptions(ce, ent, rev, rev_log_eps, ignore_index, label_smoothing, softcap, temperature,
+                          chunk_size, gemm_dtype)
+    with _no_autocast(hidden.device):
+        _, gh, gw, gb = _run(hidden, weight, bias, target, o, (need_h, need_w, need_b and bias is not None),
+                             row_scale=grad_rows)
+    return (gh if gh is not None else _empty(hidden), gw if gw is not None else _empty(weight),
+            gb if gb is not None else _empty(weight))
+
+
+@_rows_backward_op.register_fake
+def _rows_backward_fake(grad_rows: Tensor, hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor,
+                        ce: float, ent: float, rev: float, rev_log_eps: float, ignore_index: int,
+                        label_smoothing: float, softcap: float, temperature: float, chunk_size: int,
+                        gemm_dtype: torch.dtype, need_h: bool, need_w: bool, need_b: bool
+                        ) -> tuple[Tensor, Tensor, Tensor]:
+    gh = hidden.new_empty(hidden.shape) if need_h else _empty(hidden)
+    gw = weight.new_empty(weight.shape) if need_w else _empty(weight)
+    gb = bias.new_empty(bias.shape) if need_b and bias is not None else _empty(weight)
+    return gh, gw, gb
+
+
+# --- autograd: one formula per op, shared by register_autograd and the functorch-friendly Function ----------
+
+def _check_not_double_backward(name: str) -> None:
+    # torch.func.grad runs backward with grad mode on (create_graph=True) at its own level: allowed there.
+    if (torch.is_grad_enabled() and not torch.compiler.is_compiling()
+            and not torch._C._are_functorch_transforms_active()):
+        raise RuntimeError(DOUBLE_BACKWARD_MSG.format(name=name))
+
+
+def _scaled(grad: Tensor, go: Tensor, needed: bool) -> Tensor | None:
+    # a new tensor every time: the saved gradient is never modified, so a retained graph stays exact
+    return grad * go.to(grad.dtype) if needed else None
+
+
+def _reduced_setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
+    _, gh, gw, gb = output
+    ctx.mark_non_differentiable(gh, gw, gb)
+    ctx.save_for_backward(gh, gw, gb)
+    ctx.needs = (bool(inputs[-3]), bool(inputs[-2]), bool(inputs[-1]) and inputs[2] is not None)
+    ctx.name = "linear_ce_family_reduced"
+
+
+def _reduced_backward(ctx: Any, go: Tensor, *_: Any) -> tuple[Tensor | None, ...]:
+    _check_not_double_backward(ctx.name)
+    gh, gw, gb = ctx.saved_tensors
+    need_h, need_w, need_b = ctx.needs
+    return (_scaled(gh, go, need_h), _scaled(gw, go, need_w), _scaled(gb, go, need_b)) + (None,) * 15
+
+
+def _rows_setup(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+    hidden, weight, bias, target = inputs[:4]
+    ctx.save_for_backward(hidden, weight, bias, target)
+    ctx.opt_args = tuple(inputs[4:14])
+    ctx.needs = None  # the op called directly: use ctx.needs_input_grad
+    ctx.name = "linear_ce_family_rows"
+
+
+def _rows_backward(ctx: Any, grad_rows: Tensor) -> tuple[Tensor | None, ...]:
+    _check_not_double_backward(ctx.name)
+    hidden, weight, bias, target = ctx.saved_tensors
+    need_h, need_w, need_b = (bool(x) for x in (ctx.needs or ctx.needs_input_grad[:3]))
+    need_b = need_b and bias is not None
+    gh, gw, gb = _rows_backward_op(grad_rows, hidden, weight, bias, target, *ctx.opt_args, need_h, need_w, need_b)
+    return (gh if need_h else None, gw if need_w else None, gb if need_b else None) + (None,) * 11
+
+
+_reduced_op.register_autograd(_reduced_backward, setup_context=_reduced_setup)
+_rows_op.register_autograd(_rows_backward, setup_context=_rows_setup)
+
+
+def _rows_backward_backward(ctx: Any, *grads: Any) -> tuple[None, ...]:
+    raise RuntimeError(DOUBLE_BACKWARD_MSG.format(name="linear_ce_family_rows_backward"))
+
+
+def _rows_backward_setup(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
+    pass
+
+
+_rows_backward_op.register_autograd(_rows_backward_backward, setup_context=_rows_backward_setup)
+
+
+class _Reduced(torch.autograd.Function):
+    """'mean' / 'sum': the op's gradients, made in forward, scaled by the upstream scalar in backward."""
+
+    @staticmethod
+    def forward(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor,  # type: ignore[override]
+                name: str, opt_args: tuple[Any, ...], mean: bool, needs: tuple[bool, bool, bool]
+                ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        return _reduced_op(hidden, weight, bias, target, *opt_args, mean, *needs)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
+        _, gh, gw, gb = output
+        ctx.mark_non_differentiable(gh, gw, gb)
+        ctx.save_for_backward(gh, gw, gb)
+        ctx.name = inputs[4]
+        needs = inputs[7]
+        ctx.needs = (needs[0], needs[1], needs[2] and inputs[2] is not None)
+
+    @staticmethod
+    def backward(ctx: Any, go: Tensor, *_: Any) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        return _reduced_backward(ctx, go)[:4] + (None,) * 4
+
+
+class _Rows(torch.autograd.Function):
+    """'none': per-row losses; backward recomputes the chunks with the per-row upstream gradient."""
+
+    @staticmethod
+    def forward(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor,  # type: ignore[override]
+                name: str, opt_args: tuple[Any, ...], needs: tuple[bool, bool, bool]) -> Tensor:
+        return _rows_op(hidden, weight, bias, target, *opt_args)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        hidden, weight, bias, target = inputs[:4]
+        ctx.save_for_backward(hidden, weight, bias, target)
+        ctx.name, ctx.opt_args, ctx.needs = inputs[4], inputs[5], inputs[6]
+
+    @staticmethod
+    def backward(ctx: Any, grad_rows: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        return _rows_backward(ctx, grad_rows)[:4] + (None,) * 3
+
+
+# ----------------------------------------------------------------------------------------------------------
+# validation and the public functions
+# ----------------------------------------------------------------------------------------------------------
+
+def _check_tensor(t: Any, name: str) -> None:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if not t.dtype.is_floating_point:
+        raise TypeError(f"{name} must have a floating dtype, got {t.dtype}")
+
+
+def _check_index(value: Any, name: str) -> int:
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}") from None
+
+
+def _positive(value: Any, name: str) -> float:
+    v = check_finite_number(value, name)
+    if v <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return v
+
+
+def _gemm_dtype(hidden: Tensor, weight: Tensor, bias: Tensor | None) -> tuple[torch.dtype, bool]:
+    """The dtype the GEMMs run in, and whether autocast chose it."""
+    dev = hidden.device.type
+    params = [hidden.dtype, weight.dtype] + ([bias.dtype] if bias is not None else [])
+    if (dev in ("cpu", "cuda") and torch.is_autocast_enabled(dev) and torch.float64 not in params):
+        return torch.get_autocast_dtype(dev), True
+    if len(set(params)) != 1:
+        names = "hidden, weight" + (", bias" if bias is not None else "")
+        raise TypeError(f"{names} must have one dtype (outside autocast), got {', '.join(map(str, params))}")
+    return hidden.dtype, False
+
+
+def _check_target(target: Tensor, n_lead: torch.Size, vocab: int, ignore_index: int) -> bool:
+    """Validate the target; True for a probability target. The range check runs on CPU tensors in eager mode."""
+    if not isinstance(target, Tensor):
+        raise TypeError(f"target must be a torch.Tensor, got {type(target).__name__}")
+    if target.dtype.is_floating_point:
+        if target.shape != (*n_lead, vocab):
+            raise ValueError(f"probability target must have shape {(*n_lead, vocab)} (hidden's leading dims and "
+                             f"V={vocab}), got {tuple(target.shape)} (class-index targets must have an "
+                             "integer dtype)")
+        if target.requires_grad:
+            raise ValueError("the linear losses do not differentiate w.r.t. a probability target; pass "
+                             "target.detach()")
+        if target.device.type == "cpu" and not torch.compiler.is_compiling() and target.numel():
+            bad = (target < 0) | torch.isnan(target)
+            if bool(bad.any()):
+                raise ValueError(f"probability target has a negative or NaN entry: {target[bad][0].item()!r}")
+        return True
+    if target.dtype == torch.bool or target.dtype.is_complex:
+        raise TypeError(f"target must be integer class indices or floating probabilities, got {target.dtype}")
+    if target.shape != n_lead:
+        raise ValueError(f"class-index target must have shape {tuple(n_lead)} (hidden's leading dims), got "
+                         f"{tuple(target.shape)}")
+    if target.device.type == "cpu" and not torch.compiler.is_compiling() and target.numel():
+        flat = target.reshape(-1)
+        bad = (flat != ignore_index) & ((flat < 0) | (flat >= vocab))
+        if bool(bad.any()):
+            raise ValueError(f"class index {int(flat[bad][0])} is out of range for {vocab} classes "
+                             f"(valid: 0..{vocab - 1}, or ignore_index={ignore_index})")
+    return False
+
+
+def _family(hidden: Tensor, weight: Tensor, target: Tensor, bias: Tensor | None, *, name: str, ce: float,
+            ent: float, rev: float, rev_log_eps: float, ignore_index: int, reduction: str,
+            label_smoothing: float, softcap: float | None, temperature: float, chunk_size: int | None) -> Tensor:
+    _check_tensor(hidden, "hidden")
+    _check_tensor(weight, "weight")
+    if hidden.dim() < 1:
+        raise ValueError("hidden must be (*, H), got a scalar")
+    if weight.dim() != 2 or weight.shape[1] != hidden.shape[-1]:
+        raise ValueError(f"weight must be (V, H) with H={hidden.shape[-1]}, got shape {tuple(weight.shape)}")
+    if weight.shape[0] == 0:
+        raise ValueError("weight has no rows (V = 0 classes)")
+    if bias is not None:
+        _check_tensor(bias, "bias")
+        if tuple(bias.shape) != (weight.shape[0],):
+            raise ValueError(f"bias must be (V,) with V={weight.shape[0]}, got shape {tuple(bias.shape)}")
+    for t, tname in ((weight, "weight"), (bias, "bias"), (target, "target")):
+        if isinstance(t, Tensor) and t.device != hidden.device:
+            raise ValueError(f"{tname} is on {t.device} but hidden is on {hidden.device}")
+    check_reduction(reduction)
+    label_smoothing = check_label_smoothing(label_smoothing)
+    ignore_index = _check_index(ignore_index, "ignore_index")
+    if chunk_size is not None and (isinstance(chunk_size, bool) or _check_index(chunk_size, "chunk_size") < 1):
+        raise ValueError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
+    cap = 0.0 if softcap is None else _positive(softcap, "softcap")
+    temperature = _positive(temperature, "temperature")
+    gd, autocast = _gemm_dtype(hidden, weight, bias)
+    vocab = weight.shape[0]
+    lead = hidden.shape[:-1]
+    prob = _check_target(target, lead, vocab, ignore_index)
+    h2 = hidden.reshape(-1, hidden.shape[-1])
+    t2 = target.reshape(-1, vocab) if prob else target.reshape(-1)
+    if t2.dtype != torch.int64 and not prob:
+        t2 = t2.long()
+    opts = LinearLossOptions(float(ce), float(ent), float(rev), float(rev_log_eps), ignore_index, label_smoothing,
+                             cap, temperature, int(chunk_size or 0), gd)
+    grad_on = torch.is_grad_enabled()
+    needs = (grad_on and hidden.requires_grad, grad_on and weight.requires_grad,
+             grad_on and bias is not None and bias.requires_grad)
+    if reduction == "none":
+        out = _Rows.apply(h2, weight, bias, t2, name, opts.args(), needs).reshape(lead)
+    else:
+        out = _Reduced.apply(h2, weight, bias, t2, name, opts.args(), reduction == "mean", needs)[0]
+    return out if autocast else out.to(hidden.dtype)
+
+
+_SHAPES = """
+    Args:
+        hidden: (*, H) hidden states (any leading dims, e.g. (B, T, H); flattened to N rows).
+        weight: (V, H) classifier weight (e.g. ``lm_head.weight``).
+        target: (*) integer class indices (hidden's leading dims), or (*, V) class probabilities
+            (no gradient w.r.t. them).
+        bias: optional (V,) classifier bias."""
+
+_COMMON = """
+        ignore_index: class index whose rows are left out of the loss and of the 'mean' denominator (an int;
+            a float raises TypeError, as in torch).
+        reduction: 'none' -> (*) per-row losses | 'mean' -> over non-ignored rows (N rows for probability
+            targets; 0 when every row is ignored) | 'sum' -> sum over rows (ignored rows add 0).
+        label_smoothing: eps in [0, 1]; the target becomes ``(1 - eps) q + eps / V``.
+        softcap: None, or c > 0: the logits become ``c * tanh(z / c)`` (Gemma 2/3 final logit softcapping).
+        temperature: T > 0; the (capped) logits are divided by T.
+        chunk_size: rows per chunk (default: about 2**23 / V).
+
+    Returns:
+        The loss, 0-dim for 'mean'/'sum', hidden's leading dims for 'none'. Its dtype is hidden's (computed in
+        float32 for float16/bfloat16, float64 for float64); under ``torch.autocast`` the GEMMs run in the
+        autocast dtype and the loss is float32. Gradients flow to hidden, weight and bias, each in its own
+        dtype.
+
+    Raises:
+        TypeError: a non-floating hidden/weight/bias, mismatched dtypes outside autocast, a target that is
+            neither integer nor floating, a non-int ``ignore_index``.
+        ValueError: shapes that do not fit, a class index out of range (checked on CPU tensors in eager
+            mode), a probability target with a negative/NaN entry or that requires grad, a bad option value.
+        RuntimeError: on double backward (``create_graph=True``)."""
+
+
+def linear_cross_entropy(hidden: Tensor, weight: Tensor, target: Tensor, bias: Tensor | None = None, *,
+                         ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0,
+                         base: float | None = None, softcap: float | None = None, temperature: float = 1.0,
+                         chunk_size: int | None = None) -> Tensor:
+    """Cross entropy of ``hidden @ weight.T + bias`` without materializing the (N, V) logits.
+
+    ``loss_i = -sum_c q'_ic log softmax(z_i)_c / ln(base)`` with ``z_i = weight @ hidden_i + bias`` (then
+    soft-capped and divided by the temperature) and the smoothed target ``q' = (1 - eps) q + eps / V``: the
+    same as ``F.cross_entropy(F.linear(hidden, weight, bias), target, ...)``.
+
+    {shapes}
+        base: logarithm base (None = nats, 2 = bits).{common}
+
+    Example:
+        >>> h = torch.tensor([[1.0, 0.0], [0.0, 2.0]], requires_grad=True)
+        >>> w = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]], requires_grad=True)
+        >>> loss = linear_cross_entropy(h, w, torch.tensor([0, 1]))
+        >>> round(loss.item(), 4)
+        0.3236
+        >>> loss.backward()
+        >>> h.grad.shape, w.grad.shape
+        (torch.Size([2, 2]), torch.Size([3, 2]))
+    """
+    return _family(hidden, weight, target, bias, name="linear_cross_entropy", ce=1.0 / log_base(base), ent=0.0,
+                   rev=0.0, rev_log_eps=0.0, ignore_index=ignore_index, reduction=reduction,
+                   label_smoothing=label_smoothing, softcap=softcap, temperature=temperature,
+                   chunk_size=chunk_size)
+
+
+def linear_min_entropy_loss(hidden: Tensor, weight: Tensor, target: Tensor, bias: Tensor | None = None, *,
+                            ce_weight: float = 1.0, entropy_weight: float = 0.1, ce_base: float | None = None,
+                            entropy_base: float | None = None, ignore_index: int = -100,
+                            reduction: str = "mean", label_smoothing: float = 0.0, softcap: float | None = None,
+                            temperature: float = 1.0, chunk_size: int | None = None) -> Tensor:
+    """MIN-ENT of ``hidden @ weight.T + bias``: ``ce_weight * CE_i + entropy_weight * s_i * H_i``, chunked.
+
+    ``CE_i`` as :func:`linear_cross_entropy` (in ``ce_base``), ``H_i = -sum_c p_ic log p_ic`` (in
+    ``entropy_base``) with ``p_i = softmax(z_i)`` on the same (capped, tempered) logits; ``s_i`` is 0 for
+    ignored rows, else 1. A positive ``entropy_weight`` lowers the entropy; a negative one is the
+    confidence penalty (entropy bonus).
+
+    {shapes}
+        ce_weight, entropy_weight: finite coefficients of the two terms.
+        ce_base, entropy_base: logarithm bases of the two terms (None = nats).{common}
+
+    Example:
+        >>> h = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+        >>> w = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+        >>> round(linear_min_entropy_loss(h, w, torch.tensor([0, 1]), entropy_weight=0.5).item(), 4)
+        0.6981
+    """
+    return _family(hidden, weight, target, bias, name="linear_min_entropy_loss",
+                   ce=check_finite_number(ce_weight, "ce_weight") / log_base(ce_base, "ce_base"),
+                   ent=check_finite_number(entropy_weight, "entropy_weight") / log_base(entropy_base, "entropy_base"),
+                   rev=0.0, rev_log_eps=0.0, ignore_index=ignore_index, reduction=reduction,
+                   label_smoothing=label_smoothing, softcap=softcap, temperature=temperature,
+                   chunk_size=chunk_size)
+
+
+def linear_mixed_entropy_loss(hidden: Tensor, weight: Tensor, target: Tensor, bias: Tensor | None = None,
+                              *, ce_weight: float = 1.0, reverse_weight: float = 0.1,
+                              ce_base: float | None = None, reverse_base: float | None = None,
+                              eps: float = 1e-6, ignore_index: int = -100, reduction: str = "mean",
+                              label_smoothing: float = 0.0, softcap: float | None = None,
+                              temperature: float = 1.0, chunk_size: int | None = None) -> Tensor:
+    """MIX-ENT of ``hidden @ weight.T + bias``: ``ce_weight * CE_i + reverse_weight * s_i * R_i``, chunked.
+
+    ``R_i = -sum_c p_ic log max(q'_ic, eps)`` is the swapped (reverse) cross entropy (in ``reverse_base``),
+    ``p_i = softmax(z_i)`` on the (capped, tempered) logits, ``q'`` the smoothed target.
+
+    {shapes}
+        ce_weight, reverse_weight: finite coefficients of the two terms.
+        ce_base, reverse_base: logarithm bases of the two terms (None = nats).
+        eps: floor of the target inside the log, in (0, 1).{common}
+
+    Example:
+        >>> h = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+        >>> w = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+        >>> round(linear_mixed_entropy_loss(h, w, torch.tensor([0, 1]), reverse_weight=0.1).item(), 4)
+        0.702
+    """
+    eps = check_open_unit(eps, "eps")
+    return _family(hidden, weight, target, bias, name="linear_mixed_entropy_loss",
+                   ce=check_finite_number(ce_weight, "ce_weight") / log_base(ce_base, "ce_base"), ent=0.0,
+                   rev=check_finite_number(reverse_weight, "reverse_weight") / log_base(reverse_base, "reverse_base"),
+                   rev_log_eps=math.log(eps), ignore_index=ignore_index, reduction=reduction,
+                   label_smoothing=label_smoothing, softcap=softcap, temperature=temperature,
+                   chunk_size=chunk_size)
+
+
+for _fn in (linear_cross_entropy, linear_min_entropy_loss, linear_mixed_entropy_loss):
+    _fn.__doc__ = (_fn.__doc__ or "").replace("{shapes}", _SHAPES.lstrip("\n").lstrip()
+                                              ).replace("{common}", _COMMON)
+del _fn
+
+
+@torch.no_grad()
+def linear_token_stats(hidden: Tensor, weight: Tensor, target: Tensor, bias: Tensor | None = None, *,
+                       ignore_index: int = -100, chunk_size: int | None = None) -> TokenStats:
+    """Per-token entropy ``H_i`` and target log-probability ``log p_{i, y_i}`` (nats), no logits kept.
+
+    Forward only (no gradient; see ``infoloss.tokens`` for the differentiable primitive).
+
+    Args:
+        hidden: (N, H); weight: (V, H); target: (N,) class indices; bias: optional (V,).
+        ignore_index: rows with this target get ``target_logprob`` 0.
+        chunk_size: rows per chunk (default: about 2**23 / V).
+
+    Returns:
+        TokenStats of two (N,) tensors (float32; float64 for float64 input).
+
+    Raises:
+        TypeError: a probability (floating) target. ValueError: shapes, or a class index out of range.
+
+    Example:
+        >>> h, w = torch.zeros(2, 3), torch.zeros(4, 3)
+        >>> stats = linear_token_stats(h, w, torch.tensor([1, -100]))
+        >>> stats.entropy, stats.target_logprob
+        (tensor([1.3863, 1.3863]), tensor([-1.3863,  0.0000]))
+    """
+    _check_tensor(hidden, "hidden")
+    _check_tensor(weight, "weight")
+    if hidden.dim() != 2:
+        raise ValueError(f"hidden must be (N, H), got shape {tuple(hidden.shape)}")
+    if weight.dim() != 2 or weight.shape[1] != hidden.shape[1]:
+        raise ValueError(f"weight must be (V, H) with H={hidden.shape[1]}, got shape {tuple(weight.shape)}")
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ValueError(f"bias must be (V,) with V={weight.shape[0]}, got shape {tuple(bias.shape)}")
+    ignore_index = _check_index(ignore_index, "ignore_index")
+    if isinstance(target, Tensor) and target.dtype.is_floating_point:
+        raise TypeError("linear_token_stats needs class-index targets (an integer tensor)")
+    _check_target(target, hidden.shape[:-1], weight.shape[0], ignore_index)
+    target = target.long()
+    n, vocab = hidden.shape[0], weight.shape[0]
+    acc = torch.float64 if weight.dtype == torch.float64 else torch.float32
+    ent = torch.empty(n, dtype=acc, device=hidden.device)
+    logp = torch.empty(n, dtype=acc, device=hidden.device)
+    never = torch.iinfo(torch.int64).min
+    step = _rows_per_chunk(vocab, chunk_size)
+    for r0 in range(0, n, step):
+        r1 = min(n, r0 + step)
+        z = _logits(hidden[r0:r1], weight, bias)
+        y = target[r0:r1]
+        ent[r0:r1] = _compute(z, torch.zeros_like(y), None, ignore_index=never, label_smoothing=0.0, ce=0.0,
+                              ent=1.0, rev=0.0, rev_log_eps=0.0, want_grad=False, chunk_rows=None,
+                              use_kernel=None)[0]
+        logp[r0:r1] = -_compute(z, y, None, ignore_index=ignore_index, label_smoothing=0.0, ce=1.0, ent=0.0,
+                                rev=0.0, rev_log_eps=0.0, want_grad=False, chunk_rows=None,
+                                use_kernel=None)[0] + 0.0  # -0.0 -> 0.0 on ignored rows
+    return TokenStats(ent, logp)
