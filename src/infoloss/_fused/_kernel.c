@@ -1,7 +1,7 @@
 /* infoloss fused CPU row kernels (class-index and probability targets). Plain C, no torch headers:
  * compiles in ~1 s.
  *
- * Per row i (compute type T, d_j = max(z_j - m, -BIG), e_j = exp(d_j), S = sum e, p = e / S):
+ * Per row i (compute type T, d_j = max(z_j - m, -IL_DCLAMP), e_j = exp(d_j), S = sum e, p = e / S):
  *   loss_i = ce * CE_i + ent * s_i * H_i + rev * s_i * R_i
  *   grad_ij = p_j * (K_i + beta_i * d_j) - ce * eps / C * w_j   (+ a correction at j = y_i)
  * See docs/fused.md for the derivation. Ignored rows get loss 0 and a zero gradient row.
@@ -27,6 +27,11 @@
 #else
 #define IL_INLINE static inline
 #endif
+
+/* d = z - m is clamped at -IL_DCLAMP in the exp scans and the gradient passes, so that a -inf logit
+ * gives e = 0 and e * d = 0 (not 0 * inf = NaN). exp(-1e4) is exactly 0 in both kernels (float32 below
+ * -87, double below -746), so the clamp changes no e; a small bound keeps coef * d finite. */
+#define IL_DCLAMP 1e4f
 
 #define IL_BLOCK 128 /* float-vector accumulation block: 16 terms per lane before the double sum */
 
@@ -189,7 +194,7 @@ static float il_rowmax_f32(const float *z, int64_t C) {
 static void il_scan_f64(const double *z, double *g, int64_t C, double m, double *out) {
     double S = 0, Td = 0;
     int64_t j = 0;
-    IL_SCAN_TAIL(double, exp, 1e300)
+    IL_SCAN_TAIL(double, exp, IL_DCLAMP)
     out[0] = S; out[1] = Td;
 }
 
@@ -197,7 +202,7 @@ IL_INLINE void il_scan_f32_impl(const float *z, float *g, int64_t C, float m, do
     double S = 0, Td = 0; /* wide accumulators: float sums of many tiny terms drift */
     int64_t j = 0;
 #if IL_VEC
-    const il_v8f vm = IL_SPLAT(m), lo = IL_SPLAT(-1e30f);
+    const il_v8f vm = IL_SPLAT(m), lo = IL_SPLAT(-IL_DCLAMP);
     while (C - j >= 8) {
         const int64_t end = j + ((C - j < IL_BLOCK ? C - j : IL_BLOCK) & ~(int64_t)7);
         il_v8f vs = IL_SPLAT(0.0f), vt = IL_SPLAT(0.0f);
@@ -213,7 +218,7 @@ IL_INLINE void il_scan_f32_impl(const float *z, float *g, int64_t C, float m, do
         Td += il_vsum(vt);
     }
 #endif
-    IL_SCAN_TAIL(float, il_expf, 1e30f)
+    IL_SCAN_TAIL(float, il_expf, IL_DCLAMP)
     out[0] = S; out[1] = Td;
 }
 
@@ -222,11 +227,34 @@ static void il_scan_f32(const float *z, float *g, int64_t C, float m, double *ou
     else il_scan_f32_impl(z, (float *)0, C, m, out);
 }
 
+/* sum_c w_c in double (C without weights); for a wsum left to the kernel (passed as NaN). */
+static float il_wsum_float(const float *w, int64_t C) {
+    double t = 0;
+    if (!w) return (float)C;
+    for (int64_t j = 0; j < C; ++j) t += w[j];
+    return (float)t;
+}
+static double il_wsum_double(const double *w, int64_t C) {
+    double t = 0;
+    if (!w) return (double)C;
+    for (int64_t j = 0; j < C; ++j) t += w[j];
+    return t;
+}
+
+/* Row kernel, class-index targets. Every quantity is formed from d = z - m, never from lse = m + log S:
+ * lse - z_y = log S - d_y keeps full precision for logits of any magnitude (lse - z_y loses everything
+ * past the ulp of m: at m = 1e8 in float32 it is 0). CE, H and R are nonnegative sums of nonnegative
+ * terms (log S >= 0, -d >= 0), so nothing cancels. The smoothing sum is sum_c w_c (log S - d_c) term by
+ * term, with the raw d, as torch forms -sum_c w_c log p_c: a -inf logit gives +inf, w_c = 0 against it NaN
+ * and an inf w_c +inf, as in torch. The eps / C * wsum term of A is only formed when eps > 0, so an inf
+ * class weight reaches only the rows it multiplies. */
 #define IL_DEFINE_KERNEL(NAME, T, ROWMAX, SCAN, EXPS, BIG)                                              \
 void NAME(const T *z, int64_t ldz, const int64_t *y, const T *w, int64_t M, int64_t C,                \
           int64_t ignore_index, T eps_s, T ce, T ent, T rev, T Lo, T Ly, T wsum,                       \
           T *loss, T *grad, int64_t ldg) {                                                             \
     const T c_eps = eps_s / (T)C;                                                                      \
+    const int smooth = eps_s > 0;                                                                      \
+    if (wsum != wsum) wsum = il_wsum_##T(w, C); /* NaN: the caller left sum w to the kernel */         \
     for (int64_t i = 0; i < M; ++i) {                                                                  \
         const T *zr = z + i * ldz;                                                                     \
         T *gr = grad ? grad + i * ldg : (T *)0;                                                        \
@@ -237,48 +265,51 @@ void NAME(const T *z, int64_t ldz, const int64_t *y, const T *w, int64_t M, int6
             continue;                                                                                  \
         }                                                                                              \
         const T wy = w ? w[yi] : (T)1;                                                                 \
-        const T s = wy;                                                                                \
+        const double s = (double)wy;                                                                   \
         T m = ROWMAX(zr, C);                                                                           \
         if (!(m > -INFINITY)) m = 0;                                                                   \
         double sums[2];                                                                                \
         SCAN(zr, gr, C, m, sums);                                                                      \
         const double S = sums[0], Td = sums[1];                                                        \
-        double Zw = 0;                                                                                 \
-        if (eps_s > 0) {                                                                               \
+        const double logS = log(S), TdS = Td / S; /* TdS <= 0 */                                       \
+        double Zs = 0; /* sum_c w_c (log S - d_c) = -sum_c w_c log p_c, raw d, term by term as torch */    \
+        if (smooth) {                                                                                  \
+            const T lS = (T)logS;                                                                      \
             if (w) {                                                                                   \
-                _Pragma("omp simd reduction(+:Zw)")                                                    \
-                for (int64_t j = 0; j < C; ++j) Zw += w[j] * zr[j];                                    \
+                _Pragma("omp simd reduction(+:Zs)")                                                    \
+                for (int64_t j = 0; j < C; ++j) Zs += w[j] * (lS - (zr[j] - m));                       \
             } else {                                                                                   \
-                _Pragma("omp simd reduction(+:Zw)")                                                    \
-                for (int64_t j = 0; j < C; ++j) Zw += zr[j];                                           \
+                _Pragma("omp simd reduction(+:Zs)")                                                    \
+                for (int64_t j = 0; j < C; ++j) Zs += lS - (zr[j] - m);                                \
             }                                                                                          \
         }                                                                                              \
-        const T logS = (T)log(S), lse = m + logS;                                                      \
-        const T H = logS - (T)(Td / S);                                                                \
-        const T zy = zr[yi];                                                                           \
-        const T py = EXPS(zy - lse);                                                                   \
-        const T A = ((T)1 - eps_s) * wy + c_eps * wsum;                                                \
-        T CE = ((T)1 - eps_s) * wy * (lse - zy);                                                       \
-        if (eps_s > 0) CE += c_eps * (wsum * lse - (T)Zw);                                             \
-        const T R = -(Lo + py * (Ly - Lo));                                                            \
-        T L = (T)0;                                                                                    \
-        if (ce != 0) L += ce * CE;                                                                     \
-        if (ent != 0) L += ent * s * H;                                                                \
-        if (rev != 0) L += rev * s * R;                                                                \
-        loss[i] = L;                                                                                   \
+        const double H = logS - TdS;                                                                   \
+        const T dy = zr[yi] - m;                                                                       \
+        const double nlpy = logS - (double)dy; /* -log p_y >= 0; +inf for a -inf logit */              \
+        const T py = EXPS((T)(-nlpy));                                                                 \
+        const double keep_wy = (1.0 - (double)eps_s) * (double)wy;                                     \
+        const double A = keep_wy + (smooth ? (double)c_eps * (double)wsum : 0.0);                      \
+        double CE = keep_wy * nlpy;                                                                    \
+        if (smooth) CE += (double)c_eps * Zs;                                                          \
+        const double R = -((double)Lo + (double)py * ((double)Ly - (double)Lo));                       \
+        double L = 0;                                                                                  \
+        if (ce != 0) L += (double)ce * CE;                                                             \
+        if (ent != 0) L += (double)ent * s * H;                                                        \
+        if (rev != 0) L += (double)rev * s * R;                                                        \
+        loss[i] = (T)L;                                                                                \
         if (gr) {                                                                                      \
-            const T invS = (T)(1 / S), beta = -ent * s;                                                \
-            T K = ce * A;                                                                              \
-            if (ent != 0) K -= ent * s * (H - logS);                                                   \
-            if (rev != 0) K -= rev * s * (Lo + R);                                                     \
-            const T Ks = K * invS, bs = beta * invS, c0 = ce * c_eps;                                  \
-            if (w && c0 != 0) {                                                                        \
+            double K = (double)ce * A;                                                                 \
+            if (ent != 0) K += (double)ent * s * TdS; /* -ent s (H - log S) */                         \
+            if (rev != 0) K -= (double)rev * s * ((double)Lo + R);                                     \
+            /* a zero coefficient stays out (0 * an inf weight would be NaN) */                         \
+            const T Ks = (T)(K / S), bs = ent != 0 ? (T)(-(double)ent * s / S) : (T)0, c0 = ce * c_eps; \
+            if (w && smooth && c0 != 0) {                                                              \
                 _Pragma("omp simd")                                                                    \
                 for (int64_t j = 0; j < C; ++j) {                                                      \
                     T d = zr[j] - m; d = d < -(BIG) ? -(BIG) : d;                                      \
                     gr[j] = gr[j] * (Ks + bs * d) - c0 * w[j];                                         \
                 }                                                                                      \
-            } else if (beta != 0) {                                                                    \
+            } else if (ent != 0) {                                                                     \
                 _Pragma("omp simd")                                                                    \
                 for (int64_t j = 0; j < C; ++j) {                                                      \
                     T d = zr[j] - m; d = d < -(BIG) ? -(BIG) : d;                                      \
@@ -288,14 +319,14 @@ void NAME(const T *z, int64_t ldz, const int64_t *y, const T *w, int64_t M, int6
                 _Pragma("omp simd")                                                                    \
                 for (int64_t j = 0; j < C; ++j) gr[j] = gr[j] * Ks - c0;                               \
             }                                                                                          \
-            gr[yi] -= ce * ((T)1 - eps_s) * wy;                                                        \
-            if (rev != 0) gr[yi] -= rev * s * (Ly - Lo) * py;                                          \
+            gr[yi] -= ce * (T)keep_wy;                                                                 \
+            if (rev != 0) gr[yi] -= (T)((double)rev * s * ((double)Ly - (double)Lo) * (double)py);     \
         }                                                                                              \
     }                                                                                                  \
 }
 
-IL_DEFINE_KERNEL(il_rows_f32, float, il_rowmax_f32, il_scan_f32, il_expf, 1e30f)
-IL_DEFINE_KERNEL(il_rows_f64, double, il_rowmax_f64, il_scan_f64, exp, 1e300)
+IL_DEFINE_KERNEL(il_rows_f32, float, il_rowmax_f32, il_scan_f32, il_expf, IL_DCLAMP)
+IL_DEFINE_KERNEL(il_rows_f64, double, il_rowmax_f64, il_scan_f64, exp, IL_DCLAMP)
 
 /* Probability targets. Per row i, with q' = (1 - eps) q + eps / C, a_c = w_c q'_c, L_c = max(log q'_c, rle):
  *   s = sum_c w_c q_c (unsmoothed; 1 when !weighted), A = sum_c a_c = (1 - eps) s_w + eps / C * wsum,
@@ -303,17 +334,20 @@ IL_DEFINE_KERNEL(il_rows_f64, double, il_rowmax_f64, il_scan_f64, exp, 1e300)
  *   grad_ij = (e_j / S) * (K + beta d_j + gamma L_j) - ce * a_j,
  *   K = ce A - ent s (H - log S) - rev s R,  beta = -ent s,  gamma = -rev s.
  * w is never NULL here (the caller passes ones without class weights; `weighted` says whether s = s_w).
- * The target row has unit stride in the class dim and row stride ldq. 0 log 0 = 0: d is clamped at -BIG,
- * so e = 0 and a zero a_c make every term of a -inf logit exactly 0. */
+ * The target row has unit stride in the class dim and row stride ldq. 0 log 0 = 0: d is clamped at
+ * -IL_DCLAMP in e and its products, so e = 0 there; sum a d takes the raw d only where a_c != 0, so a -inf
+ * logit against a positive (smoothed, weighted) target gives CE = +inf (as torch) and against a zero one
+ * the finite limit. CE = A log S - sum a d is a sum of two nonnegative terms (no cancellation). The
+ * eps / C * wsum term of A is only formed when eps > 0 (an inf class weight reaches only its rows). */
 
 /* Scan: out = {S, Td, Ad = sum a d, Sw = sum w q, El = sum e L (REV only)}; e stored in g when g. */
 #define IL_PROB_SCAN_TAIL(T, EXPS, LOGS, BIG, REV)                                                     \
     for (; j < C; ++j) {                                                                               \
-        T d = z[j] - m; d = d < -(BIG) ? -(BIG) : d;                                                   \
+        const T dr = z[j] - m, d = dr < -(BIG) ? -(BIG) : dr;                                          \
         const T e = EXPS(d);                                                                           \
         const T qj = q[j], qs = keep * qj + c_eps, a = w[j] * qs;                                      \
         if (g) g[j] = e;                                                                               \
-        S += e; Td += e * d; Ad += a * d; Sw += w[j] * qj;                                             \
+        S += e; Td += e * d; Ad += a != 0 ? a * dr : (T)0; Sw += w[j] * qj;                            \
         if (REV) El += e * LOGS(qs, rle);                                                              \
     }
 
@@ -333,35 +367,35 @@ IL_DEFINE_KERNEL(il_rows_f64, double, il_rowmax_f64, il_scan_f64, exp, 1e300)
 static void il_prob_scan_f64(IL_PROB_ARGS(double), int rev, double *out) {
     double S = 0, Td = 0, Ad = 0, Sw = 0, El = 0;
     int64_t j = 0;
-    if (rev) { IL_PROB_SCAN_TAIL(double, exp, il_log_floor, 1e300, 1) }
-    else { IL_PROB_SCAN_TAIL(double, exp, il_log_floor, 1e300, 0) }
+    if (rev) { IL_PROB_SCAN_TAIL(double, exp, il_log_floor, IL_DCLAMP, 1) }
+    else { IL_PROB_SCAN_TAIL(double, exp, il_log_floor, IL_DCLAMP, 0) }
     out[0] = S; out[1] = Td; out[2] = Ad; out[3] = Sw; out[4] = El;
 }
 
 static void il_prob_grad_f64(IL_PROB_GARGS(double), int rev) {
     int64_t j = 0;
-    if (rev) { IL_PROB_GRAD_TAIL(double, il_log_floor, 1e300, 1) }
-    else { IL_PROB_GRAD_TAIL(double, il_log_floor, 1e300, 0) }
+    if (rev) { IL_PROB_GRAD_TAIL(double, il_log_floor, IL_DCLAMP, 1) }
+    else { IL_PROB_GRAD_TAIL(double, il_log_floor, IL_DCLAMP, 0) }
 }
 
 IL_INLINE void il_prob_scan_f32_impl(IL_PROB_ARGS(float), const int rev, double *out) {
     double S = 0, Td = 0, Ad = 0, Sw = 0, El = 0; /* wide accumulators */
     int64_t j = 0;
 #if IL_VEC
-    const il_v8f vm = IL_SPLAT(m), lo = IL_SPLAT(-1e30f), vk = IL_SPLAT(keep), vc = IL_SPLAT(c_eps);
+    const il_v8f vm = IL_SPLAT(m), lo = IL_SPLAT(-IL_DCLAMP), vk = IL_SPLAT(keep), vc = IL_SPLAT(c_eps);
     const il_v8f vr = IL_SPLAT(rle), zero = IL_SPLAT(0.0f);
     while (C - j >= 8) {
         const int64_t end = j + ((C - j < IL_BLOCK ? C - j : IL_BLOCK) & ~(int64_t)7);
         il_v8f vs = zero, vt = zero, va = zero, vw = zero, ve = zero;
         for (; j < end; j += 8) {
-            il_v8f d = il_vload(z + j) - vm;
-            d = il_vsel(d < lo, lo, d);
+            const il_v8f dr = il_vload(z + j) - vm;
+            const il_v8f d = il_vsel(dr < lo, lo, dr);
             const il_v8f e = il_vexpf(d);
-            const il_v8f qj = il_vload(q + j), wj = il_vload(w + j), qs = vk * qj + vc;
+            const il_v8f qj = il_vload(q + j), wj = il_vload(w + j), qs = vk * qj + vc, a = wj * qs;
             if (g) il_vstore(g + j, e);
             vs += e;
             vt += e * d;
-            va += wj * qs * d;
+            va += il_vsel(a != zero, a * dr, zero); /* raw d: a -inf logit with a > 0 gives +inf */
             vw += wj * qj;
             if (rev) ve += e * il_vlogf_floor(qs, vr);
         }
@@ -369,8 +403,8 @@ IL_INLINE void il_prob_scan_f32_impl(IL_PROB_ARGS(float), const int rev, double 
         if (rev) El += il_vsum(ve);
     }
 #endif
-    if (rev) { IL_PROB_SCAN_TAIL(float, il_expf, il_logf_floor, 1e30f, 1) }
-    else { IL_PROB_SCAN_TAIL(float, il_expf, il_logf_floor, 1e30f, 0) }
+    if (rev) { IL_PROB_SCAN_TAIL(float, il_expf, il_logf_floor, IL_DCLAMP, 1) }
+    else { IL_PROB_SCAN_TAIL(float, il_expf, il_logf_floor, IL_DCLAMP, 0) }
     out[0] = S; out[1] = Td; out[2] = Ad; out[3] = Sw; out[4] = El;
 }
 
@@ -387,7 +421,7 @@ static void il_prob_scan_f32(IL_PROB_ARGS(float), int rev, double *out) {
 IL_INLINE void il_prob_grad_f32_impl(IL_PROB_GARGS(float), const int rev) {
     int64_t j = 0;
 #if IL_VEC
-    const il_v8f vm = IL_SPLAT(m), lo = IL_SPLAT(-1e30f), vk = IL_SPLAT(keep), vc = IL_SPLAT(c_eps);
+    const il_v8f vm = IL_SPLAT(m), lo = IL_SPLAT(-IL_DCLAMP), vk = IL_SPLAT(keep), vc = IL_SPLAT(c_eps);
     const il_v8f vr = IL_SPLAT(rle), vK = IL_SPLAT(Ks), vb = IL_SPLAT(bs), vg = IL_SPLAT(gs), vce = IL_SPLAT(ce);
     for (; j + 8 <= C; j += 8) {
         il_v8f d = il_vload(z + j) - vm;
@@ -398,8 +432,8 @@ IL_INLINE void il_prob_grad_f32_impl(IL_PROB_GARGS(float), const int rev) {
         il_vstore(g + j, il_vload(g + j) * f - vce * il_vload(w + j) * qs);
     }
 #endif
-    if (rev) { IL_PROB_GRAD_TAIL(float, il_logf_floor, 1e30f, 1) }
-    else { IL_PROB_GRAD_TAIL(float, il_logf_floor, 1e30f, 0) }
+    if (rev) { IL_PROB_GRAD_TAIL(float, il_logf_floor, IL_DCLAMP, 1) }
+    else { IL_PROB_GRAD_TAIL(float, il_logf_floor, IL_DCLAMP, 0) }
 }
 
 static void il_prob_grad_f32(IL_PROB_GARGS(float), int rev) {
@@ -407,10 +441,28 @@ static void il_prob_grad_f32(IL_PROB_GARGS(float), int rev) {
     else il_prob_grad_f32_impl(z, q, w, g, C, m, keep, c_eps, rle, Ks, bs, gs, ce, 0);
 }
 
+/* Rare path, for a row whose A or CE is not finite: A = sum_c a_c and CE = sum_c a_c (log S - d_c) term by
+ * term (a_c = 0 terms are 0), the exact non-finite pattern of torch's -sum_c w_c q'_c log p_c when a
+ * weight is inf (the fast forms give inf - inf, or inf * 0 from the unsmoothed sum w q). */
+#define IL_PROB_EXACT(NAME, T)                                                                          \
+static void NAME(const T *z, const T *q, const T *w, int64_t C, T m, T keep, T c_eps, double logS,       \
+                 double *A, double *CE) {                                                              \
+    double a_sum = 0, t = 0;                                                                           \
+    for (int64_t j = 0; j < C; ++j) {                                                                  \
+        const T a = w[j] * (keep * q[j] + c_eps);                                                      \
+        a_sum += (double)a;                                                                            \
+        if (a != 0) t += (double)a * (logS - (double)(z[j] - m));                                      \
+    }                                                                                                  \
+    *A = a_sum; *CE = t;                                                                               \
+}
+IL_PROB_EXACT(il_prob_exact_float, float)
+IL_PROB_EXACT(il_prob_exact_double, double)
+
 #define IL_DEFINE_PROB_KERNEL(NAME, T, ROWMAX, SCAN, GRAD)                                              \
 void NAME(const T *z, int64_t ldz, const T *q, int64_t ldq, const T *w, int64_t weighted, int64_t M,    \
           int64_t C, T eps_s, T ce, T ent, T rev, T rle, T wsum, T *loss, T *grad, int64_t ldg) {      \
     const T c_eps = eps_s / (T)C, keep = (T)1 - eps_s;                                                 \
+    if (wsum != wsum) wsum = il_wsum_##T(w, C); /* NaN: the caller left sum w to the kernel */         \
     const int has_rev = rev != 0;                                                                      \
     for (int64_t i = 0; i < M; ++i) {                                                                  \
         const T *zr = z + i * ldz, *qr = q + i * ldq;                                                  \
@@ -422,8 +474,11 @@ void NAME(const T *z, int64_t ldz, const T *q, int64_t ldq, const T *w, int64_t 
         const double S = sums[0], Td = sums[1], Ad = sums[2], Sw = sums[3], El = sums[4];              \
         const double logS = log(S);                                                                    \
         const double s = weighted ? Sw : 1.0;                                                          \
-        const double A = (double)keep * Sw + (double)c_eps * (double)wsum;                             \
-        const double CE = A * logS - Ad, H = logS - Td / S, R = -El / S;                               \
+        double A = (double)keep * Sw + (eps_s > 0 ? (double)c_eps * (double)wsum : 0.0);               \
+        const double TdS = Td / S; /* <= 0 */                                                          \
+        double CE = A * logS - Ad;                                                                     \
+        if (!isfinite(CE) || !isfinite(A)) il_prob_exact_##T(zr, qr, w, C, m, keep, c_eps, logS, &A, &CE); \
+        const double H = logS - TdS, R = -El / S;                                                      \
         double L = 0;                                                                                  \
         if (ce != 0) L += (double)ce * CE;                                                             \
         if (ent != 0) L += (double)ent * s * H;                                                        \
@@ -431,9 +486,11 @@ void NAME(const T *z, int64_t ldz, const T *q, int64_t ldq, const T *w, int64_t 
         loss[i] = (T)L;                                                                                \
         if (gr) {                                                                                      \
             double K = (double)ce * A;                                                                 \
-            if (ent != 0) K -= (double)ent * s * (H - logS);                                           \
+            if (ent != 0) K += (double)ent * s * TdS; /* -ent s (H - log S) */                         \
             if (has_rev) K -= (double)rev * s * R;                                                     \
-            const T Ks = (T)(K / S), bs = (T)(-(double)ent * s / S), gs = (T)(-(double)rev * s / S);   \
+            const T Ks = (T)(K / S);                                                                   \
+            const T bs = ent != 0 ? (T)(-(double)ent * s / S) : (T)0;  /* 0 * inf s would be NaN */     \
+            const T gs = has_rev ? (T)(-(double)rev * s / S) : (T)0;                                   \
             GRAD(zr, qr, w, gr, C, m, keep, c_eps, rle, Ks, bs, gs, ce, has_rev);                      \
         }                                                                                              \
     }                                                                                                  \
@@ -441,3 +498,6 @@ void NAME(const T *z, int64_t ldz, const T *q, int64_t ldq, const T *w, int64_t 
 
 IL_DEFINE_PROB_KERNEL(il_prob_rows_f32, float, il_rowmax_f32, il_prob_scan_f32, il_prob_grad_f32)
 IL_DEFINE_PROB_KERNEL(il_prob_rows_f64, double, il_rowmax_f64, il_prob_scan_f64, il_prob_grad_f64)
+
+/* Build facts for diagnostics: bit 0 = vectorized float32 passes (IL_VEC). */
+int64_t il_build_info(void) { return (int64_t)IL_VEC; }
