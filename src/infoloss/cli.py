@@ -1,6 +1,7 @@
 """Command-line entry point: ``infoloss <command>`` (equally ``python -m infoloss <command>``).
 
-Commands: ``explain`` (one prediction's information content, entropy, CE, MIN-ENT and MIX-ENT), and the
+Commands: ``explain`` (one prediction's information content, entropy, CE, MIN-ENT and MIX-ENT), ``doctor``
+(which implementation runs, and why), and the
 experiment harness's ``compare``, ``train`` and ``evaluate`` (registered by
 :func:`infoloss.experiments.cli.add_subcommands`).
 """
@@ -100,10 +101,33 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_explain)
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    import json
+
+    from infoloss._diagnostics import diagnostics, format_diagnostics
+
+    info = diagnostics()
+    print(json.dumps(info, indent=2) if args.json else format_diagnostics(info))
+    return 0
+
+
+def _add_doctor(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "doctor",
+        help="which implementation runs (C kernel, Triton, eager) and why",
+        description="Print the installation's versions, the CPU kernel's state (built library, vector or scalar "
+        "build, threads, why it is unavailable), Triton and CUDA, and the implementation used per device, dtype "
+        "and target kind.",
+    )
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=_doctor)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="infoloss", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="<command>")
     _add_explain(sub)
+    _add_doctor(sub)
     # The harness's parsers import only the standard library; its commands name the missing extra
     # (pip install "infoloss[experiments]") when they run without it.
     from infoloss.experiments.cli import add_subcommands
