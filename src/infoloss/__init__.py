@@ -52,3 +52,12 @@ __all__ = [
     "use_backend",
     "__version__",
 ]
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    # infoloss.metrics (evaluation metrics, optional torchmetrics classes) is imported on first access
+    if name == "metrics":
+        import importlib
+
+        return importlib.import_module("infoloss.metrics")
+    raise AttributeError(f"module 'infoloss' has no attribute {name!r}")

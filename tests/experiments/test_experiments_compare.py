@@ -7,6 +7,7 @@ import json
 import pytest
 
 import infoloss.experiments.compare as compare_mod
+import infoloss.experiments.grid as grid_mod
 from infoloss.experiments.config import CompareConfig, ConfigError, TrainConfig
 from infoloss.experiments.report import PLOT_FILES
 
@@ -42,14 +43,14 @@ def test_compare_writes_every_output_and_resumes(tmp_path, tiny, capsys, monkeyp
     def no_training(*a, **k):
         raise AssertionError("a finished run was trained again")
 
-    monkeypatch.setattr(compare_mod, "train", no_training)
+    monkeypatch.setattr(grid_mod, "train", no_training)
     again = compare_mod.run_compare(_cc(), tmp_path, dataset=tiny)
     assert capsys.readouterr().out.count("finished earlier, skipped") == 9
     assert again.table == res.table
 
 
 def test_compare_resumes_a_partial_grid(tmp_path, tiny, monkeypatch, capsys):
-    real_train = compare_mod.train
+    real_train = grid_mod.train
     calls = {"n": 0}
 
     def interrupt_third(cfg, run_dir, **kw):
@@ -58,12 +59,12 @@ def test_compare_resumes_a_partial_grid(tmp_path, tiny, monkeypatch, capsys):
             return real_train(cfg, run_dir, stop_after_epoch=1, **kw)  # as if Ctrl-C after epoch 1
         return real_train(cfg, run_dir, **kw)
 
-    monkeypatch.setattr(compare_mod, "train", interrupt_third)
+    monkeypatch.setattr(grid_mod, "train", interrupt_third)
     cc = _cc()
     cc.losses, cc.seeds = ["ce", "min-ent"], [0, 1]
     part = compare_mod.run_compare(cc, tmp_path, dataset=tiny)
-    assert part.interrupted and "Interrupted: partial grid" in (tmp_path / "summary.md").read_text()
-    monkeypatch.setattr(compare_mod, "train", real_train)
+    assert part.interrupted and "Partial grid: 2 of 4 runs missing" in (tmp_path / "summary.md").read_text()
+    monkeypatch.setattr(grid_mod, "train", real_train)
     full = compare_mod.run_compare(cc, tmp_path, dataset=tiny)
     assert not full.interrupted and all(len(v) == 2 for v in full.runs.values())
     assert capsys.readouterr().out.count("finished earlier, skipped") == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import numpy as np
@@ -97,8 +98,47 @@ def test_paired_runs_share_initialization_and_data_order(tiny):
 
 def test_resume_with_other_config_is_refused(tmp_path, tiny):
     train(_cfg(loss="ce", epochs=1), tmp_path, dataset=tiny)
-    with pytest.raises(ConfigError, match=r"cannot resume .*checkpoint.pt: it was trained with loss='ce'"):
+    with pytest.raises(ConfigError, match=r"holds a run with other settings \(loss: 'ce' -> 'min-ent'\)"):
         train(_cfg(loss="min-ent", epochs=1), tmp_path, dataset=tiny)
+
+
+@pytest.mark.parametrize(("key", "value"), [("weight_decay", 1e-3), ("momentum", 0.5), ("gamma", 0.5),
+                                            ("val_fraction", 0.2), ("train_subset", 200)])  # fmt: skip
+def test_resume_refuses_any_changed_setting(tmp_path, tiny, key, value):
+    cfg = _cfg(loss="ce", model="mlp", epochs=3)
+    assert train(cfg, tmp_path, dataset=tiny, stop_after_epoch=1).interrupted
+    before = (tmp_path / "config.json").read_text()
+    changed = dataclasses.replace(cfg, **{key: value})
+    with pytest.raises(ConfigError, match=rf"other settings \({key}: "):
+        train(changed, tmp_path, dataset=tiny)
+    assert (tmp_path / "config.json").read_text() == before  # nothing rewritten
+    # the checkpoint alone (config.json lost) refuses it too
+    (tmp_path / "config.json").unlink()
+    with pytest.raises(ConfigError, match=rf"cannot resume .*checkpoint.pt: it was trained with other settings \({key}: "):
+        train(changed, tmp_path, dataset=tiny)
+    # knobs that do not change what is computed may change
+    res = train(dataclasses.replace(cfg, threads=1, progress=False, eval_batch_size=64, name="x"), tmp_path,
+                dataset=tiny)  # fmt: skip
+    assert not res.interrupted and len(res.history) == 3
+
+
+def test_checkpoint_without_config_or_of_another_model_is_refused(tmp_path, tiny):
+    cfg = _cfg(loss="ce", model="mlp", epochs=2)
+    train(cfg, tmp_path, dataset=tiny, stop_after_epoch=1)
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    del ckpt["config"]
+    torch.save(ckpt, tmp_path / "checkpoint.pt")
+    with pytest.raises(CheckpointError, match=r"checkpoint\.pt records no config"):
+        train(cfg, tmp_path, dataset=tiny)
+    # a checkpoint whose weights are another model's, under a config that names this one
+    other = tmp_path / "other"
+    train(_cfg(loss="ce", model="cnn", epochs=2), other, dataset=tiny, stop_after_epoch=1)
+    ck = torch.load(other / "checkpoint.pt", weights_only=True)
+    ck["config"]["model"] = "mlp"
+    torch.save(ck, other / "checkpoint.pt")
+    (other / "config.json").unlink()
+    with pytest.raises(CheckpointError, match=r"does not fit model 'mlp'"):
+        train(cfg, other, dataset=tiny)
 
 
 def test_truncated_and_corrupted_checkpoints_name_the_file(tmp_path, tiny):
@@ -121,7 +161,7 @@ def test_truncated_and_corrupted_checkpoints_name_the_file(tmp_path, tiny):
     # a corrupted checkpoint in a run directory stops training with the same clear error
     (tmp_path / "checkpoint.pt").write_bytes(good[:100])
     with pytest.raises(CheckpointError, match=r"checkpoint\.pt is corrupted or truncated"):
-        train(_cfg(loss="ce", model="mlp", epochs=2), tmp_path, dataset=tiny)
+        train(_cfg(loss="ce", model="mlp", epochs=1), tmp_path, dataset=tiny)
 
 
 def test_checkpoint_loads_with_weights_only(tmp_path, tiny):

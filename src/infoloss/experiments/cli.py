@@ -1,4 +1,4 @@
-"""The harness's subcommands ``compare``, ``train`` and ``evaluate`` (added to ``infoloss``'s CLI).
+"""The harness's subcommands ``compare``, ``sweep``, ``merge``, ``train`` and ``evaluate`` (added to ``infoloss``'s CLI).
 
 Every :class:`~infoloss.experiments.config.TrainConfig` field is a flag (``--batch-size``,
 ``--data-dir``, ``--no-progress`` ...); a ``--config`` TOML file gives the base values and flags
@@ -15,7 +15,13 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["add_subcommands", "default_compare_config", "compare_config_from_args", "train_config_from_args"]
+__all__ = [
+    "add_subcommands",
+    "default_compare_config",
+    "compare_config_from_args",
+    "sweep_config_from_args",
+    "train_config_from_args",
+]
 
 
 def default_compare_config() -> Any:
@@ -64,19 +70,37 @@ def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def compare_config_from_args(args: argparse.Namespace) -> Any:
     """Build the :class:`CompareConfig`: embedded default or ``--config`` file, then flags on top."""
-    from infoloss.experiments.config import CompareConfig, from_dict, load_toml, to_dict
+    from infoloss.experiments.config import CompareConfig, ConfigError, from_dict, load_toml, to_dict
 
     if args.config:
         base = to_dict(from_dict(CompareConfig, load_toml(args.config)))
     else:
         base = to_dict(default_compare_config())
     base["train"].update(_train_overrides(args))
-    for key in ("name", "losses", "seeds", "baseline", "metric"):
+    for key in ("name", "losses", "seeds", "baseline", "metric", "select", "select_metric"):
         if getattr(args, key, None) is not None:
             base[key] = getattr(args, key)
     if args.num_seeds is not None:
+        if args.num_seeds < 1:
+            raise ConfigError(f"--num-seeds must be >= 1, got {args.num_seeds}")
         base["seeds"] = list(range(args.num_seeds))
     return from_dict(CompareConfig, base)
+
+
+def sweep_config_from_args(args: argparse.Namespace) -> Any:
+    """Build the :class:`SweepConfig`: its defaults or ``--config`` file, then flags on top."""
+    from infoloss.experiments.config import ConfigError, SweepConfig, from_dict, load_toml, to_dict
+
+    base = to_dict(from_dict(SweepConfig, load_toml(args.config))) if args.config else to_dict(SweepConfig())
+    base["train"].update(_train_overrides(args))
+    for key in ("name", "losses", "seeds", "baselines", "metric", "select", "select_metric"):
+        if getattr(args, key, None) is not None:
+            base[key] = getattr(args, key)
+    if args.num_seeds is not None:
+        if args.num_seeds < 1:
+            raise ConfigError(f"--num-seeds must be >= 1, got {args.num_seeds}")
+        base["seeds"] = list(range(args.num_seeds))
+    return from_dict(SweepConfig, base)
 
 
 def train_config_from_args(args: argparse.Namespace) -> Any:
@@ -98,7 +122,7 @@ def _errors() -> tuple[type[BaseException], ...]:
     from infoloss.experiments.checkpoint import CheckpointError
     from infoloss.experiments.data import DatasetError, IDXError
 
-    return (ValueError, CheckpointError, DatasetError, IDXError, FileNotFoundError, FloatingPointError)
+    return (ValueError, CheckpointError, DatasetError, IDXError, OSError, FloatingPointError)
 
 
 def _guarded(command: str, body: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -126,10 +150,29 @@ def _guarded(command: str, body: Callable[[argparse.Namespace], int]) -> Callabl
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from infoloss.experiments.compare import run_compare
+    from infoloss.experiments.grid import parse_shard
 
     cc = compare_config_from_args(args)
-    res = run_compare(cc, args.run_dir or _default_dir(cc, args.out_dir))
+    shard = parse_shard(args.shard)
+    res = run_compare(cc, args.run_dir or _default_dir(cc, args.out_dir), jobs=args.jobs, shard=shard)
     return 130 if res.interrupted else 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from infoloss.experiments.grid import parse_shard
+    from infoloss.experiments.sweep import run_sweep
+
+    sc = sweep_config_from_args(args)
+    shard = parse_shard(args.shard)
+    res = run_sweep(sc, args.run_dir or _default_dir(sc, args.out_dir), jobs=args.jobs, shard=shard)
+    return 130 if res.interrupted else 0
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from infoloss.experiments.merge import merge
+
+    merge(args.run_dirs, args.out)
+    return 0
 
 
 def _default_dir(cc: Any, root: str) -> Any:
@@ -156,17 +199,35 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from infoloss.experiments.config import ConfigError
     from infoloss.experiments.evaluate import evaluate_checkpoint
+
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
 
     metrics = evaluate_checkpoint(args.checkpoint, data_dir=args.data_dir, device=args.device,
                                   batch_size=args.batch_size)  # fmt: skip
-    shown = {k: v for k, v in metrics.items() if k not in ("reliability", "entropy_hist")}
+    shown = {k: v for k, v in metrics.items() if k not in ("reliability", "entropy_hist", "reliability_ts")}
     if args.json:
         print(json.dumps(metrics))
     else:
         for k, v in shown.items():
             print(f"{k:>18}: {v:.4f}" if isinstance(v, float) else f"{k:>18}: {v}")
     return 0
+
+
+def _add_grid_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--metric", help="metric compared, at the reported epoch (default test_acc)")
+    p.add_argument("--select", choices=("final", "best-val"),
+                   help="reported epoch of each run: final (default) or the best on --select-metric")  # fmt: skip
+    p.add_argument("--select-metric", help="validation metric for best-val and sweep settings (default val_acc)")
+    p.add_argument("--run-dir", help="output directory; an existing one is resumed (finished runs skipped)")
+    p.add_argument("--out-dir", default="runs", help="parent of the default run directory (default runs/)")
+    p.add_argument("--jobs", type=int, default=1, help="train independent runs in N local processes (threads "
+                   "split among them; same results as --jobs 1 at equal threads per process)")  # fmt: skip
+    p.add_argument("--shard", metavar="I/N", help="train only shard I of N (0 <= I < N) of the grid; then "
+                   "infoloss merge")  # fmt: skip
+    _add_train_flags(p, skip=("name", "loss", "seed"))  # the grid sets loss and seed per run
 
 
 def add_subcommands(subparsers: Any) -> None:
@@ -194,11 +255,34 @@ def add_subcommands(subparsers: Any) -> None:
     p.add_argument("--seeds", nargs="+", type=int)
     p.add_argument("--num-seeds", type=int, help="use seeds 0..N-1")
     p.add_argument("--baseline", help="loss every other loss is paired against (default ce)")
-    p.add_argument("--metric", help="final-epoch metric compared (default test_acc)")
-    p.add_argument("--run-dir", help="output directory; an existing one is resumed (finished runs skipped)")
-    p.add_argument("--out-dir", default="runs", help="parent of the default run directory (default runs/)")
-    _add_train_flags(p, skip=("name", "loss", "seed"))  # the grid sets loss and seed per run
+    _add_grid_flags(p)
     p.set_defaults(func=_guarded("compare", _cmd_compare))
+
+    p = subparsers.add_parser(
+        "sweep",
+        help="sweep loss weights x seeds; choose each loss's setting on validation, compare on test",
+        description="Train every setting of each loss family's keyword grid on every seed, choose each "
+        "family's setting on the validation split, and compare the chosen settings on the test split "
+        "against the baseline families (paired by seed, Holm-Bonferroni across all comparisons, no verdict "
+        "below 5 seeds). Grid spec: name:key=v1,v2,... e.g. min-ent:entropy_weight=-0.2,-0.1,0.05,0.1,0.2,0.5",
+    )
+    p.add_argument("--config", help="TOML file (top-level name/losses/baselines/seeds/..., [train] table)")
+    p.add_argument("--name")
+    p.add_argument("--losses", nargs="+", metavar="GRID", help="grid specs, e.g. ce min-ent:entropy_weight=0.1,0.2")
+    p.add_argument("--baselines", nargs="+", metavar="FAMILY", help="families compared against (default ce "
+                   "label-smoothing confidence-penalty)")  # fmt: skip
+    p.add_argument("--seeds", nargs="+", type=int)
+    p.add_argument("--num-seeds", type=int, help="use seeds 0..N-1")
+    _add_grid_flags(p)
+    p.set_defaults(func=_guarded("sweep", _cmd_sweep))
+
+    p = subparsers.add_parser("merge", help="join the shards of a compare/sweep grid and write its summary",
+                              description="Copy the finished runs of several run directories of one grid "
+                              "(made with --shard i/n) into one and write the summary; with one directory "
+                              "(shards on a shared filesystem) only the summary is written.")  # fmt: skip
+    p.add_argument("run_dirs", nargs="+", help="run directories of the same grid")
+    p.add_argument("--out", help="destination (default: the first run directory)")
+    p.set_defaults(func=_guarded("merge", _cmd_merge))
 
     p = subparsers.add_parser("train", help="train one configuration (resumes from its run directory)")
     p.add_argument("--config", help="TOML file (TrainConfig keys, flat or in a [train] table)")

@@ -14,24 +14,31 @@ unfinished one from its checkpoint.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from infoloss.experiments import atomic
-from infoloss.experiments.config import CompareConfig, ConfigError, to_dict
+from infoloss.experiments.config import CompareConfig, ConfigError, check_selection, to_dict
 from infoloss.experiments.data import Dataset, load_dataset
 from infoloss.experiments.distributed import barrier, broadcast_object, init_distributed, pick_device
+from infoloss.experiments.grid import (
+    check_grid_dir,
+    code_versions,
+    load_records,
+    plan,
+    run_grid,
+    run_subdir,
+    validate_grid,
+    write_grid_config,
+)
 from infoloss.experiments.losses import LOSSES, parse_spec
 from infoloss.experiments.models import MODELS
 from infoloss.experiments.report import LossRow, RunRecord, build_rows, markdown_table, write_plots
-from infoloss.experiments.train import train
 
-__all__ = ["CompareResult", "run_compare", "default_run_dir", "run_subdir", "validate"]
+__all__ = ["CompareResult", "run_compare", "summarize_compare", "default_run_dir", "run_subdir", "validate"]
 
 
 @dataclass
@@ -45,27 +52,27 @@ class CompareResult:
     interrupted: bool = False
 
 
-def default_run_dir(cc: CompareConfig, root: str | Path = "runs") -> Path:
+def default_run_dir(cc: Any, root: str | Path = "runs") -> Path:
     """``<root>/<YYYYmmdd-HHMMSS>-<name>``."""
     return Path(root) / f"{time.strftime('%Y%m%d-%H%M%S')}-{cc.name}"
 
 
-def run_subdir(run_dir: Path, loss: str, seed: int) -> Path:
-    """Directory of one (loss, seed) run; the loss spec is made filesystem-safe."""
-    safe = re.sub(r"[^A-Za-z0-9._=-]+", "_", loss)
-    return run_dir / "runs" / safe / f"seed{seed}"
-
-
 def validate(cc: CompareConfig) -> None:
-    """Check names before any training starts (unknown loss/model/dataset, duplicates, baseline).
+    """Check names and the analysis settings before any data is loaded or training starts.
+
+    Unknown loss/model/dataset, duplicates, the baseline, the metric and the selection.
 
     Raises:
         ConfigError: with the valid names listed.
     """
+    from infoloss.experiments.config import check_train_config
     from infoloss.experiments.data import DATASETS
 
     for spec in cc.losses:
-        name, _ = parse_spec(spec)
+        try:
+            name, _ = parse_spec(spec)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
         if name not in LOSSES:
             raise ConfigError(f"unknown loss {name!r}; valid losses: {', '.join(LOSSES)}")
     if cc.train.model not in MODELS:
@@ -78,80 +85,116 @@ def validate(cc: CompareConfig) -> None:
         raise ConfigError("seeds is empty")
     if cc.baseline not in cc.losses:
         raise ConfigError(f"baseline {cc.baseline!r} is not among the losses {cc.losses}")
+    if cc.n_bootstrap < 1:
+        raise ConfigError(f"n_bootstrap must be >= 1, got {cc.n_bootstrap}")
+    check_train_config(cc.train)
+    check_selection(cc.train, cc.metric, cc.select, cc.select_metric, need_val=False)
 
 
-def _read_final(path: Path) -> list[dict[str, Any]] | None:
-    if not (path / "final.json").is_file() or not (path / "metrics.jsonl").is_file():
-        return None
-    with (path / "metrics.jsonl").open() as f:
-        return [json.loads(line) for line in f if line.strip()]
+def _header(cc: CompareConfig, versions: list[str], partial: str) -> str:
+    t = cc.train
+    sel = "final epoch" if cc.select == "final" else f"epoch of best {cc.select_metric} (per run)"
+    val = f", validation {t.val_fraction:g} of train (seed {t.val_seed})" if t.val_fraction else ""
+    sub = f", train subset {t.train_subset}" if t.train_subset else ""
+    code = versions[0] if len(versions) == 1 else f"{len(versions)} code versions: " + " | ".join(versions)
+    return (f"# {cc.name}: {t.dataset}{sub}{val}, {t.model}, {t.epochs} epochs, {t.optimizer} lr={t.lr}, "
+            f"batch {t.batch_size}, schedule {t.schedule}; paired over seeds {cc.seeds}; reported: {sel}\n\n"
+            f"Code: {code or 'not recorded'}\n\n{partial}")  # fmt: skip
+
+
+def summarize_compare(cc: CompareConfig, out: Path, num_classes: int, *, quiet: bool = False,
+                      interrupted: bool = False) -> CompareResult:  # fmt: skip
+    """Read the finished runs of the grid in ``out`` and write ``summary.md``, ``summary.json`` and the plots.
+
+    Nothing trains here: this is also what ``infoloss merge`` runs after the shards of a grid finished.
+    """
+    planned = plan(out, cc.losses, cc.seeds)
+    result = CompareResult(out, runs=load_records(planned, cc.select, cc.select_metric), interrupted=interrupted)
+    missing = [f"{p.loss} seed {p.seed}" for p in planned if not any(r.seed == p.seed for r in result.runs[p.loss])]
+    if not result.runs.get(cc.baseline):
+        if not quiet:
+            print(f"no finished run of the baseline {cc.baseline!r} yet: no summary written", flush=True)
+        return result
+    result.rows = build_rows(result.runs, cc.baseline, cc.metric, cc.n_bootstrap)
+    result.table = markdown_table(result.rows, cc.baseline, cc.metric)
+    partial = ""
+    if interrupted or missing:
+        partial = f"**Partial grid: {len(missing)} of {len(planned)} runs missing ({', '.join(missing[:8])}"
+        partial += ", ...)**\n\n" if len(missing) > 8 else ")**\n\n"
+    header = _header(cc, code_versions(planned), partial)
+    atomic.write_text(out / "summary.md", header + result.table)
+    atomic.write_json(out / "summary.json", {
+        "config": to_dict(cc),
+        "code_versions": code_versions(planned),
+        "missing": missing,
+        "rows": [dataclasses.asdict(r) for r in result.rows],
+        "reported": {loss: [{"seed": r.seed, **{k: v for k, v in r.row.items()
+                                                if k not in ("reliability", "entropy_hist", "reliability_ts")}}
+                            for r in recs] for loss, recs in result.runs.items()},
+    })  # fmt: skip
+    write_plots(result.runs, result.rows, out, num_classes)
+    if not quiet:
+        print("\n" + header + result.table + f"\nrun directory: {out}", flush=True)
+    return result
 
 
 def run_compare(
-    cc: CompareConfig, run_dir: str | Path | None = None, *, dataset: Dataset | None = None, quiet: bool = False
+    cc: CompareConfig,
+    run_dir: str | Path | None = None,
+    *,
+    dataset: Dataset | None = None,
+    quiet: bool = False,
+    jobs: int = 1,
+    shard: tuple[int, int] | None = None,
 ) -> CompareResult:
-    """Train every (loss, seed) of the grid, then write and return the comparison.
+    """Validate, train every (loss, seed) of the grid (or one shard's share), then write the comparison.
+
+    Everything is checked before the run directory is created or any run trains: names, sizes, the
+    metric and selection, every loss spec (built), the model, the splits, and, when ``run_dir`` exists,
+    that it holds runs of the same training settings.
 
     Args:
         cc: the grid and the base training config (``cc.train.loss``/``seed`` are overridden per run).
         run_dir: output directory (None: :func:`default_run_dir`); finished runs in it are skipped.
         dataset: an already loaded dataset (None: load ``cc.train.dataset``).
         quiet: do not print the table.
+        jobs: train independent runs in this many local processes (threads split among them).
+        shard: ``(i, n)``: train only the runs at positions ``k % n == i``; no summary (``infoloss merge``
+            writes it once every shard finished).
 
     Returns:
         A :class:`CompareResult`; ``interrupted`` when Ctrl-C stopped a run (the report then covers
         the finished runs; rerun with the same ``run_dir`` to continue).
+
+    Raises:
+        ConfigError: a bad setting or a run directory of other settings (nothing was written).
     """
     validate(cc)
-    info = init_distributed(pick_device(cc.train.device, int(os.environ.get("LOCAL_RANK", "0"))))
+    if jobs < 1:
+        raise ConfigError(f"jobs must be >= 1, got {jobs}")
+    if jobs > 1 and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError("--jobs > 1 runs local processes; under torchrun use --jobs 1")
+    device = pick_device(cc.train.device, int(os.environ.get("LOCAL_RANK", "0")))
+    ds = dataset if dataset is not None else load_dataset(cc.train.dataset, cc.train.data_dir, cc.train.download)
+    validate_grid(cc.train, cc.losses, cc.seeds, ds)
+    info = init_distributed(device)
     out = Path(broadcast_object(str(run_dir or default_run_dir(cc)), info))
+    planned = plan(out, cc.losses, cc.seeds, shard)
+    total = len(cc.losses) * len(cc.seeds)
+    runs = [(p, dataclasses.replace(cc.train, loss=p.loss, seed=p.seed)) for p in planned]
+    check_grid_dir(out, "compare", cc.train, runs)
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
-        atomic.write_json(out / "config.json", to_dict(cc))
-    ds = dataset if dataset is not None else load_dataset(cc.train.dataset, cc.train.data_dir, cc.train.download)
-    result = CompareResult(out, runs={loss: [] for loss in cc.losses})
-    total = len(cc.losses) * len(cc.seeds)
-    k = 0
-    for seed in cc.seeds:  # seed-major: a partial grid still has complete pairs
-        for loss in cc.losses:
-            k += 1
-            sub = run_subdir(out, loss, seed)
-            history = broadcast_object(_read_final(sub) if info.is_main else None, info)
-            if history is None:
-                cfg = dataclasses.replace(cc.train, loss=loss, seed=seed, name=f"[{k}/{total}] {loss} s{seed}")
-                res = train(cfg, sub, dataset=ds)
-                if res.interrupted:
-                    result.interrupted = True
-                    break
-                history = res.history
-                if info.is_main and not quiet:
-                    print(f"[{k}/{total}] {loss} seed {seed}: test acc {res.final['test_acc']:.2f}%  "
-                          f"nll {res.final['test_nll']:.3f}  ece {res.final['test_ece']:.3f}", flush=True)  # fmt: skip
-            elif info.is_main and not quiet:
-                print(f"[{k}/{total}] {loss} seed {seed}: finished earlier, skipped", flush=True)
-            result.runs[loss].append(RunRecord(seed, history))
-        if result.interrupted:
-            break
-
-    if any(result.runs.values()) and result.runs.get(cc.baseline):
-        result.rows = build_rows(result.runs, cc.baseline, cc.metric, cc.n_bootstrap)
-        result.table = markdown_table(result.rows, cc.baseline, cc.metric)
-    if info.is_main and result.rows:
-        t = cc.train
-        header = (f"# {cc.name}: {t.dataset}, {t.model}, {t.epochs} epochs, {t.optimizer} lr={t.lr}, "
-                  f"batch {t.batch_size}, schedule {t.schedule}; paired over seeds {cc.seeds}\n\n")  # fmt: skip
-        if result.interrupted:
-            header += "**Interrupted: partial grid.**\n\n"
-        atomic.write_text(out / "summary.md", header + result.table)
-        atomic.write_json(out / "summary.json", {
-            "config": to_dict(cc),
-            "rows": [dataclasses.asdict(r) for r in result.rows],
-            "final": {loss: [{"seed": r.seed, **{k: v for k, v in r.final.items()
-                                                 if k not in ("reliability", "entropy_hist")}}
-                             for r in recs] for loss, recs in result.runs.items()},
-        })  # fmt: skip
-        write_plots(result.runs, result.rows, out, ds.num_classes)
-        if not quiet:
-            print("\n" + header + result.table + f"\nrun directory: {out}", flush=True)
+        write_grid_config(out, "compare", cc)
+    interrupted = run_grid(cc.train, planned, total, dataset=ds, dataset_given=dataset is not None, jobs=jobs,
+                           quiet=quiet, info=info)  # fmt: skip
+    result = CompareResult(out, interrupted=interrupted)
+    if shard is not None:
+        if info.is_main and not quiet:
+            print(f"shard {shard[0]}/{shard[1]} done ({len(planned)} of {total} runs); once every shard has "
+                  f"finished: infoloss merge {out}", flush=True)  # fmt: skip
+    elif info.is_main:
+        result = summarize_compare(cc, out, cc.train.num_outputs or ds.num_classes, quiet=quiet,
+                                   interrupted=interrupted)  # fmt: skip
     barrier(info)
     return result

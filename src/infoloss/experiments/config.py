@@ -32,7 +32,21 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["TrainConfig", "CompareConfig", "ConfigError", "from_dict", "load_toml", "to_dict"]
+__all__ = [
+    "TrainConfig",
+    "CompareConfig",
+    "SweepConfig",
+    "ConfigError",
+    "from_dict",
+    "load_toml",
+    "to_dict",
+    "check_train_config",
+    "check_selection",
+    "available_metrics",
+    "run_key",
+    "key_differences",
+    "NON_KEY_FIELDS",
+]
 
 
 class ConfigError(ValueError):
@@ -51,7 +65,10 @@ class TrainConfig:
     data_dir: str | None = None  # None: the dataset's default location
     download: bool = True  # EMNIST only: files missing -> fetch with torchvision (if installed, online)
     train_subset: int | None = None  # use only the first N training examples (after a seeded shuffle)
+    val_fraction: float = 0.0  # fraction of the (subset) training set held out for validation (0: none)
+    val_seed: int = 0  # seed of the validation split (fixed: the same split for every loss and seed)
     model: str = "cnn"
+    num_outputs: int | None = None  # logits per example (None: the number of classes; 62 in SpinalNet's EMNIST)
     loss: str = "ce"  # spec: "name" or "name:key=value,..."
     hierarchy: str | None = None  # class hierarchy for mistake severity / cost losses; "auto": dataset's
     seed: int = 0
@@ -62,14 +79,16 @@ class TrainConfig:
     lr: float = 0.05
     momentum: float = 0.9
     weight_decay: float = 5e-4
-    schedule: str = "cosine"  # cosine | step | none
+    schedule: str = "cosine"  # cosine | step | none | random-restart (SpinalNet's, steered by validation)
     step_size: int = 30  # epochs between decays for schedule="step"
     gamma: float = 0.1  # decay factor for schedule="step"
+    augment: str = "none"  # none | perspective-rotation (SpinalNet's RandomPerspective + RandomRotation(10))
     amp: str = "auto"  # auto (bf16/fp16 on CUDA, off elsewhere) | bf16 | fp16 | off
     device: str = "auto"  # auto (cuda > mps > cpu) | cpu | cuda | cuda:1 | mps
     num_workers: int = 0
     threads: int = 0  # torch intra-op CPU threads; 0 keeps torch's default (1 is fastest on a busy CPU)
-    progress: bool = True  # tqdm bar per epoch
+    progress: bool = True  # tqdm bar per epoch on a terminal; one line per epoch otherwise
+    log_every: int = 50  # steps between reads of the loss from the device for the progress bar
 
 
 @dataclass
@@ -80,9 +99,179 @@ class CompareConfig:
     losses: list[str] = field(default_factory=lambda: ["ce", "min-ent", "mix-ent"])
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
     baseline: str = "ce"  # the loss every other loss is paired against
-    metric: str = "test_acc"  # the final-epoch metric the statistics compare
+    metric: str = "test_acc"  # the metric the statistics compare (at the selected epoch)
+    select: str = "final"  # final | best-val: the epoch of each run that is reported
+    select_metric: str = "val_acc"  # the validation metric best-val maximizes (acc) or minimizes (nll, ece)
     n_bootstrap: int = 10000
     train: TrainConfig = field(default_factory=TrainConfig)
+
+
+@dataclass
+class SweepConfig:
+    """A grid over loss keywords x seeds; each loss family's setting is chosen on validation (``infoloss sweep``).
+
+    ``losses`` are grid specs: ``name:key=v1,v2,...`` (a comma-separated token without ``=`` is one more
+    value of the key before it; several keys give their product). ``baselines`` name the families every
+    other family is compared against, after selection, on the test split.
+    """
+
+    name: str = "sweep"
+    losses: list[str] = field(
+        default_factory=lambda: [
+            "ce",
+            "label-smoothing:label_smoothing=0.05,0.1,0.2",
+            "confidence-penalty:entropy_weight=-0.05,-0.1,-0.2",
+            "min-ent:entropy_weight=0.05,0.1,0.2,0.5",
+            "mix-ent:reverse_weight=0.05,0.1,0.2",
+        ]
+    )
+    baselines: list[str] = field(default_factory=lambda: ["ce", "label-smoothing", "confidence-penalty"])
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
+    metric: str = "test_acc"  # reported and compared on the test split
+    select: str = "final"  # final | best-val: the epoch of each run
+    select_metric: str = "val_acc"  # chooses each run's epoch (best-val) and each family's setting
+    n_bootstrap: int = 10000
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(val_fraction=0.1))
+
+
+# TrainConfig fields that do not change what a run computes (performance, output and location knobs):
+# a run directory is keyed by every other field.
+NON_KEY_FIELDS = ("name", "progress", "log_every", "num_workers", "threads", "device", "data_dir", "download",
+                  "eval_batch_size")  # fmt: skip
+# grid-level fields that only change the analysis (re-analysing finished runs is allowed)
+ANALYSIS_FIELDS = ("name", "losses", "seeds", "baseline", "baselines", "metric", "select", "select_metric",
+                   "n_bootstrap")  # fmt: skip
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("cosine", "step", "none", "random-restart")
+AMP_MODES = ("auto", "bf16", "fp16", "off")
+AUGMENTS = ("none", "perspective-rotation")
+HIERARCHIES = ("auto", "none", "fashion-mnist")
+SELECTS = ("final", "best-val")
+SELECT_METRICS = ("val_acc", "val_nll", "val_ece", "val_nll_ts", "val_ece_ts", "val_mistake_severity")
+
+
+def check_train_config(cfg: TrainConfig) -> None:
+    """Check every setting of a run that can be checked without data (sizes, ranges, names).
+
+    Raises:
+        ConfigError: naming the setting, its value and what is allowed.
+
+    Example:
+        >>> check_train_config(TrainConfig(batch_size=0))
+        Traceback (most recent call last):
+        ...
+        infoloss.experiments.config.ConfigError: batch_size must be >= 1, got 0
+    """
+    import math
+
+    def positive(key: str, minimum: int = 1) -> None:
+        v = getattr(cfg, key)
+        if v < minimum:
+            raise ConfigError(f"{key} must be >= {minimum}, got {v}")
+
+    for key in ("epochs", "batch_size", "eval_batch_size", "step_size", "log_every"):
+        positive(key)
+    for key in ("threads", "num_workers"):
+        positive(key, 0)
+    if cfg.train_subset is not None and cfg.train_subset < 1:
+        raise ConfigError(f"train_subset must be >= 1 (or unset for all images), got {cfg.train_subset}")
+    if cfg.num_outputs is not None and cfg.num_outputs < 1:
+        raise ConfigError(f"num_outputs must be >= 1 (or unset: the number of classes), got {cfg.num_outputs}")
+    if not (math.isfinite(cfg.val_fraction) and 0.0 <= cfg.val_fraction < 1.0):
+        raise ConfigError(f"val_fraction must lie in [0, 1), got {cfg.val_fraction}")
+    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
+        raise ConfigError(f"lr must be a positive number, got {cfg.lr}")
+    if not (math.isfinite(cfg.weight_decay) and cfg.weight_decay >= 0):
+        raise ConfigError(f"weight_decay must be >= 0, got {cfg.weight_decay}")
+    if not (math.isfinite(cfg.momentum) and 0 <= cfg.momentum < 1):
+        raise ConfigError(f"momentum must lie in [0, 1), got {cfg.momentum}")
+    if not (math.isfinite(cfg.gamma) and cfg.gamma > 0):
+        raise ConfigError(f"gamma must be a positive number, got {cfg.gamma}")
+    for key, valid in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("amp", AMP_MODES),
+                       ("augment", AUGMENTS)):  # fmt: skip
+        if getattr(cfg, key) not in valid:
+            raise ConfigError(f"unknown {key} {getattr(cfg, key)!r}; valid {key}s: {', '.join(valid)}")
+    if cfg.hierarchy is not None and cfg.hierarchy not in HIERARCHIES:
+        raise ConfigError(f"unknown hierarchy {cfg.hierarchy!r}; valid hierarchies: {', '.join(HIERARCHIES)}")
+    if cfg.schedule == "random-restart" and cfg.val_fraction == 0:
+        raise ConfigError("schedule 'random-restart' is steered by validation accuracy: set val_fraction > 0 "
+                          "(it is never steered by the test set)")  # fmt: skip
+
+
+def has_hierarchy(cfg: TrainConfig) -> bool:
+    """Whether runs of ``cfg`` score mistake severity (a hierarchy given, or ``auto`` on fashion-mnist)."""
+    return cfg.hierarchy == "fashion-mnist" or (cfg.hierarchy == "auto" and cfg.dataset == "fashion-mnist")
+
+
+def available_metrics(cfg: TrainConfig) -> list[str]:
+    """Metric keys every epoch of a run of ``cfg`` records (the ones ``--metric`` may name).
+
+    Example:
+        >>> "test_ece_ts" in available_metrics(TrainConfig(val_fraction=0.1))
+        True
+        >>> "val_acc" in available_metrics(TrainConfig())
+        False
+    """
+    keys = ["test_acc", "test_nll", "test_ece", "test_entropy", "train_loss"]
+    sev = has_hierarchy(cfg)
+    if sev:
+        keys.append("mistake_severity")
+    if cfg.val_fraction > 0:
+        keys += ["val_acc", "val_nll", "val_ece", "val_entropy", "temperature", "val_nll_ts", "val_ece_ts",
+                 "test_nll_ts", "test_ece_ts", "test_entropy_ts"]  # fmt: skip
+        if sev:
+            keys.append("val_mistake_severity")
+    return keys
+
+
+def check_selection(train: TrainConfig, metric: str, select: str, select_metric: str, *, need_val: bool) -> None:
+    """Check ``metric``/``select``/``select_metric`` against what runs of ``train`` will record.
+
+    Raises:
+        ConfigError: an unknown metric (lists the available ones), a selection that needs a validation
+            split without one, or a selection metric that is not a validation metric.
+    """
+    avail = available_metrics(train)
+    if metric not in avail:
+        hint = "" if train.val_fraction > 0 else " (validation and temperature-scaled metrics need val_fraction > 0)"
+        raise ConfigError(f"unknown metric {metric!r}; this configuration records: {', '.join(avail)}{hint}")
+    if select not in SELECTS:
+        raise ConfigError(f"unknown select {select!r}; valid: {', '.join(SELECTS)}")
+    if (select == "best-val" or need_val) and train.val_fraction == 0:
+        what = "select 'best-val'" if select == "best-val" else "this command"
+        raise ConfigError(f"{what} needs a validation split: set val_fraction > 0 (e.g. --val-fraction 0.1)")
+    if select == "best-val" or need_val:
+        if select_metric not in SELECT_METRICS:
+            raise ConfigError(f"select_metric must be a validation metric, one of {', '.join(SELECT_METRICS)}; "
+                              f"got {select_metric!r}")  # fmt: skip
+        if select_metric not in avail:
+            raise ConfigError(f"select_metric {select_metric!r} is not recorded by this configuration "
+                              f"(mistake severity needs a hierarchy)")  # fmt: skip
+
+
+def run_key(cfg: TrainConfig | dict[str, Any]) -> dict[str, Any]:
+    """The settings that identify a run: every :class:`TrainConfig` field except :data:`NON_KEY_FIELDS`.
+
+    A saved dict (``config.json``) is read with today's defaults for fields it lacks, so older run
+    directories compare equal when they used what are now the defaults.
+    """
+    if isinstance(cfg, dict):
+        names = {f.name for f in dataclasses.fields(TrainConfig)}
+        cfg = from_dict(TrainConfig, {k: v for k, v in cfg.items() if k in names})
+    return {k: v for k, v in to_dict(cfg).items() if k not in NON_KEY_FIELDS}
+
+
+def key_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """``["lr: 0.05 -> 0.1", ...]`` for the keys whose values differ (nested dicts flattened with dots)."""
+    out = []
+    for k in sorted(set(saved) | set(current)):
+        a, b = saved.get(k, "(unset)"), current.get(k, "(unset)")
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += [f"{k}.{d}" for d in key_differences(a, b)]
+        elif a != b:
+            out.append(f"{k}: {a!r} -> {b!r}")
+    return out
 
 
 T = TypeVar("T")
@@ -147,7 +336,10 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
         if dataclasses.is_dataclass(tp):
             if not isinstance(value, dict):
                 raise ConfigError(f"{cls.__name__}.{k}: expected a table, got {value!r}")
-            kwargs[k] = from_dict(tp, value)  # type: ignore[arg-type]
+            fld = next(f for f in dataclasses.fields(cls) if f.name == k)  # type: ignore[arg-type]
+            default = fld.default_factory() if fld.default_factory is not dataclasses.MISSING else None
+            base = to_dict(default) if default is not None else {}
+            kwargs[k] = from_dict(tp, {**base, **{kk.replace("-", "_"): vv for kk, vv in value.items()}})  # type: ignore[arg-type]
         else:
             kwargs[k] = _check_value(cls.__name__, k, tp, value)
     return cls(**kwargs)
@@ -161,6 +353,8 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a TOML file into a dict, with an error naming the file when it is missing or malformed."""
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"config {p} is a directory, not a TOML file")
     try:
         with p.open("rb") as f:
             return tomllib.load(f)
@@ -168,3 +362,5 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file not found: {p}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"invalid TOML in {p}: {e}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read config file {p}: {e}") from None

@@ -26,6 +26,8 @@ __all__ = [
     "read_idx",
     "write_idx",
     "FASHION_MNIST_DIR",
+    "Splits",
+    "make_splits",
 ]
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -329,3 +331,92 @@ def load_dataset(name: str, data_dir: str | None = None, download: bool = False)
     if name not in DATASETS:
         raise DatasetError(f"unknown dataset {name!r}; valid datasets: {', '.join(DATASETS)}")
     return DATASETS[name](data_dir, download)
+
+
+@dataclass
+class Splits:
+    """The tensors one run trains, validates and tests on (see :func:`make_splits`).
+
+    Attributes:
+        x_train, y_train: training examples (after the subset and without the validation examples).
+        x_val, y_val: the validation split (empty when ``val_fraction`` is 0).
+        x_test, y_test: the dataset's test split, untouched.
+        info: sizes, seeds and a SHA-256 of the validation indices (recorded in ``config.json``).
+    """
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    info: dict[str, Any]
+
+
+def make_splits(ds: Dataset, train_subset: int | None = None, val_fraction: float = 0.0, val_seed: int = 0) -> Splits:
+    """Carve the run's training and validation sets out of the dataset's training split.
+
+    1. ``train_subset`` N: the first N of a fixed permutation (``torch.randperm`` with seed 0), the same
+       for every loss and seed;
+    2. ``val_fraction`` f: ``round(f * N)`` of those, chosen by a permutation seeded with ``val_seed``,
+       form the validation set; the rest (in their original order) are trained on.
+
+    The split depends only on (dataset, ``train_subset``, ``val_fraction``, ``val_seed``), never on the run's
+    seed or loss, so every run of a comparison validates on the same examples. The test split is never
+    touched. (Images were standardized with the whole training split's mean and std at load time.)
+
+    Args:
+        ds: the loaded dataset.
+        train_subset: N or None (all).
+        val_fraction: in [0, 1).
+        val_seed: seed of the validation permutation.
+
+    Raises:
+        ConfigError: a subset larger than the training split, a split leaving no validation or no
+            training example, or an empty test split.
+
+    Example:
+        >>> s = make_splits(load_dataset("digits"), val_fraction=0.1, val_seed=0)
+        >>> len(s.y_train), len(s.y_val), len(s.y_test)
+        (1212, 135, 450)
+    """
+    import hashlib
+
+    from infoloss.experiments.config import ConfigError
+
+    n_all = len(ds.y_train)
+    if len(ds.y_test) == 0:
+        raise ConfigError(f"{ds.name}: the test split is empty; nothing to evaluate on")
+    if n_all == 0:
+        raise ConfigError(f"{ds.name}: the training split is empty")
+    if train_subset is not None:
+        if not 1 <= train_subset <= n_all:
+            raise ConfigError(f"train_subset must lie in 1..{n_all} (the {ds.name} training split), got {train_subset}")
+    if train_subset is not None and train_subset < n_all:
+        idx = torch.randperm(n_all, generator=torch.Generator().manual_seed(0))[:train_subset]
+    else:
+        idx = torch.arange(n_all)
+    n = len(idx)
+    n_val = int(round(val_fraction * n))
+    if val_fraction > 0 and n_val < 1:
+        raise ConfigError(f"val_fraction {val_fraction} of {n} training images leaves no validation example")
+    if n - n_val < 1:
+        raise ConfigError(f"val_fraction {val_fraction} of {n} training images leaves no training example")
+    if n_val:
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(val_seed))
+        val_idx = idx[perm[:n_val].sort().values]
+        train_idx = idx[perm[n_val:].sort().values]
+    else:
+        val_idx, train_idx = idx[:0], idx
+    info = {
+        "dataset": ds.name,
+        "n_train": int(len(train_idx)),
+        "n_val": int(n_val),
+        "n_test": int(len(ds.y_test)),
+        "train_subset": train_subset,
+        "val_fraction": val_fraction,
+        "val_seed": val_seed,
+        "val_indices_sha256": hashlib.sha256(val_idx.numpy().astype("<i8").tobytes()).hexdigest(),
+    }
+    return Splits(ds.x_train[train_idx], ds.y_train[train_idx], ds.x_train[val_idx], ds.y_train[val_idx],
+                  ds.x_test, ds.y_test, info)  # fmt: skip

@@ -52,12 +52,35 @@ def pick_device(pref: str = "auto", local_rank: int = 0) -> torch.device:
         device(type='cpu')
     """
     if pref != "auto":
-        return torch.device(pref)
+        return _check_device(pref)
     if torch.cuda.is_available():
         return torch.device("cuda", local_rank % torch.cuda.device_count())
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def _check_device(pref: str) -> torch.device:
+    """``torch.device(pref)`` after checking that it exists here (ConfigError naming what is available)."""
+    from infoloss.experiments.config import ConfigError
+
+    try:
+        dev = torch.device(pref)
+    except (RuntimeError, ValueError, TypeError):
+        raise ConfigError(f"unknown device {pref!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
+            raise ConfigError(f"device {pref!r} is not available: {why} (use --device cpu or auto)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ConfigError(f"device {pref!r} is not available: {torch.cuda.device_count()} CUDA GPU(s) visible")
+    elif dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ConfigError(f"device {pref!r} is not available on this machine (use --device cpu or auto)")
+    elif dev.type != "cpu":
+        raise ConfigError(f"unsupported device {pref!r}; use auto, cpu, cuda, cuda:N or mps")
+    return dev
 
 
 def init_distributed(device: torch.device) -> DistInfo:

@@ -215,7 +215,10 @@ def build_loss(spec: str, ctx: LossContext) -> nn.Module:
     name, params = parse_spec(spec)
     if name not in LOSSES:
         raise ValueError(f"unknown loss {name!r}; valid losses: {', '.join(LOSSES)}")
+    if "learnable" in params and not isinstance(params["learnable"], bool):
+        raise ValueError(f"loss spec {spec!r}: learnable must be true or false, got {params['learnable']!r}")
     try:
         return LOSSES[name](params, ctx)
-    except TypeError as e:
-        raise ValueError(f"loss spec {spec!r}: {e}") from None
+    except (TypeError, ValueError) as e:
+        msg = str(e)
+        raise ValueError(msg if msg.startswith("loss spec") else f"loss spec {spec!r}: {msg}") from None

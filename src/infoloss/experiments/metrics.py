@@ -14,9 +14,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from infoloss.metrics import N_BINS, calibration_bins, ece_from_bins
+
 __all__ = ["EvalSums", "expected_calibration_error", "accumulate", "N_BINS", "N_ENTROPY_BINS"]
 
-N_BINS = 15
 N_ENTROPY_BINS = 20
 
 
@@ -24,7 +25,8 @@ def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, n_bins
     """Top-label expected calibration error with ``n_bins`` equal-width confidence bins on [0, 1].
 
     ``ECE = sum_b (n_b / N) * |acc_b - conf_b|`` where bin b holds the examples whose top probability
-    lies in ``(b/n_bins, (b+1)/n_bins]`` (the first bin also takes 0).
+    lies in ``(b/n_bins, (b+1)/n_bins]`` (the first bin also takes 0); the binning is
+    :func:`infoloss.metrics.calibration_bins` (its docstring compares it with torchmetrics').
 
     Args:
         probs: (N, C) predicted probabilities.
@@ -37,28 +39,7 @@ def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, n_bins
         0.35
     """
     conf, pred = probs.max(dim=1)
-    counts, conf_sum, correct_sum = _bin_sums(conf, pred.eq(labels), n_bins)
-    return _ece_from_bins(counts, conf_sum, correct_sum)
-
-
-def _bin_index(conf: torch.Tensor, n_bins: int) -> torch.Tensor:
-    # bin b = (b/n, (b+1)/n]; ceil(conf*n)-1 with conf=0 put in bin 0
-    return (torch.ceil(conf.double() * n_bins).long() - 1).clamp(0, n_bins - 1)
-
-
-def _bin_sums(conf: torch.Tensor, correct: torch.Tensor, n_bins: int) -> tuple[torch.Tensor, ...]:
-    idx = _bin_index(conf, n_bins)
-    counts = torch.zeros(n_bins, dtype=torch.float64).index_add_(0, idx, torch.ones_like(conf, dtype=torch.float64))
-    conf_sum = torch.zeros(n_bins, dtype=torch.float64).index_add_(0, idx, conf.double())
-    correct_sum = torch.zeros(n_bins, dtype=torch.float64).index_add_(0, idx, correct.double())
-    return counts, conf_sum, correct_sum
-
-
-def _ece_from_bins(counts: torch.Tensor, conf_sum: torch.Tensor, correct_sum: torch.Tensor) -> float:
-    n = counts.sum()
-    if n == 0:
-        return 0.0
-    return float((conf_sum - correct_sum).abs().sum() / n)
+    return float(ece_from_bins(*calibration_bins(conf, pred.eq(labels), n_bins)))
 
 
 @dataclass
@@ -109,36 +90,41 @@ class EvalSums:
             entropy_hist=v[b + 3 * N_BINS :].clone(),
         )  # fmt: skip
 
-    def metrics(self) -> dict[str, Any]:
+    def metrics(self, prefix: str = "test", suffix: str = "") -> dict[str, Any]:
         """Return accuracy, NLL (nats), ECE, mean entropy (nats), mistake severity and the bins for plots.
 
-        Keys: ``test_acc`` (percent), ``test_nll``, ``test_ece``, ``test_entropy``, ``mistake_severity``
-        (mean hierarchy distance of the mistakes; None without a hierarchy), ``reliability`` (per-bin
-        counts, mean confidence, accuracy) and ``entropy_hist`` (counts over [0, ln C]).
+        Keys (``prefix`` "test"): ``test_acc`` (percent), ``test_nll``, ``test_ece``, ``test_entropy``,
+        ``mistake_severity`` (mean hierarchy distance of the mistakes; None without a hierarchy),
+        ``reliability`` (per-bin counts, mean confidence, accuracy) and ``entropy_hist`` (counts over
+        [0, ln C]). Another prefix (``val``) prefixes every key (``val_acc``, ``val_mistake_severity``,
+        ``val_reliability``); ``suffix`` (``_ts``: after temperature scaling) is appended to every key.
         """
         n = max(self.count, 1.0)
         assert self.bin_counts is not None and self.bin_conf is not None
         assert self.bin_correct is not None and self.entropy_hist is not None
         cnt = self.bin_counts.clamp_min(1)
-        return {
-            "test_acc": 100.0 * self.correct / n,
-            "test_nll": self.nll / n,
-            "test_ece": _ece_from_bins(self.bin_counts, self.bin_conf, self.bin_correct),
-            "test_entropy": self.entropy / n,
-            "mistake_severity": (self.severity / self.mistakes) if self.mistakes > 0 else None,
-            "reliability": {
+        extra = "" if prefix == "test" else f"{prefix}_"
+        out = {
+            f"{prefix}_acc": 100.0 * self.correct / n,
+            f"{prefix}_nll": self.nll / n,
+            f"{prefix}_ece": float(ece_from_bins(self.bin_counts, self.bin_conf, self.bin_correct)),
+            f"{prefix}_entropy": self.entropy / n,
+            f"{extra}mistake_severity": (self.severity / self.mistakes) if self.mistakes > 0 else None,
+            f"{extra}reliability": {
                 "count": self.bin_counts.tolist(),
                 "confidence": (self.bin_conf / cnt).tolist(),
                 "accuracy": (self.bin_correct / cnt).tolist(),
             },
-            "entropy_hist": self.entropy_hist.tolist(),
+            f"{extra}entropy_hist": self.entropy_hist.tolist(),
         }
+        return {k + suffix: v for k, v in out.items()}
 
 
 def accumulate(
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
     num_classes: int,
     distances: torch.Tensor | None = None,
+    temperature: float = 1.0,
 ) -> EvalSums:
     """Accumulate :class:`EvalSums` over ``(logits (N, C), labels (N,))`` batches.
 
@@ -147,6 +133,7 @@ def accumulate(
         num_classes: C (the entropy histogram spans [0, ln C]).
         distances: optional (C, C) class distance; mistake severity = mean ``distances[y, pred]`` over
             the mistakes.
+        temperature: the logits are divided by it first (temperature scaling; 1 = unchanged).
     """
     s = EvalSums(num_classes)
     assert s.bin_counts is not None and s.bin_conf is not None
@@ -154,6 +141,8 @@ def accumulate(
     max_ent = math.log(num_classes) if num_classes > 1 else 1.0
     for logits, y in batches:
         logits = logits.detach().double().cpu()
+        if temperature != 1.0:
+            logits = logits / temperature
         y = y.cpu()
         logp = F.log_softmax(logits, dim=1)
         p = logp.exp()
@@ -164,7 +153,7 @@ def accumulate(
         s.correct += float(correct.sum())
         s.nll += float(-logp.gather(1, y[:, None]).sum())
         s.entropy += float(ent.sum())
-        c, cs, ks = _bin_sums(conf, correct, N_BINS)
+        c, cs, ks = calibration_bins(conf, correct, N_BINS)
         s.bin_counts += c
         s.bin_conf += cs
         s.bin_correct += ks

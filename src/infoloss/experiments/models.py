@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -60,7 +61,10 @@ class SmallCNN(nn.Module):
 
 def vgg5_features(in_channels: int = 1) -> nn.Sequential:
     """The paper's VGG feature extractor: blocks 64-64 / 128-128 / 256x3 / 256x3 of conv3x3 (padding 1)
-    + BatchNorm + ReLU, each block followed by 2x2 max-pool. 28x28 input -> (N, 256, 1, 1)."""
+    + BatchNorm + ReLU, each block followed by 2x2 max-pool. 28x28 input -> (N, 256, 1, 1).
+
+    Initialized as in the SpinalNet EMNIST script the paper's code descends from: conv weights
+    ``N(0, 2 / (3 * 3 * out_channels))`` (conv biases keep torch's default), BatchNorm weight 1, bias 0."""
     layers: list[nn.Module] = []
     cin = in_channels
     for block in ((64, 64), (128, 128), (256, 256, 256), (256, 256, 256)):
@@ -68,6 +72,13 @@ def vgg5_features(in_channels: int = 1) -> nn.Sequential:
             layers += _conv_bn_relu(cin, cout)
             cin = cout
         layers.append(nn.MaxPool2d(2))
+    for m in layers:
+        if isinstance(m, nn.Conv2d):
+            fan = m.kernel_size[0] * m.kernel_size[1] * m.out_channels
+            nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / fan))
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
     return nn.Sequential(*layers)
 
 

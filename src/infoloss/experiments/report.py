@@ -15,24 +15,87 @@ from typing import Any
 import numpy as np
 
 from infoloss.experiments import atomic
-from infoloss.experiments.stats import Paired, Summary, fmt_interval, paired_comparison, summarize
+from infoloss.experiments.stats import (
+    Paired,
+    Summary,
+    apply_holm,
+    fmt_interval,
+    metric_range,
+    paired_comparison,
+    summarize,
+)
 
-__all__ = ["RunRecord", "LossRow", "build_rows", "markdown_table", "write_plots", "PLOT_FILES"]
+__all__ = [
+    "RunRecord",
+    "LossRow",
+    "build_rows",
+    "markdown_table",
+    "write_plots",
+    "select_epoch",
+    "metric_label",
+    "PLOT_FILES",
+]
 
 PLOT_FILES = ("learning_curves.png", "reliability.png", "entropy_hist.png", "final_accuracy.png")
 
 
 @dataclass
 class RunRecord:
-    """One finished run: its seed and per-epoch metric rows (``history[-1]`` is the final epoch)."""
+    """One finished run: its seed, per-epoch metric rows and the index of the reported (selected) epoch.
+
+    ``index`` is -1 (the final epoch) unless :func:`select_epoch` chose another one on validation.
+    """
 
     seed: int
     history: list[dict[str, Any]]
+    index: int = -1
 
     @property
     def final(self) -> dict[str, Any]:
         """Final-epoch metrics."""
         return self.history[-1]
+
+    @property
+    def row(self) -> dict[str, Any]:
+        """Metrics of the reported epoch (``history[index]``)."""
+        return self.history[self.index]
+
+
+def _better(metric: str) -> int:
+    """+1 when higher is better (accuracy), -1 when lower is (NLL, ECE, severity)."""
+    return 1 if metric.endswith("_acc") else -1
+
+
+def select_epoch(history: list[dict[str, Any]], select: str = "final", select_metric: str = "val_acc") -> int:
+    """Index of the epoch to report: the last (``final``) or the best on validation (``best-val``).
+
+    ``best-val`` maximizes a ``val_*_acc`` metric or minimizes any other ``val_*`` metric; ties go to the
+    lower validation NLL, then to the earlier epoch. Only ``val_*`` keys are read: test metrics never
+    take part in a choice.
+
+    Raises:
+        ValueError: an unknown ``select``, a non-validation ``select_metric``, or epochs without it.
+
+    Example:
+        >>> h = [{"val_acc": 90.0, "val_nll": 0.3}, {"val_acc": 92.0, "val_nll": 0.4}, {"val_acc": 92.0, "val_nll": 0.2}]
+        >>> select_epoch(h, "best-val"), select_epoch(h)
+        (2, -1)
+    """
+    if select == "final":
+        return -1
+    if select != "best-val":
+        raise ValueError(f"unknown select {select!r}; valid: final, best-val")
+    if not select_metric.startswith("val_"):
+        raise ValueError(f"select_metric must be a validation metric (val_*), got {select_metric!r}")
+    sign = _better(select_metric)
+    best, best_key = -1, None
+    for i, h in enumerate(history):
+        if h.get(select_metric) is None:
+            raise ValueError(f"epoch {i + 1} has no {select_metric!r}: runs need a validation split (val_fraction > 0)")
+        key = (sign * h[select_metric], -h.get("val_nll", 0.0))
+        if best_key is None or key > best_key:
+            best, best_key = i, key
+    return best
 
 
 @dataclass
@@ -48,6 +111,17 @@ class LossRow:
     severity: Summary | None = None
     paired: Paired | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    ece_ts: Summary | None = None
+    nll_ts: Summary | None = None
+    temperature: Summary | None = None
+    epoch: Summary | None = None
+
+
+def _summ(recs: list[RunRecord], key: str) -> Summary | None:
+    vals = [r.row.get(key) for r in recs]
+    if any(v is None for v in vals):
+        return None
+    return summarize([float(v) for v in vals], bounds=metric_range(key))  # type: ignore[arg-type]
 
 
 def build_rows(
@@ -55,41 +129,51 @@ def build_rows(
 ) -> list[LossRow]:
     """Summarize each loss over its seeds and pair it with the baseline on the seeds both have.
 
+    Every value is taken at each record's reported epoch (:attr:`RunRecord.row`). The comparisons of one
+    table are Holm-corrected together (:func:`~infoloss.experiments.stats.apply_holm`); intervals are
+    clamped to the metric's range.
+
     Args:
         runs: loss label -> finished runs.
         baseline: label of the baseline loss (its row has no paired comparison).
-        metric: final-epoch key compared (``test_acc`` in percent: differences are points).
+        metric: key compared (``test_acc`` in percent: differences are points).
         n_bootstrap: bootstrap resamples of the paired interval.
     """
     rows = []
-    base = {r.seed: r.final[metric] for r in runs.get(baseline, [])}
+    base = {r.seed: r.row[metric] for r in runs.get(baseline, [])}
     for loss, recs in runs.items():
         if not recs:
             continue
-        sev = [r.final.get("mistake_severity") for r in recs]
         row = LossRow(
             loss=loss,
             seeds=[r.seed for r in recs],
-            metric=summarize([r.final[metric] for r in recs]),
-            nll=summarize([r.final["test_nll"] for r in recs]),
-            ece=summarize([r.final["test_ece"] for r in recs]),
-            entropy=summarize([r.final["test_entropy"] for r in recs]),
-            severity=summarize([float(s) for s in sev if s is not None]) if None not in sev else None,
+            metric=summarize([r.row[metric] for r in recs], bounds=metric_range(metric)),
+            nll=summarize([r.row["test_nll"] for r in recs], bounds=metric_range("test_nll")),
+            ece=summarize([r.row["test_ece"] for r in recs], bounds=metric_range("test_ece")),
+            entropy=summarize([r.row["test_entropy"] for r in recs], bounds=metric_range("test_entropy")),
+            severity=_summ(recs, "mistake_severity"),
+            ece_ts=_summ(recs, "test_ece_ts"),
+            nll_ts=_summ(recs, "test_nll_ts"),
+            temperature=_summ(recs, "temperature"),
+            epoch=summarize([float(r.row["epoch"]) for r in recs]) if all("epoch" in r.row for r in recs) else None,
         )
         if loss != baseline and base:
             common = [r for r in recs if r.seed in base]
             if common:
                 unit = "points" if metric == "test_acc" else ""
-                row.paired = paired_comparison([r.final[metric] for r in common],
+                row.paired = paired_comparison([r.row[metric] for r in common],
                                                [base[r.seed] for r in common],
                                                n_bootstrap=n_bootstrap, unit=unit,
                                                digits=_digits(metric))  # fmt: skip
         rows.append(row)
+    compared = [r for r in rows if r.paired is not None]
+    for r, adj in zip(compared, apply_holm([r.paired for r in compared]), strict=True):  # type: ignore[misc]
+        r.paired = adj
     return rows
 
 
 def _digits(metric: str) -> int:
-    return 2 if metric == "test_acc" else 4  # accuracy in points; NLL/ECE/entropy need more decimals
+    return 2 if metric.endswith("_acc") else 4  # accuracy in points; NLL/ECE/entropy need more decimals
 
 
 def _pm(s: Summary, digits: int) -> str:
@@ -98,19 +182,28 @@ def _pm(s: Summary, digits: int) -> str:
     return f"{s.mean:.{digits}f} ± {s.std:.{digits}f}"
 
 
+def metric_label(metric: str) -> str:
+    """Column label of a metric key (``test_acc`` -> ``test acc (%)``)."""
+    return {"test_acc": "test acc (%)", "val_acc": "val acc (%)"}.get(metric, metric)
+
+
 def markdown_table(rows: list[LossRow], baseline: str, metric: str = "test_acc") -> str:
     """The summary as Markdown: one row per loss, then one verdict line per non-baseline loss.
 
-    Columns: seeds, metric mean ± std, its 95% t-interval, NLL, ECE, mean entropy (nats), mistake
-    severity (when a hierarchy is given), and the paired difference against the baseline with its
-    p-value and bootstrap interval.
+    Columns: seeds, metric mean ± std, its 95% t-interval (clamped to the metric's range), NLL, ECE,
+    mean entropy (nats), mistake severity (when a hierarchy is given), with a validation split the ECE
+    and NLL after temperature scaling and the fitted temperature, and the paired difference against the
+    baseline with its p-value, its Holm-adjusted p-value and bootstrap interval.
     """
-    label = "test acc (%)" if metric == "test_acc" else metric
+    label = metric_label(metric)
     has_sev = any(r.severity is not None for r in rows)
+    has_ts = any(r.ece_ts is not None for r in rows)
     head = ["loss", "seeds", f"{label} mean ± std", "95% t-interval", "NLL", "ECE", "entropy"]
     if has_sev:
         head.append("severity")
-    head += [f"Δ vs {baseline}", "paired p", "95% bootstrap CI of Δ"]
+    if has_ts:
+        head += ["T (val-fitted)", "NLL after TS", "ECE after TS"]
+    head += [f"Δ vs {baseline}", "paired p", "Holm p", "95% bootstrap CI of Δ"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         nd = _digits(metric)
@@ -118,11 +211,15 @@ def markdown_table(rows: list[LossRow], baseline: str, metric: str = "test_acc")
                  _pm(r.nll, 3), _pm(r.ece, 3), _pm(r.entropy, 3)]  # fmt: skip
         if has_sev:
             cells.append(_pm(r.severity, 3) if r.severity is not None else "")
+        if has_ts:
+            for s_, d in ((r.temperature, 2), (r.nll_ts, 3), (r.ece_ts, 3)):
+                cells.append(_pm(s_, d) if s_ is not None else "")
         if r.paired is None:
-            cells += ["(baseline)" if r.loss == baseline else "", "", ""]
+            cells += ["(baseline)" if r.loss == baseline else "", "", "", ""]
         else:
             p = r.paired
             cells += [f"{p.mean_diff:+.{nd}f}", "undefined" if p.p_value is None else f"{p.p_value:.2g}",
+                      "" if p.p_adjusted is None else f"{p.p_adjusted:.2g}",
                       fmt_interval(p.ci_low, p.ci_high, nd, signed=True)]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
@@ -175,8 +272,8 @@ def write_plots(runs: dict[str, list[RunRecord]], rows: list[LossRow], out: Path
     nrows = math.ceil(len(losses) / cols)
     fig, axes2 = plt.subplots(nrows, cols, figsize=(3.4 * cols, 3.4 * nrows), squeeze=False)
     for ax, loss in zip(axes2.flat, losses, strict=False):
-        count = np.sum([r.final["reliability"]["count"] for r in runs[loss]], axis=0)
-        acc = np.sum([np.array(r.final["reliability"]["accuracy"]) * r.final["reliability"]["count"]
+        count = np.sum([r.row["reliability"]["count"] for r in runs[loss]], axis=0)
+        acc = np.sum([np.array(r.row["reliability"]["accuracy"]) * r.row["reliability"]["count"]
                       for r in runs[loss]], axis=0)  # fmt: skip
         nb = len(count)
         edges = np.linspace(0, 1, nb + 1)
@@ -202,11 +299,11 @@ def write_plots(runs: dict[str, list[RunRecord]], rows: list[LossRow], out: Path
     fig, ax = plt.subplots(figsize=(6, 4))
     max_ent = math.log(num_classes)
     for loss in losses:
-        h = np.sum([r.final["entropy_hist"] for r in runs[loss]], axis=0)
+        h = np.sum([r.row["entropy_hist"] for r in runs[loss]], axis=0)
         edges = np.linspace(0, max_ent, len(h) + 1)
         ax.stairs(h / max(h.sum(), 1), edges, color=colors[loss], label=loss, linewidth=1.5)
     ax.set(xlabel="predictive entropy (nats)", ylabel="fraction of test examples", yscale="log",
-           title="predictive entropy on the test set (final epoch)")  # fmt: skip
+           title="predictive entropy on the test set (reported epoch)")  # fmt: skip
     ax.legend()
     _save(fig, out / "entropy_hist.png")
     plt.close(fig)
@@ -214,7 +311,7 @@ def write_plots(runs: dict[str, list[RunRecord]], rows: list[LossRow], out: Path
 
     fig, ax = plt.subplots(figsize=(1.4 * len(losses) + 2, 4))
     for i, row in enumerate(rows):
-        vals = [r.final["test_acc"] for r in runs[row.loss]]
+        vals = [r.row["test_acc"] for r in runs[row.loss]]
         ax.scatter(np.full(len(vals), i) + np.linspace(-0.12, 0.12, len(vals)), vals, color=colors[row.loss],
                    alpha=0.6, s=14)  # fmt: skip
         m = row.metric
@@ -224,7 +321,7 @@ def write_plots(runs: dict[str, list[RunRecord]], rows: list[LossRow], out: Path
         else:
             ax.plot(i + 0.25, m.mean, "o", color="black")
     ax.set_xticks(range(len(rows)), [r.loss for r in rows], rotation=20)
-    ax.set(ylabel="final test accuracy (%)", title="final accuracy: seeds (dots), mean and 95% t-interval")
+    ax.set(ylabel="test accuracy (%)", title="test accuracy: seeds (dots), mean and 95% t-interval")
     _save(fig, out / "final_accuracy.png")
     plt.close(fig)
     paths.append(out / "final_accuracy.png")

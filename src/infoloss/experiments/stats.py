@@ -3,11 +3,14 @@
 Runs of different losses with the same seed share the initialization and the data order, so the
 comparison is paired: the differences ``metric(loss, seed) - metric(baseline, seed)`` are tested with a
 paired t-test (``scipy.stats.ttest_rel``) and a bootstrap interval of their mean
-(``scipy.stats.bootstrap``).
+(``scipy.stats.bootstrap``). Several comparisons in one table are corrected together with
+Holm-Bonferroni (:func:`holm`); no verdict is given with fewer than :data:`MIN_SEEDS_FOR_VERDICT` seeds;
+intervals of a metric are clamped to its range (:data:`METRIC_RANGES`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +18,55 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["Summary", "Paired", "summarize", "paired_comparison", "fmt_interval"]
+__all__ = [
+    "Summary",
+    "Paired",
+    "summarize",
+    "paired_comparison",
+    "fmt_interval",
+    "holm",
+    "apply_holm",
+    "metric_range",
+    "MIN_SEEDS_FOR_VERDICT",
+    "METRIC_RANGES",
+]
+
+MIN_SEEDS_FOR_VERDICT = 5
+
+# (low, high) of each metric; None = unbounded. Intervals are clamped to these (a mean accuracy's
+# t-interval can otherwise pass 100%).
+METRIC_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "acc": (0.0, 100.0),
+    "ece": (0.0, 1.0),
+    "nll": (0.0, None),
+    "entropy": (0.0, None),
+    "severity": (0.0, None),
+    "temperature": (0.0, None),
+    "loss": (None, None),
+}
+
+
+def metric_range(metric: str) -> tuple[float | None, float | None]:
+    """Range of a metric by its key (``test_acc``, ``val_ece``, ``test_nll_ts``, ``mistake_severity`` ...).
+
+    Example:
+        >>> metric_range("test_acc"), metric_range("val_ece_ts")
+        ((0.0, 100.0), (0.0, 1.0))
+    """
+    parts = metric.split("_")
+    for key in parts[::-1]:
+        if key in METRIC_RANGES:
+            return METRIC_RANGES[key]
+    return (None, None)
+
+
+def _clamp(x: float, bounds: tuple[float | None, float | None]) -> float:
+    lo, hi = bounds
+    if lo is not None and x < lo:
+        return lo
+    if hi is not None and x > hi:
+        return hi
+    return x
 
 
 @dataclass(frozen=True)
@@ -42,6 +93,8 @@ class Paired:
         p_value: two-sided paired t-test p-value (None when undefined: n < 2 or all differences equal).
         ci_low, ci_high: 95% bootstrap (percentile) interval of the mean difference (None when n < 2).
         verdict: one plain sentence, e.g. "not distinguishable from seed noise (p=0.41, 95% CI [-0.3, +0.2])".
+        p_adjusted: Holm-adjusted p-value (None until :func:`apply_holm`, or when ``p_value`` is None).
+        m: number of comparisons corrected together (1: uncorrected).
     """
 
     n: int
@@ -50,14 +103,91 @@ class Paired:
     ci_low: float | None
     ci_high: float | None
     verdict: str
+    p_adjusted: float | None = None
+    m: int = 1
+    alpha: float = 0.05
+    unit: str = "points"
+    digits: int = 2
+    min_seeds: int = MIN_SEEDS_FOR_VERDICT
 
 
-def summarize(values: Sequence[float], confidence: float = 0.95) -> Summary:
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (step-down), in the input order.
+
+    With the m p-values sorted ascending, ``p_(1) <= ... <= p_(m)``, the adjusted value of the i-th is
+    ``max_{j <= i} min(1, (m - j + 1) p_(j))``; rejecting where the adjusted value is below alpha controls
+    the family-wise error rate at alpha (Holm 1979).
+
+    Example:
+        >>> [round(p, 4) for p in holm([0.01, 0.04, 0.03, 0.005])]
+        [0.03, 0.06, 0.06, 0.02]
+    """
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    out = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * float(p_values[i])))
+        out[i] = running
+    return out
+
+
+def _verdict(r: Paired) -> str:
+    u = f" {r.unit}" if r.unit else ""
+    d = r.digits
+    r = dataclasses.replace(r, mean_diff=round(r.mean_diff, d) + 0.0)  # no "-0.00"
+    if r.n < 2:
+        return (f"undefined: one seed cannot separate a difference ({r.mean_diff:+.{d}f}{u}) from seed noise; "
+                f"run >= {r.min_seeds} seeds")  # fmt: skip
+    if r.p_value is None:
+        return f"identical difference on every seed ({r.mean_diff:+.{d}f}{u}); no seed noise to test against"
+    p_txt = f"p={r.p_value:.2g}"
+    p_used = r.p_value
+    if r.p_adjusted is not None and r.m > 1:
+        p_txt += f", Holm-adjusted p={r.p_adjusted:.2g} over {r.m} comparisons"
+        p_used = r.p_adjusted
+    detail = f"{p_txt}, {100 * (1 - r.alpha):.0f}% CI {fmt_interval(r.ci_low, r.ci_high, d, signed=True)}{u}"
+    if r.n < r.min_seeds:
+        return f"no verdict: {r.n} seeds, a verdict needs >= {r.min_seeds} ({r.mean_diff:+.{d}f}{u}; {detail})"
+    assert r.ci_low is not None and r.ci_high is not None
+    if p_used < r.alpha and (r.ci_low > 0 or r.ci_high < 0):
+        direction = "higher" if r.mean_diff > 0 else "lower"
+        return f"beyond seed noise: {abs(r.mean_diff):.{d}f}{u} {direction} ({detail})"
+    return f"not distinguishable from seed noise ({detail})"
+
+
+def apply_holm(results: Sequence[Paired]) -> list[Paired]:
+    """Correct a table's comparisons together: Holm-adjust their p-values and reword the verdicts.
+
+    Comparisons whose p-value is undefined (one seed, or the same difference on every seed) are left out
+    of the family (m counts only the tested ones). A verdict then reads "beyond seed noise" only when the
+    *adjusted* p-value is below alpha and the bootstrap interval excludes 0.
+
+    Example:
+        >>> a = paired_comparison([1.0, 2.2, 2.9, 4.1, 5.0], [0.0, 1.0, 2.0, 3.0, 4.0])
+        >>> b = paired_comparison([0.1, 1.2, 1.9, 3.2, 3.9], [0.0, 1.0, 2.0, 3.0, 4.0])
+        >>> [r.m for r in apply_holm([a, b])]
+        [2, 2]
+    """
+    tested = [i for i, r in enumerate(results) if r.p_value is not None]
+    adjusted = holm([results[i].p_value for i in tested])  # type: ignore[misc]
+    out = list(results)
+    for i, padj in zip(tested, adjusted, strict=True):
+        r = dataclasses.replace(results[i], p_adjusted=padj, m=len(tested))
+        out[i] = dataclasses.replace(r, verdict=_verdict(r))
+    return out
+
+
+def summarize(
+    values: Sequence[float], confidence: float = 0.95, bounds: tuple[float | None, float | None] = (None, None)
+) -> Summary:
     """Mean, standard deviation and the ``confidence`` t-interval (``scipy.stats.t.interval``) of values.
 
     Args:
         values: one metric value per seed.
         confidence: interval level.
+        bounds: the metric's range (e.g. ``(0, 100)`` for accuracy in percent): the interval is clamped
+            to it, so it never claims values the metric cannot take.
 
     Example:
         >>> s = summarize([90.0, 91.0, 92.0])
@@ -75,7 +205,7 @@ def summarize(values: Sequence[float], confidence: float = 0.95) -> Summary:
     if std == 0.0:
         return Summary(n, mean, 0.0, mean, mean)
     lo, hi = stats.t.interval(confidence, df=n - 1, loc=mean, scale=std / math.sqrt(n))
-    return Summary(n, mean, std, float(lo), float(hi))
+    return Summary(n, mean, std, _clamp(float(lo), bounds), _clamp(float(hi), bounds))
 
 
 def fmt_interval(lo: float | None, hi: float | None, digits: int = 2, signed: bool = False) -> str:
@@ -95,11 +225,14 @@ def paired_comparison(
     seed: int = 0,
     unit: str = "points",
     digits: int = 2,
+    min_seeds: int = MIN_SEEDS_FOR_VERDICT,
 ) -> Paired:
     """Compare a loss with the baseline over paired seeds (``values[i]`` and ``baseline[i]`` share seed i).
 
     The difference is called beyond seed noise only when the paired t-test gives ``p < alpha`` **and** the
-    bootstrap interval of the mean difference excludes 0.
+    bootstrap interval of the mean difference excludes 0, and only with at least ``min_seeds`` seeds
+    (fewer: "no verdict", the numbers still reported). Several comparisons in one table: pass the results
+    through :func:`apply_holm`.
 
     Args:
         values: the loss's metric per seed.
@@ -109,10 +242,16 @@ def paired_comparison(
         seed: bootstrap RNG seed (reproducible reports).
         unit: unit named in the verdict (accuracy differences are percentage points; "" for none).
         digits: decimals of the numbers in the verdict.
+        min_seeds: fewest seeds for a verdict.
+
+    Raises:
+        ValueError: unequal lengths or no pair.
 
     Example:
-        >>> r = paired_comparison([91.0, 92.5, 90.8], [91.2, 92.0, 91.0])
+        >>> r = paired_comparison([91.0, 92.5, 90.8, 91.7, 92.0], [91.2, 92.0, 91.0, 91.5, 92.1])
         >>> r.verdict.startswith("not distinguishable from seed noise")
+        True
+        >>> paired_comparison([93.0, 93.1, 92.9], [92.0, 92.2, 91.9]).verdict.startswith("no verdict: 3 seeds")
         True
     """
     a = np.asarray(values, dtype=np.float64)
@@ -124,28 +263,15 @@ def paired_comparison(
     if n == 0:
         raise ValueError("paired comparison needs at least one pair")
     mean = float(d.mean())
-    u = f" {unit}" if unit else ""
+    opts = dict(alpha=alpha, unit=unit, digits=digits, min_seeds=min_seeds)
     if n < 2:
-        return Paired(n, mean, None, None, None,
-                      f"undefined: one seed cannot separate a difference ({mean:+.{digits}f}{u}) from seed noise; "
-                      f"run >= 2 seeds")  # fmt: skip
-    if np.all(d == d[0]):
-        return Paired(
-            n,
-            mean,
-            None,
-            mean,
-            mean,
-            f"identical difference on every seed ({mean:+.{digits}f}{u}); no seed noise to test against",
-        )
-    p = float(stats.ttest_rel(a, b).pvalue)
-    boot = stats.bootstrap((d,), np.mean, confidence_level=1 - alpha, n_resamples=n_bootstrap,
-                           method="percentile", random_state=np.random.default_rng(seed))  # fmt: skip
-    lo, hi = float(boot.confidence_interval.low), float(boot.confidence_interval.high)
-    detail = f"p={p:.2g}, {100 * (1 - alpha):.0f}% CI {fmt_interval(lo, hi, digits, signed=True)}{u}"
-    if p < alpha and (lo > 0 or hi < 0):
-        direction = "higher" if mean > 0 else "lower"
-        verdict = f"beyond seed noise: {abs(mean):.{digits}f}{u} {direction} ({detail})"
+        r = Paired(n, mean, None, None, None, "", **opts)  # type: ignore[arg-type]
+    elif np.all(d == d[0]):
+        r = Paired(n, mean, None, mean, mean, "", **opts)  # type: ignore[arg-type]
     else:
-        verdict = f"not distinguishable from seed noise ({detail})"
-    return Paired(n, mean, p, lo, hi, verdict)
+        p = float(stats.ttest_rel(a, b).pvalue)
+        boot = stats.bootstrap((d,), np.mean, confidence_level=1 - alpha, n_resamples=n_bootstrap,
+                               method="percentile", random_state=np.random.default_rng(seed))  # fmt: skip
+        lo, hi = float(boot.confidence_interval.low), float(boot.confidence_interval.high)
+        r = Paired(n, mean, p, lo, hi, "", **opts)  # type: ignore[arg-type]
+    return dataclasses.replace(r, verdict=_verdict(r))

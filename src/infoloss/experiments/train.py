@@ -7,9 +7,11 @@ row per epoch), ``checkpoint.pt`` (after every epoch; resumed from automatically
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -24,9 +26,23 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Tens
 from tqdm.auto import tqdm
 
 from infoloss.experiments import atomic
-from infoloss.experiments.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from infoloss.experiments.config import ConfigError, TrainConfig, to_dict
-from infoloss.experiments.data import Dataset, load_dataset
+from infoloss.experiments.augment import apply_augment
+from infoloss.experiments.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from infoloss.experiments.config import (
+    ConfigError,
+    TrainConfig,
+    check_train_config,
+    key_differences,
+    run_key,
+    to_dict,
+)
+from infoloss.experiments.data import Dataset, Splits, load_dataset, make_splits
 from infoloss.experiments.distributed import (
     DistInfo,
     all_reduce_sum,
@@ -37,12 +53,22 @@ from infoloss.experiments.distributed import (
 from infoloss.experiments.losses import LossContext, build_loss, class_distance_matrix
 from infoloss.experiments.metrics import EvalSums, accumulate
 from infoloss.experiments.models import build_model
+from infoloss.experiments.provenance import provenance
+from infoloss.metrics import fit_temperature
 
-__all__ = ["RunResult", "train", "evaluate", "seed_everything", "loss_parameters"]
+__all__ = [
+    "RunResult",
+    "train",
+    "evaluate",
+    "predict",
+    "seed_everything",
+    "loss_parameters",
+    "check_run",
+    "check_loss",
+    "check_run_dir",
+]
 
-# config keys that must match when resuming from a checkpoint
-_RESUME_KEYS = ("dataset", "train_subset", "model", "loss", "seed", "epochs", "batch_size", "optimizer",
-                "lr", "schedule")  # fmt: skip
+_TS_KEYS = ("nll", "ece", "entropy")  # metrics that temperature scaling changes (accuracy does not)
 
 
 @dataclass
@@ -102,17 +128,127 @@ def _scheduler(cfg: TrainConfig, opt: torch.optim.Optimizer) -> torch.optim.lr_s
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
     if cfg.schedule == "step":
         return torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_size, gamma=cfg.gamma)
-    if cfg.schedule == "none":
+    if cfg.schedule in ("none", "random-restart"):  # random-restart: set by train() after each epoch
         return None
-    raise ConfigError(f"unknown schedule {cfg.schedule!r}; valid schedules: cosine, step, none")
+    raise ConfigError(f"unknown schedule {cfg.schedule!r}; valid schedules: cosine, step, none, random-restart")
 
 
-def _subset(ds: Dataset, n: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-    if n is None or n >= len(ds.y_train):
-        return ds.x_train, ds.y_train
-    # a fixed subset (same for every seed and loss), so seeds vary only initialization and data order
-    idx = torch.randperm(len(ds.y_train), generator=torch.Generator().manual_seed(0))[:n]
-    return ds.x_train[idx], ds.y_train[idx]
+def _num_outputs(cfg: TrainConfig, ds: Dataset) -> int:
+    n = cfg.num_outputs or ds.num_classes
+    if n < ds.num_classes:
+        raise ConfigError(f"num_outputs {n} is fewer than the {ds.num_classes} classes of {ds.name}")
+    return n
+
+
+def check_run(cfg: TrainConfig, ds: Dataset, *, model: bool = True) -> Splits:
+    """Validate everything a run of ``cfg`` on ``ds`` needs before it trains; write nothing.
+
+    Checks the settings (:func:`~infoloss.experiments.config.check_train_config`), the device, the splits
+    (subset in range, validation and test not empty), the loss spec (parsed and built, hierarchy present
+    where the loss needs one) and, with ``model``, that the model accepts the images.
+
+    Returns:
+        The run's :class:`~infoloss.experiments.data.Splits`.
+
+    Raises:
+        ConfigError: naming the bad setting.
+    """
+    check_train_config(cfg)
+    pick_device(cfg.device, int(os.environ.get("LOCAL_RANK", "0")))
+    splits = make_splits(ds, cfg.train_subset, cfg.val_fraction, cfg.val_seed)
+    n_out = _num_outputs(cfg, ds)
+    ctx = LossContext(n_out, ds.name, cfg.hierarchy)
+    try:
+        class_distance_matrix(ctx)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    check_loss(cfg.loss, ctx)
+    if model:
+        try:
+            build_model(cfg.model, ds.input_shape, n_out)
+        except (ValueError, TypeError) as e:
+            raise ConfigError(str(e)) from None
+    return splits
+
+
+def check_loss(spec: str, ctx: LossContext) -> None:
+    """Parse and build the loss ``spec`` (then drop it): bad names, keywords and values fail here.
+
+    Raises:
+        ConfigError: the message names the spec.
+    """
+    try:
+        build_loss(spec, ctx)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(str(e)) from None
+
+
+def _saved_config(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot read {path}: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} is not a run configuration")
+    return data
+
+
+def check_run_dir(cfg: TrainConfig, run_dir: str | Path, split_info: dict[str, Any] | None = None) -> None:
+    """Refuse a run directory that holds a run of other settings (``config.json`` or ``checkpoint.pt``).
+
+    Every :class:`TrainConfig` field except the performance/output knobs
+    (:data:`~infoloss.experiments.config.NON_KEY_FIELDS`) must match, and so must the validation split.
+
+    Raises:
+        ConfigError: listing each differing setting (``weight_decay: 0.0005 -> 0.001``).
+        CheckpointError: a checkpoint that cannot be read or records no config.
+    """
+    out = Path(run_dir)
+    want = run_key(cfg)
+    saved = _saved_config(out / "config.json")
+    if saved is not None:
+        diffs = key_differences(run_key(saved), want)
+        if diffs:
+            raise ConfigError(f"run directory {out} holds a run with other settings ({'; '.join(diffs)}); "
+                              f"use another run directory, or the settings it was made with")  # fmt: skip
+        old_split = saved.get("split")
+        if split_info is not None and old_split and old_split.get("val_indices_sha256") != split_info[
+            "val_indices_sha256"
+        ]:
+            raise ConfigError(f"run directory {out} was validated on another split of the training data "
+                              f"({old_split}); use another run directory")  # fmt: skip
+    ckpt_path = out / "checkpoint.pt"
+    if ckpt_path.is_file():
+        ckpt = load_checkpoint(ckpt_path)
+        if not isinstance(ckpt.get("config"), dict):
+            raise CheckpointError(f"checkpoint {ckpt_path} records no config, so what it was trained with is "
+                                  f"unknown; use another run directory")  # fmt: skip
+        diffs = key_differences(run_key(ckpt["config"]), want)
+        if diffs:
+            raise ConfigError(f"cannot resume {ckpt_path}: it was trained with other settings ({'; '.join(diffs)}); "
+                              f"use another run directory")  # fmt: skip
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module,
+    x: torch.Tensor,
+    *,
+    batch_size: int = 1024,
+    device: torch.device | str = "cpu",
+    amp_dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """Logits of ``model`` (eval mode) for all of ``x``, as one (N, C) float64 CPU tensor."""
+    device = torch.device(device)
+    model.eval()
+    outs = []
+    for i in range(0, len(x), batch_size):
+        xb = x[i : i + batch_size].to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext():
+            outs.append(model(xb).double().cpu())
+    return torch.cat(outs) if outs else torch.zeros(0, 0, dtype=torch.float64)
 
 
 @torch.no_grad()
@@ -127,6 +263,7 @@ def evaluate(
     info: DistInfo | None = None,
     distances: torch.Tensor | None = None,
     amp_dtype: torch.dtype | None = None,
+    temperature: float | None = None,
 ) -> dict[str, Any]:
     """Score ``model`` on ``(x, y)``: accuracy (%), NLL, ECE (15 bins), mean entropy, mistake severity.
 
@@ -141,6 +278,9 @@ def evaluate(
         device: where to run the model.
         info: this process's rank/world size (None: single process).
         distances: optional (C, C) class distances for mistake severity.
+        amp_dtype: autocast dtype (CUDA) or None.
+        temperature: when given, also the metrics of ``logits / temperature``: ``test_nll_ts``,
+            ``test_ece_ts``, ``test_entropy_ts`` and ``reliability_ts``.
 
     Returns:
         The dict of :meth:`EvalSums.metrics` (``test_acc``, ``test_nll``, ``test_ece``, ...).
@@ -149,20 +289,45 @@ def evaluate(
     device = torch.device(device)
     model.eval()
     xs, ys = x[info.rank :: info.world_size], y[info.rank :: info.world_size]
-
-    def batches():  # type: ignore[no-untyped-def]
-        for i in range(0, len(ys), batch_size):
-            xb = xs[i : i + batch_size].to(device, non_blocking=True)
-            ctx = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
-            with ctx:
-                logits = model(xb)
-            yield logits.float(), ys[i : i + batch_size]
-
-    sums = accumulate(batches(), num_classes, distances)
+    logits = predict(model, xs, batch_size=batch_size, device=device, amp_dtype=amp_dtype)
+    sums = [accumulate([(logits, ys)], num_classes, distances)]
+    if temperature is not None:
+        sums.append(accumulate([(logits, ys)], num_classes, distances, temperature=temperature))
     if info.distributed:
-        v = all_reduce_sum(sums.vector().to(device), info)
-        sums = EvalSums.from_vector(num_classes, v)
-    return sums.metrics()
+        sums = [EvalSums.from_vector(num_classes, all_reduce_sum(s.vector().to(device), info)) for s in sums]
+    out = sums[0].metrics()
+    if temperature is not None:
+        ts = sums[1].metrics(suffix="_ts")
+        out.update({f"test_{k}_ts": ts[f"test_{k}_ts"] for k in _TS_KEYS})
+        out["reliability_ts"] = ts["reliability_ts"]
+    return out
+
+
+def _validation_metrics(
+    model: nn.Module, splits: Splits, num_classes: int, cfg: TrainConfig, device: torch.device,
+    distances: torch.Tensor | None, amp_dtype: torch.dtype | None,
+) -> tuple[dict[str, Any], float | None]:  # fmt: skip
+    """Validation metrics and the temperature fitted on the validation logits (every rank: the whole set)."""
+    if len(splits.y_val) == 0:
+        return {}, None
+    logits = predict(model, splits.x_val, batch_size=cfg.eval_batch_size, device=device, amp_dtype=amp_dtype)
+    t = fit_temperature(logits, splits.y_val)
+    raw = accumulate([(logits, splits.y_val)], num_classes, distances).metrics("val")
+    ts = accumulate([(logits, splits.y_val)], num_classes, distances, temperature=t).metrics("val", "_ts")
+    out = {k: v for k, v in raw.items() if k not in ("val_reliability", "val_entropy_hist")}
+    out.update({f"val_{k}_ts": ts[f"val_{k}_ts"] for k in _TS_KEYS})
+    out["temperature"] = t
+    return out, t
+
+
+def _restart_lr(base_lr: float, seed: int, epoch: int) -> float:
+    """SpinalNet's random restart: ``lr = base * u^3``, u uniform in [0, 1) drawn from (seed, epoch)."""
+    u = float(np.random.default_rng([seed, epoch, 0x5EED]).random())
+    return base_lr * u**3
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
 def train(
@@ -172,11 +337,17 @@ def train(
     dataset: Dataset | None = None,
     stop_after_epoch: int | None = None,
 ) -> RunResult:
-    """Train one configuration, evaluating on the test split after every epoch.
+    """Train one configuration, evaluating on the validation (if any) and test splits after every epoch.
 
-    Resumes from ``run_dir/checkpoint.pt`` when it exists (same seed: same final metrics as an
+    Everything is validated before anything is written (:func:`check_run`, :func:`check_run_dir`): a
+    bad setting leaves no run directory behind, and a run directory holding a run with other settings is
+    refused. Resumes from ``run_dir/checkpoint.pt`` when it exists (same seed: same final metrics as an
     uninterrupted run on CPU). Under ``torchrun`` (``WORLD_SIZE > 1``) trains with
     DistributedDataParallel; ``cfg.batch_size`` is the global batch, split across ranks.
+
+    With a validation split (``val_fraction > 0``) every epoch also records ``val_*`` metrics, the
+    temperature fitted on the validation logits (:func:`infoloss.metrics.fit_temperature`) and the test
+    metrics after dividing the logits by it (``test_nll_ts``, ``test_ece_ts``, ``test_entropy_ts``).
 
     Args:
         cfg: the run's configuration.
@@ -187,27 +358,37 @@ def train(
     Returns:
         A :class:`RunResult`; ``interrupted`` is True after Ctrl-C or ``stop_after_epoch``.
 
+    Raises:
+        ConfigError: a bad setting, or a run directory with other settings.
+        CheckpointError: an unreadable checkpoint, or one that records no config or another model.
+
     Example:
         >>> res = train(TrainConfig(dataset="digits", model="mlp", epochs=2, progress=False))  # doctest: +SKIP
         >>> res.final["test_acc"]  # doctest: +SKIP
         93.1
     """
-    # --- where we run ---
+    # --- validate everything before anything is written ---
+    check_train_config(cfg)
     device = pick_device(cfg.device, int(os.environ.get("LOCAL_RANK", "0")))
+    ds = dataset if dataset is not None else load_dataset(cfg.dataset, cfg.data_dir, cfg.download)
+    splits = check_run(cfg, ds, model=False)
+    out = Path(run_dir) if run_dir is not None else None
+    if out is not None:
+        check_run_dir(cfg, out, splits.info)
+
+    # --- where we run ---
     info = init_distributed(device)
     amp_dtype = _amp_dtype(cfg.amp, device)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
-    out = Path(run_dir) if run_dir is not None else None
     write = out is not None and info.is_main
 
-    # --- data, model, loss, optimizer (seeded: same init for every loss at a given seed) ---
+    # --- model, loss, optimizer (seeded: same init for every loss at a given seed) ---
     seed_everything(cfg.seed)
-    ds = dataset if dataset is not None else load_dataset(cfg.dataset, cfg.data_dir, cfg.download)
-    x_train, y_train = _subset(ds, cfg.train_subset)
-    ctx = LossContext(ds.num_classes, ds.name, cfg.hierarchy)
+    n_out = _num_outputs(cfg, ds)
+    ctx = LossContext(n_out, ds.name, cfg.hierarchy)
     distances = class_distance_matrix(ctx)
-    model = build_model(cfg.model, ds.input_shape, ds.num_classes).to(device)
+    model = build_model(cfg.model, ds.input_shape, n_out).to(device)
     loss_fn = build_loss(cfg.loss, ctx).to(device)
     opt = _optimizer(cfg, model, loss_fn)
     sched = _scheduler(cfg, opt)
@@ -216,8 +397,9 @@ def train(
     if info.distributed:
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    train_set = TensorDataset(x_train, y_train)
+    train_set = TensorDataset(splits.x_train, splits.y_train)
     order = torch.Generator()
+    aug_gen = torch.Generator()
     sampler: DistributedSampler | RandomSampler
     if info.distributed:
         sampler = DistributedSampler(train_set, info.world_size, info.rank, shuffle=True, seed=cfg.seed)
@@ -230,29 +412,34 @@ def train(
     # --- resume ---
     result = RunResult(out)
     start_epoch = 0
+    restart = {"best": -math.inf, "lr": cfg.lr}  # schedule "random-restart"
     ckpt_path = out / "checkpoint.pt" if out is not None else None
+    prov = provenance(device)
+    prov_history: list[dict[str, Any]] = []
     if ckpt_path is not None and ckpt_path.is_file():
         ckpt = load_checkpoint(ckpt_path)  # on CPU: RNG states must stay CPU tensors
-        saved = ckpt.get("config", {})
-        for k in _RESUME_KEYS:
-            if k in saved and saved[k] != getattr(cfg, k):
-                raise ConfigError(
-                    f"cannot resume {ckpt_path}: it was trained with {k}={saved[k]!r}, this config has "
-                    f"{k}={getattr(cfg, k)!r} (use another run directory)"
-                )
-        model.load_state_dict(ckpt["model"])
+        try:
+            model.load_state_dict(ckpt["model"])
+            loss_fn.load_state_dict(ckpt["loss"])
+        except (RuntimeError, KeyError) as e:
+            raise CheckpointError(f"checkpoint {ckpt_path} does not fit model {cfg.model!r} with loss "
+                                  f"{cfg.loss!r}: {str(e).splitlines()[0]}") from None  # fmt: skip
         opt.load_state_dict(ckpt["optimizer"])
-        loss_fn.load_state_dict(ckpt["loss"])
         if sched is not None and ckpt.get("scheduler") is not None:
             sched.load_state_dict(ckpt["scheduler"])
         if ckpt.get("scaler"):
             scaler.load_state_dict(ckpt["scaler"])
+        if ckpt.get("restart"):
+            restart = {k: float(v) for k, v in ckpt["restart"].items()}
         set_rng_state(ckpt["rng"])
         start_epoch = int(ckpt["epoch"])
         result.history = list(ckpt.get("history", []))
+        saved = _saved_config(out / "config.json") if out is not None else None
+        prov_history = list((saved or {}).get("provenance", []))
     if write:
         assert out is not None
-        atomic.write_json(out / "config.json", to_dict(cfg))
+        atomic.write_json(out / "config.json", {**to_dict(cfg), "split": {**splits.info, "num_outputs": n_out},
+                                                "provenance": [*prov_history, prov]})  # fmt: skip
 
     def checkpoint(epoch: int) -> None:
         if not write or ckpt_path is None:
@@ -261,27 +448,35 @@ def train(
             "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict() if sched is not None else None,
             "loss": loss_fn.state_dict(), "scaler": scaler.state_dict() if scaler.is_enabled() else None,
-            "rng": rng_state(), "history": result.history, "config": to_dict(cfg),
+            "rng": rng_state(), "history": result.history, "config": to_dict(cfg), "restart": restart,
         })  # fmt: skip
 
     if ckpt_path is not None and not ckpt_path.is_file():
         checkpoint(0)  # so that Ctrl-C in the first epoch still leaves a resumable checkpoint
 
     # --- epochs ---
+    show = cfg.progress and info.is_main
+    tty = show and sys.stderr.isatty()
     epoch = start_epoch
     try:
         for epoch in range(start_epoch, cfg.epochs):
             net.train()
             loss_fn.train()
             order.manual_seed(cfg.seed * 1_000_003 + epoch)  # data order depends on (seed, epoch) only
+            aug_gen.manual_seed(cfg.seed * 1_000_003 + epoch + 7_919)
             if isinstance(sampler, DistributedSampler):
                 sampler.set_epoch(epoch)
-            loss_sum = torch.zeros(2, dtype=torch.float64, device=device)  # (sum of losses, examples)
+            loss_sum = torch.zeros((), dtype=torch.float64, device=device)  # sum of per-example losses
+            seen = 0
             t0 = time.perf_counter()
-            bar = tqdm(loader, desc=f"{cfg.name} {epoch + 1}/{cfg.epochs}", leave=False,
-                       disable=not (cfg.progress and info.is_main), unit="batch")  # fmt: skip
-            for xb, yb in bar:
+            # a bar only on a terminal (non-TTY logs get one line per epoch, below); the loss shown is read
+            # from the device every log_every steps at most
+            bar = tqdm(total=len(loader), desc=f"{cfg.name} {epoch + 1}/{cfg.epochs}", leave=False,
+                       disable=not tty, unit="batch", mininterval=0.5, dynamic_ncols=True)  # fmt: skip
+            for step, (xb, yb) in enumerate(loader, 1):
                 xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+                if cfg.augment != "none":
+                    xb = apply_augment(cfg.augment, xb, aug_gen)
                 with torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext():
                     loss = loss_fn(net(xb).float(), yb)
                 opt.zero_grad(set_to_none=True)
@@ -292,36 +487,54 @@ def train(
                             all_reduce_sum(p.grad, info).div_(info.world_size)
                 scaler.step(opt)
                 scaler.update()
-                loss_sum[0] += loss.detach().double() * len(yb)
-                loss_sum[1] += len(yb)
-                seen = float(loss_sum[1]) * info.world_size
-                bar.set_postfix(loss=f"{float(loss.detach()):.4f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
-            all_reduce_sum(loss_sum, info)
+                loss_sum += loss.detach().double() * len(yb)
+                seen += len(yb)
+                if tty:
+                    bar.update(1)
+                    if step % cfg.log_every == 0 or step == len(loader):
+                        rate = seen * info.world_size / max(time.perf_counter() - t0, 1e-9)
+                        bar.set_postfix(loss=f"{float(loss.detach()):.4f}", img_s=f"{rate:.0f}", refresh=False)
+            bar.close()
+            totals = torch.stack([loss_sum, torch.tensor(float(seen), dtype=torch.float64, device=device)])
+            all_reduce_sum(totals, info)
             train_time = time.perf_counter() - t0
             lr = opt.param_groups[0]["lr"]
             if sched is not None:
                 sched.step()
 
             broadcast_buffers(model, info)  # every rank scores (and rank 0 saves) the same BN statistics
-            metrics = evaluate(model, ds.x_test, ds.y_test, num_classes=ds.num_classes,
+            val, temp = _validation_metrics(model, splits, n_out, cfg, device, distances, amp_dtype)
+            metrics = evaluate(model, splits.x_test, splits.y_test, num_classes=n_out,
                                batch_size=cfg.eval_batch_size, device=device, info=info,
-                               distances=distances, amp_dtype=amp_dtype)  # fmt: skip
+                               distances=distances, amp_dtype=amp_dtype, temperature=temp)  # fmt: skip
             row = {
                 "epoch": epoch + 1,
-                "train_loss": float(loss_sum[0] / loss_sum[1].clamp_min(1)),
+                "train_loss": float(totals[0] / totals[1].clamp_min(1)),
                 "lr": lr,
-                "images_per_s": float(loss_sum[1]) / train_time,
+                "images_per_s": float(totals[1]) / train_time,
                 "epoch_time_s": train_time,
                 **metrics,
+                **val,
                 "loss_params": loss_parameters(loss_fn),
             }
             if not math.isfinite(row["train_loss"]):
                 raise FloatingPointError(f"{cfg.name}: training loss is {row['train_loss']} at epoch {epoch + 1}")
+            if cfg.schedule == "random-restart":  # steered by validation accuracy, never by the test set
+                if row["val_acc"] > restart["best"]:
+                    restart["best"] = row["val_acc"]
+                else:
+                    restart["lr"] = _restart_lr(cfg.lr, cfg.seed, epoch)
+                    for g in opt.param_groups:
+                        g["lr"] = restart["lr"]
             result.history.append(row)
             if write:
                 assert out is not None
                 atomic.write_jsonl(out / "metrics.jsonl", result.history)
             checkpoint(epoch + 1)
+            if show:
+                v = f", val acc {row['val_acc']:.2f}%, T {row['temperature']:.2f}" if val else ""
+                _log(f"{cfg.name} epoch {epoch + 1}/{cfg.epochs}: train loss {row['train_loss']:.4f}, "
+                     f"test acc {row['test_acc']:.2f}%{v}, {row['images_per_s']:.0f} img/s")  # fmt: skip
             if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch and epoch + 1 < cfg.epochs:
                 result.interrupted = True
                 return result
@@ -337,5 +550,5 @@ def train(
     if write:
         assert out is not None
         atomic.write_json(out / "final.json", {"config": to_dict(cfg), "final": result.final,
-                                               "epochs": len(result.history)})  # fmt: skip
+                                               "epochs": len(result.history), "provenance": prov})  # fmt: skip
     return result
