@@ -39,13 +39,7 @@ import torch
 from torch import Tensor
 
 from infoloss._fused._rows import _compute
-from infoloss._validation import (
-    check_finite_number,
-    check_label_smoothing,
-    check_open_unit,
-    check_reduction,
-    log_base,
-)
+from infoloss._validation import check_reduction
 
 __all__ = ["linear_cross_entropy", "linear_min_entropy_loss", "linear_mixed_entropy_loss",
            "linear_token_stats", "TokenStats", "LinearLossOptions"]
@@ -310,7 +304,9 @@ def _rows_backward(ctx: Any, grad_rows: Tensor) -> tuple[Tensor | None, ...]:
     hidden, weight, bias, target = ctx.saved_tensors
     need_h, need_w, need_b = (bool(x) for x in (ctx.needs or ctx.needs_input_grad[:3]))
     need_b = need_b and bias is not None
-    gh, gw, gb = _rows_backward_op(grad_rows, hidden, weight, bias, target, *ctx.opt_args, need_h, need_w, need_b)
+    with torch.no_grad():  # the result is not differentiable again (and functorch needs the no-grad path)
+        gh, gw, gb = _rows_backward_op(grad_rows, hidden, weight, bias, target, *ctx.opt_args, need_h, need_w,
+                                       need_b)
     return (gh if need_h else None, gw if need_w else None, gb if need_b else None) + (None,) * 11
 
 
@@ -387,6 +383,42 @@ def _check_index(value: Any, name: str) -> int:
         return operator.index(value)
     except TypeError:
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}") from None
+
+
+# Option checks written with comparisons only: under torch.compile(dynamic=True) a float option that comes
+# from a default or an attribute is a SymFloat, and math.isfinite / math.log on it break the graph.
+
+def check_finite_number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not value - value == 0:  # False for inf and NaN
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return value
+
+
+def check_open_unit(value: Any, name: str) -> float:
+    value = check_finite_number(value, name)
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"{name} must lie in the open interval (0, 1), got {value!r}")
+    return value
+
+
+def check_label_smoothing(value: Any) -> float:
+    value = check_finite_number(value, "label_smoothing")
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"label_smoothing must lie in [0, 1], got {value!r}")
+    return value
+
+
+def log_base(base: Any, name: str = "base") -> float:
+    """ln(base) (1.0 for None): a value in nats divided by it is in ``base``."""
+    if base is None:
+        return 1.0
+    if isinstance(base, bool) or not isinstance(base, (int, float)):
+        raise TypeError(f"{name} must be None or a positive number != 1, got {type(base).__name__}")
+    if not base - base == 0 or base <= 0 or base == 1:
+        raise ValueError(f"{name} must be None (nats) or a finite number > 0 and != 1, got {base!r}")
+    return math.log(base)
 
 
 def _positive(value: Any, name: str) -> float:
