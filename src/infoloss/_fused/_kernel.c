@@ -241,13 +241,24 @@ static double il_wsum_double(const double *w, int64_t C) {
     return t;
 }
 
+/* Rare path, for a row whose smoothing sum is not finite: sum_c w_c (log S - d_c) term by term, as torch
+ * forms -sum_c w_c log p_c (an inf w_c gives +inf, not inf * 0 from wsum log S - sum w d). */
+#define IL_SMOOTH_TERMS(NAME, T)                                                                        \
+static double NAME(const T *z, const T *w, int64_t C, T m, double logS) {                                \
+    double t = 0;                                                                                      \
+    for (int64_t j = 0; j < C; ++j) t += (w ? (double)w[j] : 1.0) * (logS - (double)(z[j] - m));       \
+    return t;                                                                                          \
+}
+IL_SMOOTH_TERMS(il_smooth_terms_float, float)
+IL_SMOOTH_TERMS(il_smooth_terms_double, double)
+
 /* Row kernel, class-index targets. Every quantity is formed from d = z - m, never from lse = m + log S:
  * lse - z_y = log S - d_y keeps full precision for logits of any magnitude (lse - z_y loses everything
  * past the ulp of m: at m = 1e8 in float32 it is 0). CE, H and R are nonnegative sums of nonnegative
- * terms (log S >= 0, -d >= 0), so nothing cancels. The smoothing sum is sum_c w_c (log S - d_c) term by
- * term, with the raw d, as torch forms -sum_c w_c log p_c: a -inf logit gives +inf, w_c = 0 against it NaN
- * and an inf w_c +inf, as in torch. The eps / C * wsum term of A is only formed when eps > 0, so an inf
- * class weight reaches only the rows it multiplies. */
+ * terms (log S >= 0, -d >= 0), so nothing cancels. The smoothing sum -sum_c w_c log p_c is
+ * wsum log S - sum_c w_c d_c with the raw d (a -inf logit gives +inf, w_c = 0 against it NaN, as torch);
+ * when that is not finite it is redone term by term (an inf w_c then gives +inf, as torch). The
+ * eps / C * wsum term of A is only formed when eps > 0, so an inf class weight reaches only its rows. */
 #define IL_DEFINE_KERNEL(NAME, T, ROWMAX, SCAN, EXPS, BIG)                                              \
 void NAME(const T *z, int64_t ldz, const int64_t *y, const T *w, int64_t M, int64_t C,                \
           int64_t ignore_index, T eps_s, T ce, T ent, T rev, T Lo, T Ly, T wsum,                       \
@@ -272,16 +283,18 @@ void NAME(const T *z, int64_t ldz, const int64_t *y, const T *w, int64_t M, int6
         SCAN(zr, gr, C, m, sums);                                                                      \
         const double S = sums[0], Td = sums[1];                                                        \
         const double logS = log(S), TdS = Td / S; /* TdS <= 0 */                                       \
-        double Zs = 0; /* sum_c w_c (log S - d_c) = -sum_c w_c log p_c, raw d, term by term as torch */    \
+        double Zs = 0; /* -sum_c w_c log p_c = sum_c w_c (log S - d_c) = wsum log S - sum_c w_c d_c */ \
         if (smooth) {                                                                                  \
-            const T lS = (T)logS;                                                                      \
+            double Zd = 0; /* raw d (no clamp): a -inf logit gives +inf */                             \
             if (w) {                                                                                   \
-                _Pragma("omp simd reduction(+:Zs)")                                                    \
-                for (int64_t j = 0; j < C; ++j) Zs += w[j] * (lS - (zr[j] - m));                       \
+                _Pragma("omp simd reduction(+:Zd)")                                                    \
+                for (int64_t j = 0; j < C; ++j) Zd += w[j] * (zr[j] - m);                              \
             } else {                                                                                   \
-                _Pragma("omp simd reduction(+:Zs)")                                                    \
-                for (int64_t j = 0; j < C; ++j) Zs += lS - (zr[j] - m);                                \
+                _Pragma("omp simd reduction(+:Zd)")                                                    \
+                for (int64_t j = 0; j < C; ++j) Zd += zr[j] - m;                                       \
             }                                                                                          \
+            Zs = (double)wsum * logS - Zd; /* two nonnegative terms for w >= 0: no cancellation */     \
+            if (!isfinite(Zs)) Zs = il_smooth_terms_##T(zr, w, C, m, logS); /* inf w: as torch */      \
         }                                                                                              \
         const double H = logS - TdS;                                                                   \
         const T dy = zr[yi] - m;                                                                       \
