@@ -437,14 +437,15 @@ def torch_ce(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(z, y)
 
 
-_COMPILED: dict[tuple[Any, str, bool], Callable[..., Any]] = {}
+_COMPILED: dict[tuple[Any, str, bool | None], Callable[..., Any]] = {}
 
 
-def _compile(fn: Callable[..., Any], backend: str, dynamic: bool) -> Callable[..., Any]:
+def _compile(fn: Callable[..., Any], backend: str, dynamic: bool | None) -> Callable[..., Any]:
     """``torch.compile(fn)``, created on first call (importing dynamo takes seconds) and shared across cases.
 
-    GPU: ``dynamic=False``, one specialized graph per shape and dtype (the fair baseline). Dry run:
-    ``dynamic=True``, one trace per dtype instead of one per case (tracing is most of the dry run's time).
+    GPU: ``dynamic=None``, torch's default: the first shape gets a specialized graph, the next shape one
+    recompile with dynamic shapes that serves the later sizes (a cold inductor compile costs 10-20 s, one per
+    shape would not fit the 8-minute budget). Dry run: ``dynamic=True``, one trace per dtype.
     """
     def call(*a: Any) -> Any:
         key = (fn, backend, dynamic)
@@ -469,8 +470,9 @@ def row_impls(libs: Libs, args: argparse.Namespace) -> list[Impl]:
         Impl("torch_softce", "torch", "softce", lambda d: F.cross_entropy(d["z"], d["q"])),
     ]
     if not args.no_compile:
-        ce_c = _compile(torch_ce, args.compile_backend, args.dry_run)
-        mn_c = _compile(naive_minent, args.compile_backend, args.dry_run)
+        dyn = True if args.dry_run else None
+        ce_c = _compile(torch_ce, args.compile_backend, dyn)
+        mn_c = _compile(naive_minent, args.compile_backend, dyn)
         impls[1].fn = lambda d: ce_c(d["z"], d["y"])
         impls[4].fn = lambda d: mn_c(d["z"], d["y"])
     backends: list[str | None] = [None]
@@ -540,6 +542,10 @@ def linear_impls(libs: Libs, args: argparse.Namespace) -> list[Impl]:
             Impl("infoloss_linear_minent" + sfx, "infoloss", "minent",
                  lambda d, be=be: _with_backend(libs, be, lambda: il.linear_min_entropy_loss(
                      d["x"], d["w"], d["y"], entropy_weight=ENT_W)), backend=be),
+            *[Impl(f"infoloss_linear_minent_chunk{c}" + sfx, "infoloss", "minent",
+                   lambda d, be=be, c=c: _with_backend(libs, be, lambda: il.linear_min_entropy_loss(
+                       d["x"], d["w"], d["y"], entropy_weight=ENT_W, chunk_size=c)), backend=be)
+              for c in args.linear_chunks],
             Impl("infoloss_linear_ce_fwd" + sfx, "infoloss", "ce",
                  lambda d, be=be: _with_backend(libs, be, lambda: il.linear_cross_entropy(d["x"], d["w"], d["y"])),
                  mode="fwd", backend=be),
@@ -556,6 +562,7 @@ def linear_impls(libs: Libs, args: argparse.Namespace) -> list[Impl]:
 class Budget:
     seconds: float
     t0: float = field(default_factory=time.monotonic)
+    compile_s: float = 0.0  # first calls of the torch.compile baselines so far
 
     def left(self) -> float:
         return self.seconds - (time.monotonic() - self.t0)
@@ -643,11 +650,17 @@ def _measure(case: dict[str, Any], results: dict[str, dict[str, Any]], active: l
             rec["status"], rec["reason"] = "skipped", f"time budget ({budget.left():.0f} s left, {need:.0f} s needed)"
             active.remove(impl)
             continue
+        if impl.compiled and budget.compile_s >= args.compile_budget_s:
+            rec["status"], rec["reason"] = "skipped", f"compile budget ({budget.compile_s:.0f} s spent compiling)"
+            active.remove(impl)
+            continue
         try:
             t0 = time.monotonic()
             call(impl)()
             clock.sync()
             rec["first_call_s"] = round(time.monotonic() - t0, 3)
+            if impl.compiled:
+                budget.compile_s += rec["first_call_s"]
             for _ in range(args.warmup - 1):
                 call(impl)()
             c = call(impl)
@@ -861,7 +874,7 @@ def markdown(report: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------------------ tests
 def run_gpu_tests(out_dir: Path, paths: list[str], timeout: float, extra_path: str | None,
                   log: Callable[[str], None]) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider",
+    cmd = [sys.executable, "-m", "pytest", "-q", "-rfE", "--tb=short", "-m", "gpu", "-p", "no:cacheprovider",
            "--continue-on-collection-errors", *paths]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in [str(REPO / "src"), extra_path, env.get("PYTHONPATH")] if p)
@@ -902,8 +915,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--test-timeout", type=float, default=150.0)
     p.add_argument("--cpu-libs", action="store_true",
                    help="dry run: load Liger and CCE on CPU too (they run only under TRITON_INTERPRET=1)")
+    p.add_argument("--linear-chunks", type=int, nargs="*", default=None,
+                   help="extra chunk_size (rows) variants of linear MIN-ENT (default 256 1024 4096; dry run 16)")
     p.add_argument("--no-compile", action="store_true", help="leave out the torch.compile baselines")
     p.add_argument("--compile-backend", default=None, help="torch.compile backend (default inductor; dry run eager)")
+    p.add_argument("--compile-budget-s", type=float, default=150.0,
+                   help="stop starting torch.compile baselines once their first calls took this long in all")
     p.add_argument("--compile-reserve-s", type=float, default=None,
                    help="budget left needed to start a compiled baseline (default 60; dry run 1)")
     p.add_argument("--min-impl-s", type=float, default=None, help="budget left needed to run anything (default 5)")
@@ -912,11 +929,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     a.budget_s = a.budget_s if a.budget_s is not None else (120.0 if dry else 440.0)
     a.reps = a.reps if a.reps is not None else (3 if dry else 10)
     a.warmup = max(1, a.warmup if a.warmup is not None else (1 if dry else 2))
-    a.tests = a.tests if a.tests is not None else (["tests/gpu"] if dry else ["tests"])
+    a.tests = a.tests if a.tests is not None else (["tests/gpu"] if dry else gpu_test_files())
+    a.linear_chunks = a.linear_chunks if a.linear_chunks is not None else ([16] if dry else [256, 1024, 4096])
     a.compile_backend = a.compile_backend or ("eager" if dry else "inductor")
     a.compile_reserve_s = a.compile_reserve_s if a.compile_reserve_s is not None else (1.0 if dry else 60.0)
     a.min_impl_s = a.min_impl_s if a.min_impl_s is not None else (0.5 if dry else 5.0)
     return a
+
+
+def gpu_test_files() -> list[str]:
+    """tests/gpu plus every other test file that uses the gpu marker (collecting all of tests/ would import
+    the integrations' and harness' dependencies for nothing)."""
+    files = {"tests/gpu"}
+    for f in sorted((REPO / "tests").rglob("test_*.py")):
+        if "gpu" in f.relative_to(REPO / "tests").parts[:-1]:
+            continue
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            if "mark.gpu" in f.read_text():
+                files.add(str(f.relative_to(REPO)))
+    return sorted(files)
 
 
 def _git_rev() -> str | None:

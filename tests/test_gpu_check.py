@@ -38,8 +38,8 @@ gc = _load()
 ROW_IMPLS = {"torch_ce", "torch_ce_compiled", "liger_ce", "naive_minent", "naive_minent_compiled", "torch_softce",
              "infoloss_ce", "infoloss_minent", "infoloss_mixent", "infoloss_softce"}
 LINEAR_IMPLS = {"torch_lce", "torch_lce_chunked", "naive_linear_ce", "naive_linear_minent", "liger_flce", "cce",
-                "cce_exact", "infoloss_linear_ce", "infoloss_linear_minent", "infoloss_linear_ce_fwd",
-                "infoloss_token_stats"}
+                "cce_exact", "infoloss_linear_ce", "infoloss_linear_minent", "infoloss_linear_minent_chunk16",
+                "infoloss_linear_ce_fwd", "infoloss_token_stats"}
 
 
 def _env():
@@ -217,6 +217,16 @@ def test_targets_met_not_met_unknown():
     assert t["row CE <= 1.0x Liger CE"]["status"] == "unknown"
     t = {x["target"]: x for x in gc.evaluate_targets(rows, ["[triton]"])}
     assert t["row CE <= 1.0x Liger CE"]["status"] == "unknown" and t["row CE <= 1.0x Liger CE"]["backend"] == "triton"
+
+
+def test_gpu_test_files_are_the_marked_ones():
+    files = gc.gpu_test_files()
+    assert files[0] == "tests/gpu" or "tests/gpu" in files
+    for f in files:
+        if f != "tests/gpu":
+            assert "mark.gpu" in (REPO / f).read_text()
+    unmarked = [p for p in (REPO / "tests").glob("test_*.py") if "mark.gpu" not in p.read_text()]
+    assert not any(str(p.relative_to(REPO)) in files for p in unmarked)
 
 
 def test_wheel_plan_keeps_preinstalled_distributions():
