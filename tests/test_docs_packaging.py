@@ -1,0 +1,50 @@
+"""Packaging claims of the docs and README: the wheel ships the Apache-2.0 LICENSE; one version, one place."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import infoloss
+
+ROOT = Path(__file__).resolve().parents[1]
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def test_version_is_single_sourced() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "version" not in project and "version" in project["dynamic"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+(\.dev\d+|rc\d+)?", infoloss.__version__)
+    setuptools_cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["dynamic"]
+    assert setuptools_cfg["version"] == {"attr": "infoloss.__version__"}
+    assert importlib.metadata.version("infoloss") == infoloss.__version__
+
+
+def test_wheel_ships_the_license(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (wheel,) = tmp_path.glob("infoloss-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        (license_name,) = [n for n in names if re.fullmatch(r"infoloss-[^/]+\.dist-info/licenses/LICENSE", n)]
+        shipped = zf.read(license_name)
+        (meta_name,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        meta = zf.read(meta_name).decode()
+    assert shipped == (ROOT / "LICENSE").read_bytes()
+    assert b"Apache License" in shipped and b"Version 2.0, January 2004" in shipped
+    assert b"END OF TERMS AND CONDITIONS" in shipped  # the full text, not a stub
+    assert f"\nVersion: {infoloss.__version__}\n" in meta
+    assert "\nLicense-Expression: Apache-2.0\n" in meta and "\nLicense-File: LICENSE\n" in meta
