@@ -48,3 +48,13 @@ def test_wheel_ships_the_license(tmp_path: Path) -> None:
     assert b"END OF TERMS AND CONDITIONS" in shipped  # the full text, not a stub
     assert f"\nVersion: {infoloss.__version__}\n" in meta
     assert "\nLicense-Expression: Apache-2.0\n" in meta and "\nLicense-File: LICENSE\n" in meta
+
+
+def test_readme_links_are_absolute() -> None:
+    """The README is the package index's page too, where a link relative to the repository is broken."""
+    text = (ROOT / "README.md").read_text()
+    targets = re.findall(r"\]\(([^)\s]+)", text) + re.findall(r"^\[[^]]+\]:\s*(\S+)", text, flags=re.M)
+    targets += re.findall(r'(?:href|src)="([^"]+)"', text)
+    relative = [t for t in targets if not re.match(r"(?i)(https?|mailto):", t)]
+    assert not relative, f"relative links in README.md (broken on the package index): {relative}"
+    assert "sphinx-build -W -b html docs docs/_build/html" in text  # the docs command the site is built with
