@@ -271,6 +271,41 @@ def test_autocast_cpu_bfloat16(case, reduction):
         torch.testing.assert_close(out, theirs, rtol=1e-3, atol=1e-3)
 
 
+def test_autocast_bfloat16_hidden_float32_weight():
+    """A model under autocast hands bf16 hidden states to an fp32 lm_head: gradients in each one's dtype."""
+    x, w, b, y = data(torch.float32, seed=22)
+    xb = x.bfloat16().requires_grad_()
+    a = leaves(w, b)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = L.linear_cross_entropy(xb, a[0], y, a[1], label_smoothing=0.1)
+    assert out.dtype == torch.float32
+    out.backward()
+    assert xb.grad.dtype == torch.bfloat16 and a[0].grad.dtype == a[1].grad.dtype == torch.float32
+    ref = plain(xb.detach().double(), w.bfloat16().double(), b.bfloat16().double(), y, smoothing=0.1)
+    torch.testing.assert_close(out.double(), ref, rtol=2e-2, atol=2e-2)
+    with pytest.raises(TypeError, match="one dtype"):  # outside autocast the dtypes must agree
+        L.linear_cross_entropy(xb, w, y)
+
+
+def test_compile_under_autocast():
+    x, w, b, y = data(torch.float32, seed=23)
+
+    def f(x, w, b, y):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return L.linear_min_entropy_loss(x, w, y, b, softcap=4.0, chunk_size=7)
+
+    assert torch._dynamo.explain(f)(*leaves(x, w, b), y).graph_break_count == 0
+    torch._dynamo.reset()
+    a, c = leaves(x, w, b), leaves(x, w, b)
+    lc = torch.compile(f, backend="aot_eager", fullgraph=True, dynamic=True)(a[0], a[1], a[2], y)
+    le = f(c[0], c[1], c[2], y)
+    assert lc.dtype == torch.float32
+    torch.testing.assert_close(lc, le, rtol=0, atol=0)
+    lc.backward()
+    le.backward()
+    check_grads(a, c, rtol=0, atol=0)
+
+
 def test_large_magnitude_logits(row_path):
     """Logits offset by 1e6 (exact in float32): log S - (z_y - m), not the difference of two large numbers."""
     gen = torch.Generator().manual_seed(13)

@@ -99,7 +99,7 @@ def _logits(h: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
 
 
 def _run(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor, o: LinearLossOptions,
-         needs: tuple[bool, bool, bool], row_scale: Tensor | None = None, denom: Tensor | None = None
+         needs: tuple[bool, bool, bool], row_scale: Tensor | None = None, denom: Tensor | float | None = None
          ) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor | None]:
     """Per-row loss and the gradients for (hidden, weight, bias), rows scaled by ``row_scale`` / ``denom``.
 
@@ -190,10 +190,10 @@ def _reduced_op(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Ten
     o = LinearLossOptions(ce, ent, rev, rev_log_eps, ignore_index, label_smoothing, softcap, temperature,
                           chunk_size, gemm_dtype)
     acc = _acc_dtype(gemm_dtype)
-    denom = None
+    denom: Tensor | float | None = None  # a 0-dim tensor for class indices: never read on the host
     if mean:
         if target.dtype.is_floating_point:
-            denom = torch.tensor(float(max(1, target.shape[0])), dtype=acc, device=hidden.device)
+            denom = float(max(1, target.shape[0]))
         else:
             denom = (target != ignore_index).sum().clamp_min(1).to(acc)
     with _no_autocast(hidden.device):
