@@ -142,6 +142,10 @@ def main() -> None:
     ap.add_argument("--child-mem", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     impls = [s for s in args.impls.split(",") if s]
+    import torch.nn.functional as F
+
+    if not hasattr(F, "linear_cross_entropy"):  # torch < 2.13
+        impls = [s for s in impls if not s.startswith("torch_lce")]
     unknown = set(impls) - set(IMPLS)
     if unknown:
         ap.error(f"unknown implementations {sorted(unknown)}; choose from {IMPLS}")
