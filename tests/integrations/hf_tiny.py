@@ -34,6 +34,7 @@ def make_model(family: str, seed: int = 0, dtype: torch.dtype = torch.float32) -
     cfg_name, model_name, extra = FAMILIES[family]
     if family == "gpt2":
         cfg = transformers.GPT2Config(n_embd=32, n_layer=1, n_head=2, vocab_size=VOCAB, n_positions=64,
+                                      resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
                                       bos_token_id=1, eos_token_id=2, pad_token_id=0)
     else:
         cfg = getattr(transformers, cfg_name)(**_COMMON, **extra)

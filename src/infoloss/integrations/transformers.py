@@ -57,8 +57,7 @@ __all__ = [
     "is_infoloss_patched",
     "pop_token_entropy",
     "TokenEntropyCallback",
-    "InfolossSFTTrainer",
-]
+]  # and InfolossSFTTrainer, made on first access (it imports trl)
 
 
 # ------------------------------------------------------------------------------------------------ registry
@@ -135,8 +134,9 @@ def _shift_targets(labels: Tensor, ignore_index: int, shift_labels: Tensor | Non
     return shift_labels.reshape(-1)
 
 
-def _normalize(loss_sum: Tensor, num_items_in_batch: Tensor | int | None) -> Tensor:
-    if torch.is_tensor(num_items_in_batch):
+def _normalize(loss_sum: Tensor, num_items_in_batch: Tensor | int) -> Tensor:
+    """``loss_sum / num_items_in_batch`` without reading a tensor count on the host (no device sync)."""
+    if isinstance(num_items_in_batch, Tensor):
         return loss_sum / num_items_in_batch.to(loss_sum.device)
     return loss_sum / num_items_in_batch
 
@@ -308,7 +308,7 @@ class _Refused(ValueError):
     pass
 
 
-def _verify_forward(cls: type, softcap: bool) -> _Layout:
+def _verify_forward(cls: Any, softcap: bool) -> _Layout:
     """Parse ``cls.forward`` and check it is exactly: decoder -> last hidden state -> slice -> lm_head
     [-> Gemma softcap] -> self.loss_function -> return OutputClass(...). Anything else raises _Refused."""
     fwd = inspect.unwrap(cls.forward)
@@ -398,8 +398,9 @@ class _Patch:
 
 
 def _linear_fn(kind: str) -> Callable[..., Tensor]:
-    return {"ce": infoloss.linear_cross_entropy, "min-ent": infoloss.linear_min_entropy_loss,
-            "mix-ent": infoloss.linear_mixed_entropy_loss}[kind]
+    fns: dict[str, Callable[..., Tensor]] = {"ce": infoloss.linear_cross_entropy, "min-ent": infoloss.linear_min_entropy_loss,
+            "mix-ent": infoloss.linear_mixed_entropy_loss}
+    return fns[kind]
 
 
 def _supports_softcap() -> bool:
@@ -429,7 +430,7 @@ def _infoloss_forward(self: Any, *args: Any, **kwargs: Any) -> Any:
     if args:
         if len(args) > len(patch.layout.params):
             raise TypeError(f"forward takes at most {len(patch.layout.params)} positional arguments")
-        for name, value in zip(patch.layout.params, args):
+        for name, value in zip(patch.layout.params, args, strict=False):
             if name in kwargs:
                 raise TypeError(f"forward got multiple values for argument {name!r}")
             kwargs[name] = value
@@ -527,8 +528,8 @@ def is_infoloss_patched(model: nn.Module) -> bool:
     return hasattr(_unwrap(model), "_infoloss")
 
 
-def apply_infoloss(model: nn.Module, loss: str = "min-ent", *, skip_logits: bool | None = None,
-                   track_entropy: bool = True, chunk_size: int | None = None, **loss_kwargs: Any) -> nn.Module:
+def apply_infoloss(model: Any, loss: str = "min-ent", *, skip_logits: bool | None = None,
+                   track_entropy: bool = True, chunk_size: int | None = None, **loss_kwargs: Any) -> Any:
     r"""Patch a causal LM in place: its loss comes from the fused linear losses, no (B, T, V) logits.
 
     After the patch a forward with ``labels`` (and, by default, ``model.training``) runs the decoder, takes its
@@ -568,6 +569,7 @@ def apply_infoloss(model: nn.Module, loss: str = "min-ent", *, skip_logits: bool
         ``model`` itself (patched).
 
     Raises:
+        TypeError: ``model`` is not a ``transformers.PreTrainedModel``.
         ValueError: unsupported architecture (with the reason where known: logit scaling, MoE auxiliary
             loss), a forward that differs from the verified one, a loss without a fused form (focal, poly1:
             use :func:`loss_function`), a forward already replaced by someone else (e.g. TRL), a non-Linear
@@ -588,7 +590,7 @@ def apply_infoloss(model: nn.Module, loss: str = "min-ent", *, skip_logits: bool
         (True, torch.Size([]), torch.Size([]))
         >>> out.loss.backward()
     """
-    if not isinstance(model, nn.Module):
+    if not isinstance(model, transformers.PreTrainedModel):
         raise TypeError(f"model must be a transformers PreTrainedModel, got {type(model).__name__}")
     if hasattr(model, "_infoloss"):
         remove_infoloss(model)
@@ -635,7 +637,7 @@ def apply_infoloss(model: nn.Module, loss: str = "min-ent", *, skip_logits: bool
     return model
 
 
-def remove_infoloss(model: nn.Module) -> nn.Module:
+def remove_infoloss(model: Any) -> Any:
     """Undo :func:`apply_infoloss`: the stock forward and the previous ``loss_function`` come back.
 
     Raises:
@@ -713,8 +715,8 @@ class TokenEntropyCallback(TrainerCallback):
 
 
 def _make_sft_trainer() -> type:
-    from trl import SFTTrainer
     from transformers import Trainer
+    from trl import SFTTrainer
 
     class InfolossSFTTrainer(SFTTrainer):
         """TRL's ``SFTTrainer`` training a model patched by :func:`apply_infoloss` with the patched loss.
@@ -732,7 +734,7 @@ def _make_sft_trainer() -> type:
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            if not is_infoloss_patched(self.model):
+            if not is_infoloss_patched(self.model):  # type: ignore[arg-type]
                 raise ValueError("InfolossSFTTrainer needs a model patched by apply_infoloss(model, ...) before "
                                  "the trainer is built")
             if self.compute_loss_func is not None:
@@ -740,7 +742,7 @@ def _make_sft_trainer() -> type:
 
         def compute_loss(self, model: nn.Module, inputs: dict[str, Any], return_outputs: bool = False,
                          num_items_in_batch: Tensor | int | None = None) -> Any:
-            mode = "train" if self.model.training else "eval"
+            mode = "train" if model.training else "eval"
             inputs["use_cache"] = False
             loss, outputs = Trainer.compute_loss(self, model, inputs, return_outputs=True,
                                                  num_items_in_batch=num_items_in_batch)
