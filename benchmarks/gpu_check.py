@@ -109,8 +109,11 @@ VALUE_TOL = {"float32": 1e-4, "float64": 1e-9, "bfloat16": 2e-2, "float16": 5e-3
 MIB = 2.0**20
 
 
-class Aborted(Exception):
-    """Raised by the SIGTERM handler (the wrapper's hard timeout): write what we have and stop."""
+class Aborted(BaseException):
+    """Raised by the SIGTERM handler (the wrapper's hard timeout): write what we have and stop.
+
+    A BaseException, so that no ``except Exception`` (ours around each implementation, or a library's) eats it.
+    """
 
 
 # ------------------------------------------------------------------------------------------ utilities

@@ -43,7 +43,9 @@ LINEAR_IMPLS = {"torch_lce", "torch_lce_chunked", "naive_linear_ce", "naive_line
 
 
 def _env():
-    return dict(os.environ, PYTHON=sys.executable, PYTHONPATH=str(REPO / "src"), TRITON_INTERPRET="0")
+    # No wheels (a developer's .whl/ must not be installed by the test), no Triton interpreter.
+    return dict(os.environ, PYTHON=sys.executable, PYTHONPATH=str(REPO / "src"), TRITON_INTERPRET="0",
+                GPU_WHEELS=str(REPO / "no-such-wheels-dir"))
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +63,7 @@ def test_dry_run_writes_every_output(dry):
     assert {"gpu_check.json", "gpu_check.md", "pytest_gpu.txt", "gpu_check.log"} <= {p.name for p in out.iterdir()}
     assert report["dry_run"] is True and report["aborted"] is None
     assert report["env"]["device_name"].startswith("cpu")
+    assert report["env"]["packages"]["wheels_dir"] is None
     assert "gpu_check exit status: 0" in (out / "gpu_check.log").read_text()
     assert "DRY RUN" in md and "## Targets" in md
 
