@@ -106,7 +106,7 @@ def _toplevel_page(modules: list[tuple[str, str, str]]) -> str:
     groups: dict[str, list[str]] = {"class": [], "function": [], "module": [], "data": []}
     for name in infoloss.__all__:
         groups[_kind(getattr(infoloss, name))].append(name)
-    out.append(_underline("Loss modules and classes (``infoloss.*``)", "-") + "\n")
+    out.append(_underline("Classes (``infoloss.*``)", "-") + "\n")
     out.append(_autosummary(groups["class"], toctree=True))
     out.append(_underline("Functions (``infoloss.*``)", "-") + "\n")
     out.append(_autosummary(groups["function"], toctree=True))
