@@ -453,64 +453,78 @@ def test_public_losses_tiny_eps_index_target_finite():
 
 
 _CHILD = textwrap.dedent("""
-    import json, math, sys, warnings
+    # For each cache directory in argv: load the kernel from it (the first through available()), compute CE.
+    import json, os, sys, warnings
     warnings.simplefilter("error", RuntimeWarning)  # a silent fallback would pass: make it fail
     import torch, torch.nn.functional as F
     from infoloss._fused import _ckernel
-    ok = _ckernel.available()
     z = torch.randn(16, 21, generator=torch.Generator().manual_seed(0))
     y = torch.randint(0, 21, (16,), generator=torch.Generator().manual_seed(1))
-    loss = torch.empty(16); grad = torch.empty(16, 21)
-    _ckernel.rows(z, y, None, ignore_index=-100, label_smoothing=0.0, ce=1.0, ent=0.0, rev=0.0, wsum=21.0,
-                  loss=loss, grad=grad, rev_log_eps=-13.8)
-    err = (loss - F.cross_entropy(z, y, reduction="none")).abs().max().item()
-    info = _ckernel.build_info()
-    print(json.dumps({"available": ok, "err": err, "rebuilt": info["rebuilt"], "path": info["path"]}))
+    out = []
+    for k, cache in enumerate(sys.argv[1:]):
+        os.environ["INFOLOSS_CACHE_DIR"] = cache
+        if k == 0:
+            ok = _ckernel.available()
+            info = _ckernel.build_info()
+        else:
+            _ckernel._lib, info = _ckernel._load_with_info()
+            ok = True
+        loss = torch.empty(16); grad = torch.empty(16, 21)
+        _ckernel.rows(z, y, None, ignore_index=-100, label_smoothing=0.0, ce=1.0, ent=0.0, rev=0.0, wsum=21.0,
+                      loss=loss, grad=grad, rev_log_eps=-13.8)
+        err = (loss - F.cross_entropy(z, y, reduction="none")).abs().max().item()
+        out.append({"available": ok, "err": err, "rebuilt": info["rebuilt"], "path": info["path"]})
+        print(json.dumps(out[-1]), flush=True)
 """)
 
 
-def _run_child(cache):
-    env = dict(os.environ, INFOLOSS_CACHE_DIR=str(cache))
+def _run_child(*caches):
+    env = dict(os.environ)
     env.pop("INFOLOSS_CPU_KERNEL", None)
-    r = subprocess.run([sys.executable, "-c", _CHILD], env=env, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, f"child died (rc={r.returncode}, -7 = SIGBUS): {r.stderr[-2000:]}"
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    r = subprocess.run([sys.executable, "-c", _CHILD, *map(str, caches)], env=env, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, f"child died (rc={r.returncode}, -7 = SIGBUS): {r.stdout[-1000:]} {r.stderr[-2000:]}"
+    return [json.loads(line) for line in r.stdout.strip().splitlines()]
 
 
 def test_corrupt_cached_library_is_detected_and_rebuilt(tmp_path):
-    """A truncated library (SIGBUS when mapped), garbage bytes, a missing checksum file, and garbage whose
-    checksum file matches (unloadable): each fresh process rebuilds and computes correctly."""
+    """A truncated library (SIGBUS when mapped), garbage bytes, a missing or unreadable checksum file, and
+    garbage whose checksum file matches (unloadable): a fresh process rebuilds each and computes correctly;
+    a valid entry is reused as is."""
     _kernel_or_skip()
     cache = tmp_path / "cache"
-    first = _run_child(cache)
+    (first,) = _run_child(cache)
     assert first["available"] and first["err"] < 1e-5 and first["rebuilt"]
     lib = cache / os.path.basename(first["path"])
     meta = lib.with_name(lib.name + ".json")
-    good = lib.read_bytes()
-    assert json.loads(meta.read_text())["sha256"] == hashlib.sha256(good).hexdigest()
-    assert _run_child(cache)["rebuilt"] is False  # a valid cache entry is reused as is
-
-    def garbage_matching_checksum():
-        lib.write_bytes(b"\x7fELF garbage" * 100)
-        meta.write_text(json.dumps({"sha256": hashlib.sha256(lib.read_bytes()).hexdigest()}))
-
-    corruptions = {
-        "truncated": lambda: lib.write_bytes(good[: len(good) // 2]),
-        "garbage": lambda: lib.write_bytes(os.urandom(len(good))),
-        "no checksum": lambda: meta.unlink(),
-        "bad checksum file": lambda: meta.write_text("{not json"),
-        "garbage with matching checksum": garbage_matching_checksum,
+    good, good_meta = lib.read_bytes(), meta.read_text()
+    assert json.loads(good_meta)["sha256"] == hashlib.sha256(good).hexdigest()
+    garbage = b"\x7fELF garbage" * 100
+    corruptions = {  # name -> (library bytes, checksum file text or None for no file)
+        "valid": (good, good_meta),
+        "truncated": (good[: len(good) // 2], good_meta),
+        "garbage": (os.urandom(len(good)), good_meta),
+        "no checksum": (good, None),
+        "bad checksum file": (good, "{not json"),
+        "garbage with matching checksum": (garbage, json.dumps({"sha256": hashlib.sha256(garbage).hexdigest()})),
     }
-    for name, corrupt in corruptions.items():
-        corrupt()
-        out = _run_child(cache)
-        assert out["available"], name
-        assert out["rebuilt"], name
-        assert out["err"] < 1e-5, name
-        assert lib.read_bytes() != b"" and hashlib.sha256(lib.read_bytes()).hexdigest() == json.loads(
-            meta.read_text())["sha256"], name
-    leftovers = [p.name for p in cache.iterdir() if p.name.endswith((".tmp", ".build.so"))]
-    assert leftovers == []
+    dirs = []
+    for k, (data, text) in enumerate(corruptions.values()):
+        d = tmp_path / f"c{k}"
+        d.mkdir(mode=0o700)
+        (d / lib.name).write_bytes(data)
+        if text is not None:
+            (d / meta.name).write_text(text)
+        dirs.append(d)
+    results = _run_child(*dirs)
+    assert len(results) == len(dirs)
+    for (name, _), d, out in zip(corruptions.items(), dirs, results, strict=True):
+        assert out["available"] and out["err"] < 1e-5, name
+        assert out["rebuilt"] is (name != "valid"), name
+        data = (d / lib.name).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == json.loads((d / meta.name).read_text())["sha256"], name
+        leftovers = [p.name for p in d.iterdir() if p.name.endswith((".tmp", ".build.so"))]
+        assert leftovers == [], name
 
 
 # ---------------------------------------------------------------- 6. fallback warnings, diagnostics
