@@ -66,7 +66,7 @@ class LinearLossOptions:
 
     ``loss_i = ce * CE_i + ent * s_i * H_i + rev * s_i * R_i`` on the logits
     ``z = softcap * tanh((hidden @ weight.T + bias) / softcap) / temperature`` (``softcap = 0``: no cap).
-    ``chunk_size = 0`` picks about 2**23 / V rows per chunk; ``gemm_dtype`` is the dtype the GEMMs run in
+    ``chunk_size = 0`` picks about ``2**23 / V`` rows per chunk; ``gemm_dtype`` is the dtype the GEMMs run in
     (the autocast dtype under autocast, else the parameters' dtype).
     """
 
@@ -518,21 +518,21 @@ def _family(hidden: Tensor, weight: Tensor, target: Tensor, bias: Tensor | None,
 
 _SHAPES = """
     Args:
-        hidden: (*, H) hidden states (any leading dims, e.g. (B, T, H); flattened to N rows).
+        hidden: ``(*, H)`` hidden states (any leading dims, e.g. ``(B, T, H)``; flattened to N rows).
         weight: (V, H) classifier weight (e.g. ``lm_head.weight``).
-        target: (*) integer class indices (hidden's leading dims), or (*, V) class probabilities
-            (no gradient w.r.t. them).
+        target: ``(*)`` integer class indices (hidden's leading dims), or ``(*, V)`` class
+            probabilities (no gradient w.r.t. them).
         bias: optional (V,) classifier bias."""
 
 _COMMON = """
         ignore_index: class index whose rows are left out of the loss and of the 'mean' denominator (an int;
             a float raises TypeError, as in torch).
-        reduction: 'none' -> (*) per-row losses | 'mean' -> over non-ignored rows (N rows for probability
+        reduction: 'none' -> ``(*)`` per-row losses | 'mean' -> over non-ignored rows (N rows for probability
             targets; 0 when every row is ignored) | 'sum' -> sum over rows (ignored rows add 0).
         label_smoothing: eps in [0, 1]; the target becomes ``(1 - eps) q + eps / V``.
         softcap: None, or c > 0: the logits become ``c * tanh(z / c)`` (Gemma 2/3 final logit softcapping).
         temperature: T > 0; the (capped) logits are divided by T.
-        chunk_size: rows per chunk (default: about 2**23 / V).
+        chunk_size: rows per chunk (default: about ``2**23 / V``).
 
     Returns:
         The loss, 0-dim for 'mean'/'sum', hidden's leading dims for 'none'. Its dtype is hidden's (computed in
@@ -654,7 +654,7 @@ def linear_token_stats(hidden: Tensor, weight: Tensor, target: Tensor, bias: Ten
     Args:
         hidden: (N, H); weight: (V, H); target: (N,) class indices; bias: optional (V,).
         ignore_index: rows with this target get ``target_logprob`` 0.
-        chunk_size: rows per chunk (default: about 2**23 / V).
+        chunk_size: rows per chunk (default: about ``2**23 / V``).
 
     Returns:
         TokenStats of two (N,) tensors (float32; float64 for float64 input).
