@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -29,14 +30,21 @@ def test_version_is_single_sourced() -> None:
 
 
 def test_wheel_ships_the_license(tmp_path: Path) -> None:
+    # Build from a copy of what goes into a wheel, so the in-tree build leaves no build/ behind in the repo.
+    src = tmp_path / "src-tree"
+    src.mkdir()
+    for name in ["pyproject.toml", "README.md", "LICENSE"]:
+        shutil.copy2(ROOT / name, src / name)
+    shutil.copytree(ROOT / "src", src / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "*.so"))
+    out = tmp_path / "wheel"
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(tmp_path)],
+        [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "-q", "-w", str(out)],
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    (wheel,) = tmp_path.glob("infoloss-*.whl")
+    (wheel,) = out.glob("infoloss-*.whl")
     with zipfile.ZipFile(wheel) as zf:
         names = zf.namelist()
         (license_name,) = [n for n in names if re.fullmatch(r"infoloss-[^/]+\.dist-info/licenses/LICENSE", n)]
