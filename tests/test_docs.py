@@ -34,7 +34,8 @@ CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.whic
 
 
 # ------------------------------------------------------------------------------------------ the built site
-def _build(out: Path) -> None:
+def _build(out: Path) -> str:
+    """Build the site into ``out``; return '' on success, else the end of sphinx-build's output."""
     cmd = [
         sys.executable,
         "-m",
@@ -50,7 +51,9 @@ def _build(out: Path) -> None:
         str(out),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT)
-    assert proc.returncode == 0, f"sphinx-build -W failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+    if proc.returncode == 0:
+        return ""
+    return f"sphinx-build -W failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
 
 
 @pytest.fixture(scope="session")
@@ -69,10 +72,12 @@ def site() -> Path:
     stamp = base / "built-by"
     with open(base / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (stamp.is_file() and stamp.read_text() == run_id and (out / "index.html").is_file()):
+        done = stamp.is_file() and stamp.read_text().split("\n", 1)[0] == run_id
+        if not done:
             stamp.unlink(missing_ok=True)
-            _build(out)
-            stamp.write_text(run_id)
+            stamp.write_text(f"{run_id}\n{_build(out)}")  # a failed build is reported, not redone, by each worker
+        error = stamp.read_text().split("\n", 1)[1]
+    assert not error, error
     return out
 
 
