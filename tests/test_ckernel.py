@@ -433,9 +433,6 @@ def test_public_losses_tiny_eps_probability_target_finite():
     torch.testing.assert_close(got.double(), want, **tol(torch.float32, 200))
 
 
-@pytest.mark.xfail(strict=True, reason="the op layer (_fused/_rows.py, lead-owned) still forms the index-target "
-                   "floor as log(max(q, exp(log eps))), 0 in float32 for eps=1e-46: it should pass rev_log_eps= to "
-                   "_ckernel.rows (see /work/coord/kernel-api.md). Remove this marker when that lands.")
 def test_public_losses_tiny_eps_index_target_finite():
     """mixed_entropy_loss(eps=1e-46) / symmetric_cross_entropy(log_zero=-200), class-index targets, through
     infoloss.functional: finite and equal to the oracle (NaN before)."""

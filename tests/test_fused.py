@@ -367,12 +367,20 @@ def test_gradcheck(backend, kind):
 
 
 def test_double_backward_refused(backend):
+    # create_graph=True itself works (torch.func.grad needs it) and gives the right first-order gradient;
+    # differentiating that gradient again raises instead of silently dropping the Hessian.
     z = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
-    loss = _fused.ce_family_rows(z, torch.tensor([0, 1, 2, 3]), **options()).sum()
-    with pytest.raises(RuntimeError, match=r"ce_family_rows does not support double backward.*set_backend"):
-        torch.autograd.grad(loss, z, create_graph=True)
-    with pytest.raises(RuntimeError, match=r"entropy_rows does not support double backward"):
-        torch.autograd.grad(_fused.entropy_rows(z).sum(), z, create_graph=True)
+    y = torch.tensor([0, 1, 2, 3])
+    loss = _fused.ce_family_rows(z, y, **options()).sum()
+    (g,) = torch.autograd.grad(loss, z, create_graph=True)
+    zr = z.detach().clone().requires_grad_()
+    (gr,) = torch.autograd.grad(_reference.ce_family_rows(zr, y, **options()).sum(), zr)
+    torch.testing.assert_close(g, gr, **TOL[torch.float64])
+    with pytest.raises(RuntimeError, match=r"do not support double backward.*set_backend"):
+        g.sum().backward()
+    (gh,) = torch.autograd.grad(_fused.entropy_rows(z).sum(), z, create_graph=True)
+    with pytest.raises(RuntimeError, match=r"do not support double backward"):
+        torch.autograd.grad((gh ** 2).sum(), z)
 
 
 def test_second_backward_through_same_graph_recomputes(backend):

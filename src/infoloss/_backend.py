@@ -1,22 +1,25 @@
 """Selection of the row kernels behind :mod:`infoloss.functional`.
 
-``"fused"`` (default when :mod:`infoloss._fused` is importable) computes loss and gradient in one chunked
-pass; ``"reference"`` is the plain-PyTorch composition in :mod:`infoloss._reference`, kept as the oracle.
+``"fused"`` (the default) computes loss and gradient in one pass: the C kernel on CPU, chunked torch ops
+elsewhere. ``"triton"`` is ``"fused"`` plus the Triton kernel for CUDA tensors with class-index targets:
+opt-in until it has been verified on a GPU. ``"reference"`` is the plain-PyTorch composition in
+:mod:`infoloss._reference`, kept as the oracle. :func:`infoloss._ops.implementation` gives the table.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 from collections.abc import Iterator
-from types import ModuleType
 
-BACKENDS = ("fused", "reference")
+BACKENDS = ("fused", "triton", "reference")
 _state = {"name": "fused"}
 
 
 def set_backend(name: str) -> None:
-    """Choose the kernels used by :mod:`infoloss.functional`: ``"fused"`` (default) or ``"reference"``.
+    """Choose the kernels used by :mod:`infoloss.functional`: ``"fused"`` (default), ``"triton"`` or ``"reference"``.
+
+    Raises:
+        ValueError: for any other name.
 
     Example:
         >>> import infoloss
@@ -43,13 +46,3 @@ def use_backend(name: str) -> Iterator[None]:
         yield
     finally:
         _state["name"] = previous
-
-
-def ops() -> ModuleType:
-    """The module providing ``ce_family_rows`` and ``entropy_rows`` for the backend in effect."""
-    if _state["name"] == "fused":
-        try:
-            return importlib.import_module("infoloss._fused")
-        except ImportError:
-            pass
-    return importlib.import_module("infoloss._reference")

@@ -1,8 +1,11 @@
 """Argument checks shared by the functional API and the modules.
 
 Validation happens once, at the public boundary; every error names the argument, what was expected and what
-was given. Checks that need the tensor's values (index ranges, signs) run on CPU tensors only, so that a
-CUDA call never forces a device synchronisation (torch's own kernels still assert out-of-range indices there).
+was given. Shape, dtype and option checks are plain Python and always run. Checks that need the tensor's
+values (index ranges, probability signs) run on CPU tensors in eager mode only: a CUDA call never forces a
+device synchronisation, and under ``torch.compile`` / ``torch.export`` / ``torch.func`` they are skipped
+(they would be data-dependent branches). On CUDA an out-of-range class index then reads class 0's row in
+the eager path and NaN in the Triton kernel; validate labels once in your data pipeline if that matters.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from typing import NamedTuple
 
 import torch
 from torch import Tensor
+
+from infoloss._common import tracing
 
 REDUCTIONS = ("none", "mean", "sum")
 
@@ -63,7 +68,15 @@ def check_floating(t: Tensor, name: str) -> None:
 
 
 def _cpu(t: Tensor) -> bool:
-    return t.device.type == "cpu"
+    """Whether value checks run for ``t``: a CPU tensor outside any tracing or functorch transform."""
+    return t.device.type == "cpu" and not tracing()
+
+
+def check_ignore_index(ignore_index: int) -> int:
+    """``ignore_index`` must be an int (torch raises TypeError for a float too)."""
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
+        raise TypeError(f"ignore_index must be an int, got {type(ignore_index).__name__} {ignore_index!r}")
+    return ignore_index
 
 
 def check_probabilities(t: Tensor, name: str) -> None:
@@ -124,6 +137,7 @@ def flatten_input_target(input: Tensor, target: Tensor, ignore_index: int) -> Fl
     ``input.shape`` without the class dim, or floating probabilities of ``input.shape``.
     """
     check_floating(input, "input")
+    check_ignore_index(ignore_index)
     if not isinstance(target, Tensor):
         raise TypeError(f"target must be a torch.Tensor, got {type(target).__name__}")
     if input.dim() == 0:

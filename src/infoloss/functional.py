@@ -27,7 +27,8 @@ import math
 import torch
 from torch import Tensor
 
-from infoloss import _backend, _reference
+from infoloss import _common, _ops
+from infoloss._common import RowOptions, compute_dtype, loss_dtype, xlogy_safe
 from infoloss._reduction import reduce_loss
 from infoloss._validation import (
     Flat,
@@ -64,10 +65,12 @@ __all__ = [
 def _reduce_rows(rows: Tensor, flat: Flat, weight: Tensor | None, ignore_index: int, reduction: str,
                  out_dtype: torch.dtype) -> Tensor:
     """Apply ``reduction`` to per-row losses with the CE denominator of ``docs/design.md``."""
-    if flat.prob_target:
-        denom = torch.tensor(float(rows.shape[0]), dtype=rows.dtype, device=rows.device)
+    if reduction != "mean":
+        denom = None
+    elif flat.prob_target:
+        denom = rows.shape[0]
     else:
-        denom = _reference.sample_weights(flat.target, weight, ignore_index, rows.dtype, rows.device).sum()
+        denom = _common.sample_weights(flat.target, weight, ignore_index, rows.dtype, rows.device).sum()
     return reduce_loss(rows, denom, reduction, flat.out_shape, out_dtype)
 
 
@@ -79,11 +82,10 @@ def _ce_family(input: Tensor, target: Tensor, *, weight: Tensor | None, ignore_i
     label_smoothing = check_label_smoothing(label_smoothing)
     flat = flatten_input_target(input, target, ignore_index)
     weight = check_weight(weight, flat.logits2d.shape[-1], input)
-    rows = _backend.ops().ce_family_rows(
-        flat.logits2d, flat.target, weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing,
-        ce_coef=ce_coef, ent_coef=ent_coef, rev_coef=rev_coef, rev_log_eps=rev_log_eps,
-    )
-    return _reduce_rows(rows, flat, weight, ignore_index, reduction, input.dtype)
+    opts = RowOptions(ignore_index=ignore_index, label_smoothing=label_smoothing, ce=ce_coef, ent=ent_coef,
+                      rev=rev_coef, rev_log_eps=rev_log_eps)
+    rows = _ops.ce_family_rows(flat.logits2d, flat.target, weight, opts)
+    return _reduce_rows(rows, flat, weight, ignore_index, reduction, loss_dtype(input))
 
 
 def _reduce_elements(values: Tensor, reduction: str) -> Tensor:
@@ -119,7 +121,7 @@ def information(probs: Tensor, *, base: float | None = None) -> Tensor:
         tensor([1., 2., -0.])
     """
     check_probabilities(probs, "probs")
-    return (-torch.log(probs.to(_reference.compute_dtype(probs.dtype))) / log_base(base)).to(probs.dtype)
+    return (-torch.log(probs.to(compute_dtype(probs.dtype))) / log_base(base)).to(probs.dtype)
 
 
 def entropy(logits: Tensor | None = None, *, probs: Tensor | None = None, base: float | None = None,
@@ -153,14 +155,14 @@ def entropy(logits: Tensor | None = None, *, probs: Tensor | None = None, base: 
         check_floating(logits, "logits")
         if logits.dim() == 0:
             raise ValueError("logits must have a class dimension: shape (C,), (N, C) or (N, C, d1, ...)")
-        rows = _backend.ops().entropy_rows(to_rows(logits)).reshape(none_shape(logits))
+        rows = _ops.entropy_rows(to_rows(logits)).reshape(none_shape(logits))
         return _reduce_elements(rows / scale, reduction).to(logits.dtype)
     assert probs is not None
     check_probabilities(probs, "probs")
     if probs.dim() == 0:
         raise ValueError("probs must have a class dimension: shape (C,), (N, C) or (N, C, d1, ...)")
-    p = probs.to(_reference.compute_dtype(probs.dtype))
-    h = -_reference.xlogy_safe(p, torch.log(p)).sum(class_dim(probs))
+    p = probs.to(compute_dtype(probs.dtype))
+    h = -xlogy_safe(p, torch.log(p)).sum(class_dim(probs))
     return _reduce_elements(h / scale, reduction).to(probs.dtype)
 
 
@@ -257,15 +259,15 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     _check_broadcast(pos_weight, "pos_weight", input)
     # log sigma(x) and log(1 - sigma(x)) = log sigma(-x), with 0 log 0 = 0: finite at x = +-inf, where the
     # textbook max(x, 0) - x y + log1p(exp(-|x|)) gives inf - inf = NaN.
-    dtype = _reference.compute_dtype(input.dtype)
+    dtype = compute_dtype(input.dtype)
     x, y = input.to(dtype), target.to(dtype)
-    pos = _reference.xlogy_safe(y, torch.nn.functional.logsigmoid(x))
+    pos = xlogy_safe(y, torch.nn.functional.logsigmoid(x))
     if pos_weight is not None:
         pos = pos * pos_weight.to(dtype)
-    values = -(pos + _reference.xlogy_safe(1 - y, torch.nn.functional.logsigmoid(-x)))
+    values = -(pos + xlogy_safe(1 - y, torch.nn.functional.logsigmoid(-x)))
     if weight is not None:
         values = values * weight.to(dtype)
-    return (_reduce_elements(values, reduction) / log_base(base)).to(input.dtype)
+    return (_reduce_elements(values, reduction) / log_base(base)).to(loss_dtype(input))
 
 
 def _check_binary(input: Tensor, target: Tensor, weight: Tensor | None, reduction: str) -> None:
@@ -322,19 +324,19 @@ def kl_divergence(input: Tensor, target: Tensor, *, reduction: str = "mean", bas
     if target.shape != input.shape:
         raise ValueError(f"target must have the input's shape {tuple(input.shape)}, got {tuple(target.shape)}")
     dim = class_dim(input)
-    dtype = _reference.compute_dtype(input.dtype)
+    dtype = compute_dtype(input.dtype)
     logp = torch.log_softmax(input.to(dtype), dim=dim)
     if log_target:
         log_q = target.to(dtype)
         q = log_q.exp()
     else:
-        if target.device.type == "cpu" and target.numel() and bool((target < 0).any()):
+        if target.device.type == "cpu" and not _common.tracing() and target.numel() and bool((target < 0).any()):
             raise ValueError("target probabilities must be non-negative")
         q = target.to(dtype)
         log_q = torch.log(q)
-    kl = (_reference.xlogy_safe(q, log_q) - _reference.xlogy_safe(q, logp)).sum(dim)
+    kl = (xlogy_safe(q, log_q) - xlogy_safe(q, logp)).sum(dim)
     kl = kl.clamp_min(0.0)  # KL >= 0; rounding can otherwise leave -1e-8 where p == q
-    return (_reduce_elements(kl, reduction) / log_base(base)).to(input.dtype)
+    return (_reduce_elements(kl, reduction) / log_base(base)).to(loss_dtype(input))
 
 
 # ------------------------------------------------------------------------------- entropy-regularized losses
@@ -453,7 +455,7 @@ def _dense_target_rows(flat: Flat, weight: Tensor | None, ignore_index: int, lab
                        dtype: torch.dtype) -> Tensor:
     """a_ic = w_c q'_ic, the per-class coefficients of CE's log-probabilities (0 for ignored rows)."""
     num_classes = flat.logits2d.shape[-1]
-    q = _reference.smoothed_target(flat.target, num_classes, label_smoothing, dtype, ignore_index)
+    q = _common.smoothed_target(flat.target, num_classes, label_smoothing, dtype, ignore_index)
     a = q if weight is None else q * weight.to(dtype)
     if not flat.prob_target:
         a = a * (flat.target != ignore_index).to(dtype).unsqueeze(-1)
@@ -489,15 +491,15 @@ def focal_loss(input: Tensor, target: Tensor, *, gamma: float = 2.0, weight: Ten
     label_smoothing = check_label_smoothing(label_smoothing)
     flat = flatten_input_target(input, target, ignore_index)
     weight = check_weight(weight, flat.logits2d.shape[-1], input)
-    dtype = _reference.compute_dtype(input.dtype)
+    dtype = compute_dtype(input.dtype)
     logp = torch.log_softmax(flat.logits2d.to(dtype), dim=-1)
     a = _dense_target_rows(flat, weight, ignore_index, label_smoothing, dtype)
     # (1 - p)^gamma has an infinite derivative at p = 1 for gamma < 1: keep 1 - p >= tiny so saturated
     # predictions get a zero, not NaN, gradient.
     one_minus_p = (-torch.expm1(logp)).clamp_min(torch.finfo(dtype).tiny)
     modulator = one_minus_p.pow(gamma) if gamma != 0 else torch.ones_like(logp)
-    rows = -_reference.xlogy_safe(a * modulator, logp).sum(-1) / log_base(base)
-    return _reduce_rows(rows, flat, weight, ignore_index, reduction, input.dtype)
+    rows = -xlogy_safe(a * modulator, logp).sum(-1) / log_base(base)
+    return _reduce_rows(rows, flat, weight, ignore_index, reduction, loss_dtype(input))
 
 
 def poly1_cross_entropy(input: Tensor, target: Tensor, *, epsilon: float = 1.0, weight: Tensor | None = None,
@@ -527,11 +529,11 @@ def poly1_cross_entropy(input: Tensor, target: Tensor, *, epsilon: float = 1.0, 
     label_smoothing = check_label_smoothing(label_smoothing)
     flat = flatten_input_target(input, target, ignore_index)
     weight = check_weight(weight, flat.logits2d.shape[-1], input)
-    dtype = _reference.compute_dtype(input.dtype)
+    dtype = compute_dtype(input.dtype)
     logp = torch.log_softmax(flat.logits2d.to(dtype), dim=-1)
-    ce = _reference.ce_rows(logp, flat.target, weight, ignore_index, label_smoothing)
-    q = _reference.smoothed_target(flat.target, logp.shape[-1], label_smoothing, dtype, ignore_index)
-    s = _reference.sample_weights(flat.target, weight, ignore_index, dtype, logp.device)
+    ce = _common.ce_rows(logp, flat.target, weight, ignore_index, label_smoothing)
+    q = _common.smoothed_target(flat.target, logp.shape[-1], label_smoothing, dtype, ignore_index)
+    s = _common.sample_weights(flat.target, weight, ignore_index, dtype, logp.device)
     pt = (q * logp.exp()).sum(-1)
     rows = (ce + epsilon * s * (1.0 - pt)) / log_base(base)
-    return _reduce_rows(rows, flat, weight, ignore_index, reduction, input.dtype)
+    return _reduce_rows(rows, flat, weight, ignore_index, reduction, loss_dtype(input))

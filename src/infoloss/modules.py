@@ -123,6 +123,17 @@ class _TwoTermLoss(_WeightedLoss):
             init = torch.tensor([-math.log(self.ce_weight), -math.log(reg_weight)])
             self.log_vars = nn.Parameter(init)
 
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in ("ce_weight", self._reg_name) and self.__dict__.get("learnable", False):
+            raise AttributeError(
+                f"{type(self).__name__}(learnable=True) learns {name} (through log_vars), so assigning it would "
+                f"be ignored; read the learned values from .effective_weights, or build the loss with "
+                f"learnable=False to set or schedule {name} (e.g. with infoloss.regularizer_weight)"
+            )
+        if name in ("ce_weight", self._reg_name) and "learnable" in self.__dict__:
+            value = check_finite_number(value, name)  # type: ignore[arg-type]
+        super().__setattr__(name, value)
+
     @property
     def effective_weights(self) -> tuple[float, float]:
         """The (CE, regularizer) weights in effect: fixed values, or ``exp(-log_vars)`` when learnable."""

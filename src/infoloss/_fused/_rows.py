@@ -13,13 +13,12 @@ Neither keeps anything of size M x C alive except the gradient itself, which is 
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from infoloss import _reference
+from infoloss._common import RowOptions, compute_dtype
 
 from . import _ckernel
 
@@ -37,56 +36,57 @@ def _chunk_rows(num_classes: int, chunk_rows: int | None) -> int:
     return max(1, _CHUNK_ELEMENTS // max(1, num_classes))
 
 
-def _rev_logs(num_classes: int, label_smoothing: float, rev_log_eps: float,
-              dtype: torch.dtype) -> tuple[float, float]:
-    """log max(q'_c, eps) for the true class (ly) and for the others (lo), rounded as the reference does."""
-    off = label_smoothing / num_classes
-    q = torch.tensor([1.0 - label_smoothing + off, off], dtype=dtype)
-    logs = q.clamp_min(math.exp(rev_log_eps)).log()
-    return float(logs[0]), float(logs[1])
-
-
-def _eager_chunk(z: Tensor, target: Tensor, w: Tensor | None, wsum: float, *, ignore_index: int,
-                 label_smoothing: float, ce: float, ent: float, rev: float, rev_log_eps: float,
+def _eager_chunk(z: Tensor, target: Tensor, w: Tensor | None, wsum: Tensor | float, *, opts: RowOptions,
                  want_grad: bool) -> tuple[Tensor, Tensor | None]:
-    """Loss (rows,) and gradient (rows, C) of one chunk; ``z`` already in the compute dtype."""
+    """Loss (rows,) and gradient (rows, C) of one chunk in torch ops; ``z`` already in the compute dtype.
+
+    The formula of ``docs/fused.md``: ``log p = (z - m) - log S`` (never the difference of two large
+    numbers); ``0 log 0 = 0`` where a target or a probability is 0; a ``-inf`` logit against a positive
+    target gives ``+inf``. Gradient ``p_j (ce*A - ent*s*(log p_j + H) - rev*s*(L_j + R)) - ce*a_j``.
+    """
     dtype = z.dtype
     rows, num_classes = z.shape
-    big = 1e300 if dtype == torch.float64 else 1e30
+    ce, ent, rev, eps = opts.ce, opts.ent, opts.rev, opts.label_smoothing
     m = z.amax(1, keepdim=True)
     m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-    logp = torch.sub(z, m).clamp_(min=-big)  # -inf logits -> a huge finite value: 0 * log 0 stays 0
+    logp = z - m
     p = logp.exp()
     s_row = p.sum(1, keepdim=True)
     p.div_(s_row)
     logp.sub_(s_row.log())
-    ent_h = -torch.linalg.vecdot(p, logp) if ent != 0 else None
-    eps = label_smoothing
+    finite_logp = torch.where(p == 0, torch.zeros_like(logp), logp)  # 0 * log 0 = 0 from here on
+    ent_h = -torch.linalg.vecdot(p, finite_logp) if ent != 0 else None
+    lo = ly = 0.0
     if target.dtype.is_floating_point:
         q = target.to(dtype)
         s = (q @ w) if w is not None else torch.ones(rows, dtype=dtype, device=z.device)
         qs = q * (1.0 - eps) + eps / num_classes if eps > 0 else q
         a = qs * w if w is not None else qs
         a_sum = a.sum(1)
-        cross = -torch.linalg.vecdot(a, logp)
-        log_q = qs.log().clamp_min_(rev_log_eps) if rev != 0 else None  # as the reference rounds it
+        cross = -(torch.where(a == 0, torch.zeros_like(a), a * logp)).sum(1)
+        log_q = qs.log().clamp_min_(opts.rev_log_eps) if rev != 0 else None
         rev_r = -torch.linalg.vecdot(p, log_q) if log_q is not None else None
         valid = None
+        safe = None
+        wy = None
+        p_y = None
     else:
-        valid = target != ignore_index
+        a = None
+        log_q = None
+        valid = target != opts.ignore_index
         safe = torch.where(valid, target, torch.zeros_like(target)).unsqueeze(1)
         wy = w[safe.squeeze(1)] if w is not None else torch.ones(rows, dtype=dtype, device=z.device)
         s = torch.where(valid, wy, torch.zeros_like(wy))
         logp_y = logp.gather(1, safe).squeeze(1)
-        cross = (1.0 - eps) * wy * (-logp_y)
+        cross = (1.0 - eps) * wy * (-logp_y) if eps < 1 else torch.zeros_like(wy)
         if eps > 0:
             cross = cross - (eps / num_classes) * ((logp @ w) if w is not None else logp.sum(1))
-        a_sum = (1.0 - eps) * wy + (eps / num_classes) * wsum
-        ly, lo = _rev_logs(num_classes, eps, rev_log_eps, dtype)
+            a_sum = (1.0 - eps) * wy + (eps / num_classes) * wsum
+        else:
+            a_sum = wy
+        ly, lo = opts.rev_logs(num_classes)
         p_y = p.gather(1, safe).squeeze(1)
         rev_r = -(lo + p_y * (ly - lo)) if rev != 0 else None
-        a = None
-        log_q = None
     loss = torch.zeros(rows, dtype=dtype, device=z.device)
     if ce != 0:
         loss = loss + ce * cross
@@ -98,9 +98,8 @@ def _eager_chunk(z: Tensor, target: Tensor, w: Tensor | None, wsum: float, *, ig
         loss = torch.where(valid, loss, torch.zeros_like(loss))
     if not want_grad:
         return loss, None
-    # grad_j = p_j * (ce*A - ent*s*(log p_j + H) - rev*s*(L_j + R)) - ce * a_j
     k = ce * a_sum
-    g = logp
+    g = finite_logp
     if ent_h is not None:
         k = k - ent * s * ent_h
         g.mul_((-ent * s).unsqueeze(1))
@@ -117,17 +116,17 @@ def _eager_chunk(z: Tensor, target: Tensor, w: Tensor | None, wsum: float, *, ig
         if ce != 0:
             g.sub_(a, alpha=ce)
     else:
+        assert safe is not None and wy is not None and valid is not None and p_y is not None
         if ce != 0 and eps > 0:
             if w is not None:
                 g.sub_(w, alpha=ce * eps / num_classes)
             else:
                 g.sub_(ce * eps / num_classes)
-        corr = -ce * (1.0 - eps) * wy
+        corr = -ce * (1.0 - eps) * wy if ce != 0 and eps < 1 else torch.zeros_like(wy)
         if rev_r is not None:
             corr = corr - rev * s * (ly - lo) * p_y
         g.scatter_add_(1, safe, corr.unsqueeze(1))
-        assert valid is not None
-        g.mul_(valid.unsqueeze(1))
+        g = torch.where(valid.unsqueeze(1), g, torch.zeros_like(g))
     return loss, g
 
 
@@ -162,32 +161,42 @@ def _kernel_prob(logits2d: Tensor, target: Tensor, w: Tensor | None, wsum: float
             grad[r0:r1].copy_(gc)
 
 
-def _compute(logits2d: Tensor, target: Tensor, weight: Tensor | None, *, ignore_index: int,
-             label_smoothing: float, ce: float, ent: float, rev: float, rev_log_eps: float,
-             want_grad: bool, chunk_rows: int | None, use_kernel: bool | None) -> tuple[Tensor, Tensor | None]:
+def compute(logits2d: Tensor, target: Tensor, weight: Tensor | None, opts: RowOptions, *, want_grad: bool,
+            impl: str = "auto", chunk_rows: int | None = None) -> tuple[Tensor, Tensor | None]:
+    """Per-row loss (M,) and, when ``want_grad``, the gradient (M, C) of the rows, by the chosen kernel.
+
+    ``impl``: ``"auto"`` (the table in :func:`infoloss._ops.implementation`), ``"ckernel"``, ``"eager"``
+    (chunked torch ops) or ``"triton"``. The loss is float32 (float64 for float64 input); the gradient has
+    the input's dtype. Runs outside autograd: callers wrap it (``infoloss._ops``).
+    """
     in_dtype = logits2d.dtype
-    dtype = _reference.compute_dtype(in_dtype)
+    dtype = compute_dtype(in_dtype)
     rows, num_classes = logits2d.shape
     dev = logits2d.device
+    if impl == "auto":
+        impl = "ckernel" if dev.type == "cpu" and _ckernel.available() else "eager"
+    if impl == "triton":
+        from . import _triton
+
+        return _triton.launch(logits2d, target, weight, want_grad, opts)
     loss = torch.empty(rows, dtype=dtype, device=dev)
     grad = torch.empty((rows, num_classes), dtype=in_dtype, device=dev) if want_grad else None
     if rows == 0 or num_classes == 0:
         loss.zero_()
         return loss, grad
     w = weight.to(device=dev, dtype=dtype).contiguous() if weight is not None else None
-    wsum = float(w.sum()) if w is not None else float(num_classes)
     index_target = not target.dtype.is_floating_point
-    if use_kernel is None:
-        use_kernel = dev.type == "cpu" and _ckernel.available()
-    if use_kernel and not index_target:
-        _kernel_prob(logits2d, target, w, wsum, label_smoothing=label_smoothing, ce=ce, ent=ent, rev=rev,
-                     rev_log_eps=rev_log_eps, chunk_rows=chunk_rows, loss=loss, grad=grad)
-        return loss, grad
-    if use_kernel:
+    if impl == "ckernel":
+        wsum = float(w.sum()) if w is not None else float(num_classes)  # CPU only: no device sync
+        if not index_target:
+            _kernel_prob(logits2d, target, w, wsum, label_smoothing=opts.label_smoothing, ce=opts.ce,
+                         ent=opts.ent, rev=opts.rev, rev_log_eps=opts.rev_log_eps, chunk_rows=chunk_rows,
+                         loss=loss, grad=grad)
+            return loss, grad
         y = target.to(torch.int64).contiguous()
-        ly, lo = _rev_logs(num_classes, label_smoothing, rev_log_eps, dtype)
-        consts: dict[str, Any] = dict(ignore_index=ignore_index, label_smoothing=label_smoothing, ce=ce,
-                                      ent=ent, rev=rev, lo=lo, ly=ly, wsum=wsum)
+        ly, lo = opts.rev_logs(num_classes)
+        consts: dict[str, Any] = dict(ignore_index=opts.ignore_index, label_smoothing=opts.label_smoothing,
+                                      ce=opts.ce, ent=opts.ent, rev=opts.rev, lo=lo, ly=ly, wsum=wsum)
         if in_dtype == dtype and logits2d.stride(1) == 1:
             _ckernel.rows(logits2d, y, w, loss=loss, grad=grad, **consts)
             return loss, grad
@@ -201,49 +210,23 @@ def _compute(logits2d: Tensor, target: Tensor, weight: Tensor | None, *, ignore_
             if grad is not None and gc is not None:
                 grad[r0:r1].copy_(gc)
         return loss, grad
+    wsum_t: Tensor | float = w.sum() if w is not None else float(num_classes)
     step = _chunk_rows(num_classes, chunk_rows)
     for r0 in range(0, rows, step):
         r1 = min(rows, r0 + step)
-        lc, gc = _eager_chunk(logits2d[r0:r1].to(dtype), target[r0:r1], w, wsum, ignore_index=ignore_index,
-                              label_smoothing=label_smoothing, ce=ce, ent=ent, rev=rev,
-                              rev_log_eps=rev_log_eps, want_grad=want_grad)
+        lc, gc = _eager_chunk(logits2d[r0:r1].to(dtype), target[r0:r1], w, wsum_t, opts=opts, want_grad=want_grad)
         loss[r0:r1] = lc
         if grad is not None and gc is not None:
             grad[r0:r1] = gc
     return loss, grad
 
 
-class FusedRows(torch.autograd.Function):
-    """Autograd Function around :func:`_compute`; the gradient is made in forward, scaled in backward."""
-
-    @staticmethod
-    def forward(ctx: Any, logits2d: Tensor, target: Tensor, weight: Tensor | None,  # type: ignore[override]
-                opts: dict[str, Any]) -> Tensor:
-        opts = dict(opts)
-        ctx.name = opts.pop("name", "ce_family_rows")
-        loss, grad = _compute(logits2d.detach(), target, weight, want_grad=True, **opts)
-        ctx.grad = grad
-        ctx.opts = opts
-        # references only (no copies): lets a second backward (retain_graph, gradcheck) recompute
-        ctx.save_for_backward(logits2d, target, weight)
-        return loss
-
-    @staticmethod
-    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, None, None, None]:  # type: ignore[override]
-        name = getattr(ctx, "name", "ce_family_rows")
-        if torch.is_grad_enabled():
-            raise RuntimeError(DOUBLE_BACKWARD_MSG.format(name=name))
-        grad = ctx.grad
-        if grad is None:  # a second backward through the same graph: the buffer was handed over
-            logits2d, target, weight = ctx.saved_tensors
-            grad = _compute(logits2d.detach(), target, weight, want_grad=True, **ctx.opts)[1]
-            assert grad is not None
-        ctx.grad = None  # hand the buffer over: autograd may then keep it as .grad without a copy
-        go = grad_output.to(grad.dtype) if grad.dtype != torch.float64 else grad_output
-        if go.dim() == 1 and go.numel() > 0 and go.stride(0) == 0:
-            scale = float(go[0])  # an expanded scalar (from .sum() / .mean()): one scalar multiply
-            if scale != 1.0:
-                grad.mul_(scale)
-        else:
-            grad.mul_(go.unsqueeze(1))
-        return grad, None, None, None
+def _compute(logits2d: Tensor, target: Tensor, weight: Tensor | None, *, ignore_index: int,
+             label_smoothing: float, ce: float, ent: float, rev: float, rev_log_eps: float,
+             want_grad: bool, chunk_rows: int | None = None,
+             use_kernel: bool | None = None) -> tuple[Tensor, Tensor | None]:
+    """Keyword form of :func:`compute` (used by the linear losses)."""
+    opts = RowOptions(ignore_index=ignore_index, label_smoothing=label_smoothing, ce=ce, ent=ent, rev=rev,
+                      rev_log_eps=rev_log_eps)
+    impl = "auto" if use_kernel is None else ("ckernel" if use_kernel else "eager")
+    return compute(logits2d, target, weight, opts, want_grad=want_grad, impl=impl, chunk_rows=chunk_rows)

@@ -9,10 +9,10 @@ kernel does not cover, use the eager chunked path (which runs on CUDA too).
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor
+
+from infoloss._common import RowOptions
 
 try:  # pragma: no cover - needs triton
     import triton
@@ -27,7 +27,7 @@ if AVAILABLE:  # pragma: no cover - needs a GPU
 
     @triton.jit
     def _rows_kernel(z_ptr, y_ptr, w_ptr, loss_ptr, g_ptr, C, stride_z, stride_g, ignore_index,
-                     eps_s, ce, ent, rev, lo, ly, wsum,
+                     eps_s, ce, ent, rev, lo, ly,
                      HAS_W: tl.constexpr, HAS_GRAD: tl.constexpr, BLOCK: tl.constexpr):
         row = tl.program_id(0).to(tl.int64)
         z_row = z_ptr + row * stride_z
@@ -40,7 +40,8 @@ if AVAILABLE:  # pragma: no cover - needs a GPU
         m = -float("inf")
         s = 0.0
         td = 0.0
-        zw = 0.0
+        zw = 0.0  # sum_c w_c (z_c - m), kept relative to the running max
+        ws = 0.0  # sum_c w_c
         for start in range(0, C, BLOCK):
             cols = start + tl.arange(0, BLOCK)
             mask = cols < C
@@ -53,25 +54,29 @@ if AVAILABLE:  # pragma: no cover - needs a GPU
             # sum e*(z - m_new) = scale*(td + (m_old - m_new)*s_old) + sum e*d
             td = scale * (td + tl.maximum(m - m_safe, -1e30) * s) + tl.sum(e * d, 0)
             s = scale * s + tl.sum(e, 0)
+            shift = tl.where(m > -float("inf"), m - m_safe, 0.0)
             if HAS_W:
                 wv = tl.load(w_ptr + cols, mask=mask, other=0.0).to(tl.float32)
-                zw += tl.sum(tl.where(mask, wv * z, 0.0), 0)
+                zw = zw + shift * ws + tl.sum(tl.where(mask & (wv != 0), wv * (z - m_safe), 0.0), 0)
+                ws += tl.sum(wv, 0)
             else:
-                zw += tl.sum(tl.where(mask, z, 0.0), 0)
+                zw = zw + shift * ws + tl.sum(tl.where(mask, z - m_safe, 0.0), 0)
+                ws += tl.sum(tl.where(mask, 1.0, 0.0), 0)
             m = m_new
         m = tl.where(m > -float("inf"), m, 0.0)
         log_s = tl.log(s)
-        lse = m + log_s
         h = log_s - td / s
-        zy = tl.load(z_row + y_safe).to(tl.float32)
-        py = tl.exp(zy - lse)
+        dy = tl.load(z_row + y_safe).to(tl.float32) - m  # log p_y = dy - log S: no large differences
+        py = tl.exp(dy - log_s)
         if HAS_W:
             wy = tl.load(w_ptr + y_safe).to(tl.float32)
         else:
             wy = 1.0
         c_eps = eps_s / C
-        a_sum = (1.0 - eps_s) * wy + c_eps * wsum
-        cross = (1.0 - eps_s) * wy * (lse - zy) + c_eps * (wsum * lse - zw)
+        a_sum = (1.0 - eps_s) * wy + c_eps * ws
+        cross = (1.0 - eps_s) * wy * (log_s - dy)
+        if eps_s > 0:
+            cross += c_eps * (ws * log_s - zw)
         r = -(lo + py * (ly - lo))
         loss = ce * cross + ent * wy * h + rev * wy * r
         tl.store(loss_ptr + row, tl.where(valid, tl.where(in_range, loss, float("nan")), 0.0))
@@ -96,69 +101,25 @@ if AVAILABLE:  # pragma: no cover - needs a GPU
                 tl.store(g_row + cols, g.to(g_ptr.dtype.element_ty), mask=mask)
 
 
-def _launch(logits2d: Tensor, target: Tensor, weight: Tensor | None, want_grad: bool,
-            opts: dict[str, Any]) -> tuple[Tensor, Tensor | None]:  # pragma: no cover - needs a GPU
-    from ._rows import _rev_logs
+def launch(logits2d: Tensor, target: Tensor, weight: Tensor | None, want_grad: bool,
+           opts: RowOptions) -> tuple[Tensor, Tensor | None]:  # pragma: no cover - needs a GPU or the interpreter
+    """Loss rows and (optionally) gradient rows by the Triton kernel; probability targets and float64 take
+    the eager chunked path (the Triton kernel covers class-index targets in float32/float16/bfloat16)."""
+    from ._rows import compute
 
+    if target.dtype.is_floating_point or logits2d.dtype == torch.float64:
+        return compute(logits2d, target, weight, opts, want_grad=want_grad, impl="eager")
     rows, num_classes = logits2d.shape
     z = logits2d if logits2d.stride(1) == 1 else logits2d.contiguous()
-    dtype = torch.float64 if z.dtype == torch.float64 else torch.float32
     loss = torch.empty(rows, dtype=torch.float32, device=z.device)
     grad = torch.empty_like(z, memory_format=torch.contiguous_format) if want_grad else None
     if rows == 0:
-        return loss.to(dtype), grad
-    ly, lo = _rev_logs(num_classes, opts["label_smoothing"], opts["rev_log_eps"], torch.float32)
+        return loss, grad
+    ly, lo = opts.rev_logs(num_classes)
     w = weight.to(device=z.device, dtype=torch.float32).contiguous() if weight is not None else None
-    wsum = float(w.sum()) if w is not None else float(num_classes)
-    block = min(4096, triton.next_power_of_2(num_classes))
     _rows_kernel[(rows,)](z, target.contiguous(), w if w is not None else z, loss,
                           grad if grad is not None else z, num_classes, z.stride(0),
-                          grad.stride(0) if grad is not None else 0, opts["ignore_index"],
-                          opts["label_smoothing"], opts["ce"], opts["ent"], opts["rev"], lo, ly, wsum,
-                          HAS_W=w is not None, HAS_GRAD=want_grad, BLOCK=block)
-    return loss.to(dtype), grad
-
-
-class _TritonRows(torch.autograd.Function):  # pragma: no cover - needs a GPU
-    @staticmethod
-    def forward(ctx: Any, logits2d: Tensor, target: Tensor, weight: Tensor | None,  # type: ignore[override]
-                opts: dict[str, Any]) -> Tensor:
-        loss, grad = _launch(logits2d, target, weight, True, opts)
-        ctx.grad = grad
-        ctx.opts = opts
-        ctx.save_for_backward(logits2d, target, weight)
-        ctx.name = opts.get("name", "ce_family_rows")
-        return loss
-
-    @staticmethod
-    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, None, None, None]:  # type: ignore[override]
-        from ._rows import DOUBLE_BACKWARD_MSG
-
-        if torch.is_grad_enabled():
-            raise RuntimeError(DOUBLE_BACKWARD_MSG.format(name=ctx.name))
-        grad = ctx.grad
-        if grad is None:  # second backward through the same graph: recompute
-            logits2d, target, weight = ctx.saved_tensors
-            grad = _launch(logits2d.detach(), target, weight, True, ctx.opts)[1]
-        ctx.grad = None
-        grad.mul_(grad_output.to(grad.dtype).unsqueeze(1))
-        return grad, None, None, None
-
-
-def ce_family_rows(logits2d: Tensor, target: Tensor, weight: Tensor | None,
-                   **opts: Any) -> Tensor:  # pragma: no cover - needs a GPU
-    """Dispatch: Triton for class-index targets in float32/16/bf16, the eager chunked path otherwise."""
-    from ._rows import FusedRows, _compute
-
-    opts = dict(opts)
-    opts["use_kernel"] = False
-    if target.dtype.is_floating_point or logits2d.dtype == torch.float64:
-        if torch.is_grad_enabled() and logits2d.requires_grad:
-            return FusedRows.apply(logits2d, target, weight, opts)
-        opts.pop("name", None)
-        return _compute(logits2d.detach(), target, weight, want_grad=False, **opts)[0]
-    if torch.is_grad_enabled() and logits2d.requires_grad:
-        return _TritonRows.apply(logits2d, target, weight, opts)
-    return _launch(logits2d.detach(), target, weight, False, opts)[0]
-
-
+                          grad.stride(0) if grad is not None else 0, opts.ignore_index,
+                          opts.label_smoothing, opts.ce, opts.ent, opts.rev, lo, ly,
+                          HAS_W=w is not None, HAS_GRAD=want_grad, BLOCK=min(4096, triton.next_power_of_2(num_classes)))
+    return loss, grad

@@ -14,7 +14,8 @@ import torch
 from torch import Tensor
 
 # One implementation of these checks for the whole library (re-exported for the bespoke modules).
-from infoloss._reference import compute_dtype as compute_dtype
+from infoloss._common import compute_dtype as compute_dtype
+from infoloss._common import tracing
 from infoloss._validation import check_reduction as check_reduction
 from infoloss._validation import log_base as log_base
 
@@ -47,6 +48,8 @@ def as_float_matrix(matrix: Tensor | Sequence[Sequence[float]], name: str) -> Te
 
 def check_finite(m: Tensor, name: str) -> None:
     """Raise ValueError naming the first NaN/inf entry of ``m``."""
+    if tracing():
+        return
     bad = ~torch.isfinite(m)
     if bool(bad.any()):
         idx = tuple(int(i) for i in bad.nonzero()[0])
@@ -55,6 +58,8 @@ def check_finite(m: Tensor, name: str) -> None:
 
 def check_non_negative(m: Tensor, name: str, *, ignore_diagonal: bool = False) -> None:
     """Raise ValueError naming the first negative entry of ``m`` (optionally skipping the diagonal)."""
+    if tracing():
+        return
     neg = m < 0
     if ignore_diagonal:
         neg = neg & ~torch.eye(m.shape[0], dtype=torch.bool, device=m.device)
@@ -125,8 +130,10 @@ def check_target_range(target: Tensor, num_classes: int, ignore_index: int, fn_n
     The range check reads values, so (as in the core) it runs on CPU tensors only: a CUDA call never
     forces a device synchronisation, and torch's indexing kernels assert out-of-range labels there.
     """
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
+        raise TypeError(f"{fn_name}: ignore_index must be an int, got {type(ignore_index).__name__} {ignore_index!r}")
     valid = target != ignore_index
-    if target.device.type != "cpu":
+    if target.device.type != "cpu" or tracing():
         return valid
     bad = valid & ((target < 0) | (target >= num_classes))
     if bool(bad.any()):

@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from infoloss import _backend
+from infoloss import _ops
+from infoloss._common import RowOptions, loss_dtype
 from infoloss._reduction import reduce_loss
 from infoloss.bespoke._checks import (
     check_reduction,
@@ -80,11 +81,9 @@ def _similarity_cross_entropy(input: Tensor, target: Tensor, target_matrix: Tens
     logits2d, safe, valid, s, t, w = _prepare(input, target, target_matrix, weight, ignore_index, reduction,
                                               "similarity_cross_entropy", "target_matrix")
     # The soft-target row kernel of the core (fused by default): -sum_j w_j T[y, j] log p_j per row.
-    rows = _backend.ops().ce_family_rows(logits2d, t[safe], weight=w, ignore_index=ignore_index,
-                                         label_smoothing=0.0, ce_coef=1.0 / ln_b, ent_coef=0.0, rev_coef=0.0,
-                                         rev_log_eps=0.0)
+    rows = _ops.ce_family_rows(logits2d, t[safe], w, RowOptions(ignore_index=ignore_index, ce=1.0 / ln_b))
     loss = torch.where(valid, rows, torch.zeros_like(rows))
-    return _reduce(loss, s, reduction, target, input.dtype)
+    return _reduce(loss, s, reduction, target, loss_dtype(input))
 
 
 def similarity_cross_entropy(input: Tensor, target: Tensor, target_matrix: MatrixLike, *,
@@ -212,7 +211,7 @@ def _pairwise_cost_loss(input: Tensor, target: Tensor, cost_matrix: Tensor, weig
     margin = torch.where(used, logits2d - z_true, torch.zeros_like(logits2d))
     terms = torch.where(used, cost * F.softplus(margin), torch.zeros_like(margin))
     loss = torch.where(valid, s * terms.sum(-1), torch.zeros_like(s)) / ln_b
-    return _reduce(loss, s, reduction, target, input.dtype)
+    return _reduce(loss, s, reduction, target, loss_dtype(input))
 
 
 def pairwise_cost_loss(input: Tensor, target: Tensor, cost_matrix: MatrixLike, *,
@@ -302,7 +301,7 @@ def _expected_cost_loss(input: Tensor, target: Tensor, cost_matrix: Tensor, ce_w
         nll = -logp.gather(-1, safe.unsqueeze(-1)).squeeze(-1)
         per = per + (ce_weight / ln_b) * nll
     loss = torch.where(valid, s * per, torch.zeros_like(s))
-    return _reduce(loss, s, reduction, target, input.dtype)
+    return _reduce(loss, s, reduction, target, loss_dtype(input))
 
 
 def _check_ce_weight(ce_weight: float) -> float:

@@ -1,0 +1,130 @@
+"""Helpers shared by the production layers (functional, bespoke, kernels), each concept in one place.
+
+* dtypes: :func:`compute_dtype`, :func:`loss_dtype` (autocast-aware, like torch's float32 list);
+* the target: :func:`smoothed_target`, :func:`sample_weights`, :func:`xlogy_safe`;
+* values that must not be checked while tracing: :func:`tracing`;
+* the options of the row kernels: :class:`RowOptions`.
+
+:mod:`infoloss._reference` (the oracle) does not import from here: it stays an independent composition.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """float64 stays float64; every other floating dtype is computed in float32."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def loss_dtype(input: Tensor) -> torch.dtype:
+    """The dtype a loss is returned in: the input's, or float32 under autocast (torch's float32 list).
+
+    Under ``torch.autocast`` torch runs ``cross_entropy`` & co. in float32 and returns float32 even for a
+    bfloat16 input; infoloss does the same for every CE-family loss.
+    """
+    if input.dtype in (torch.float16, torch.bfloat16) and torch.is_autocast_enabled(input.device.type):
+        return torch.float32
+    return input.dtype
+
+
+def tracing() -> bool:
+    """True under ``torch.compile`` / ``torch.export`` tracing or a ``torch.func`` transform.
+
+    Value-dependent checks (index ranges, probability signs) are skipped then: they would need a
+    data-dependent branch. torch's own kernels still check index ranges at run time.
+    """
+    if torch.compiler.is_compiling():
+        return True
+    is_exporting = getattr(torch.compiler, "is_exporting", None)
+    if is_exporting is not None and is_exporting():
+        return True
+    return bool(torch._C._are_functorch_transforms_active())
+
+
+def xlogy_safe(x: Tensor, logy: Tensor) -> Tensor:
+    """``x * logy`` with ``0 * log 0 = 0`` and a finite gradient where ``x == 0``."""
+    zero = x == 0
+    return torch.where(zero, torch.zeros_like(x), x * torch.where(zero, torch.zeros_like(logy), logy))
+
+
+def smoothed_target(target: Tensor, num_classes: int, label_smoothing: float, dtype: torch.dtype,
+                    ignore_index: int) -> Tensor:
+    """Dense (M, C) target distribution ``q' = (1 - eps) q + eps / C`` (ignored rows: one-hot of class 0)."""
+    if target.dtype.is_floating_point:
+        q = target.to(dtype)
+    else:
+        safe = torch.where(target == ignore_index, torch.zeros_like(target), target)
+        q = torch.nn.functional.one_hot(safe, num_classes).to(dtype)
+    if label_smoothing > 0:
+        q = q * (1.0 - label_smoothing) + label_smoothing / num_classes
+    return q
+
+
+def sample_weights(target: Tensor, weight: Tensor | None, ignore_index: int, dtype: torch.dtype,
+                   device: torch.device) -> Tensor:
+    """Per-row sample weight ``s_i`` (docs/design.md): ``w[y_i]`` (0 if ignored) or ``sum_c w_c q_ic``."""
+    if target.dtype.is_floating_point:
+        if weight is None:
+            return torch.ones(target.shape[0], dtype=dtype, device=device)
+        return (target.to(dtype) * weight.to(dtype)).sum(-1)
+    valid = target != ignore_index
+    if weight is None:
+        return valid.to(dtype)
+    safe = torch.where(valid, target, torch.zeros_like(target))
+    return torch.where(valid, weight.to(dtype)[safe], torch.zeros((), dtype=dtype, device=device))
+
+
+def ce_rows(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
+            label_smoothing: float) -> Tensor:
+    """torch's per-element cross entropy (reduction='none') from (M, C) log-probabilities, 0 log 0 = 0."""
+    dtype = logp.dtype
+    num_classes = logp.shape[-1]
+    w = None if weight is None else weight.to(dtype)
+    if target.dtype.is_floating_point:
+        q = smoothed_target(target, num_classes, label_smoothing, dtype, ignore_index)
+        return -xlogy_safe(q * w if w is not None else q, logp).sum(-1)
+    valid = target != ignore_index
+    safe = torch.where(valid, target, torch.zeros_like(target))
+    nll = -logp.gather(-1, safe.unsqueeze(-1)).squeeze(-1)
+    if w is not None:
+        nll = nll * w[safe]
+    if label_smoothing > 0:
+        smooth = -(logp * w).sum(-1) if w is not None else -logp.sum(-1)
+        nll = (1.0 - label_smoothing) * nll + (label_smoothing / num_classes) * smooth
+    return torch.where(valid, nll, torch.zeros_like(nll))
+
+
+@dataclass(frozen=True)
+class RowOptions:
+    """Options of the row kernels: per row ``ce * CE_i + ent * s_i * H_i + rev * s_i * R_i`` (nats).
+
+    ``rev_log_eps`` is ``log(eps)`` of the floor in ``R_i = -sum_c p_c log max(q'_c, eps)`` (<= 0; -inf
+    is allowed and means no floor). The coefficients carry ``1/ln(base)``.
+    """
+
+    ignore_index: int = -100
+    label_smoothing: float = 0.0
+    ce: float = 1.0
+    ent: float = 0.0
+    rev: float = 0.0
+    rev_log_eps: float = 0.0
+
+    def rev_logs(self, num_classes: int) -> tuple[float, float]:
+        """``log max(q'_c, eps)`` for the true class (``ly``) and the others (``lo``) of a one-hot target.
+
+        Computed from ``log q'`` (never ``exp(rev_log_eps)``, which underflows for eps < 1e-45).
+        """
+        eps = self.label_smoothing
+        off = eps / num_classes
+        log_true = math.log(1.0 - eps + off) if 1.0 - eps + off > 0 else -math.inf
+        log_off = math.log(off) if off > 0 else -math.inf
+        return max(log_true, self.rev_log_eps), max(log_off, self.rev_log_eps)
+
+
+ENTROPY_OPTIONS = RowOptions(ignore_index=-1, label_smoothing=0.0, ce=0.0, ent=1.0, rev=0.0, rev_log_eps=0.0)
