@@ -259,11 +259,12 @@ def fit_temperature(logits: Tensor, target: Tensor, *, max_iter: int = 100, boun
         logits: (N, C) logits of the validation set.
         target: (N,) int64 class indices.
         max_iter: LBFGS iterations.
-        bounds: ``T`` is clipped to this range (with every validation example right and confident, the
-            NLL keeps falling as ``T -> 0`` and has no minimum).
+        bounds: ``T`` is clipped to this range.
 
     Returns:
-        The fitted temperature (float).
+        The fitted temperature (float). When every example is classified correctly the NLL keeps
+        falling as ``T -> 0`` and has no minimum: the lower bound is returned (the harness does not
+        scale then, see ``docs/experiments.md``).
 
     Raises:
         ValueError: wrong shapes or dtypes, or N = 0.
@@ -278,6 +279,8 @@ def fit_temperature(logits: Tensor, target: Tensor, *, max_iter: int = 100, boun
         raise ValueError("fit_temperature: needs at least one example")
     z = logits.detach().to("cpu", torch.float64)
     y = target.detach().to("cpu").long()
+    if bool(z.argmax(1).eq(y).all()):
+        return float(bounds[0])
     log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
     opt = torch.optim.LBFGS([log_t], lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe",
                             tolerance_grad=1e-12, tolerance_change=1e-14)  # fmt: skip

@@ -311,12 +311,15 @@ def _validation_metrics(
     if len(splits.y_val) == 0:
         return {}, None
     logits = predict(model, splits.x_val, batch_size=cfg.eval_batch_size, device=device, amp_dtype=amp_dtype)
-    t = fit_temperature(logits, splits.y_val)
+    # with no validation mistake the NLL has no minimum (T -> 0): then no scaling (T = 1), flagged
+    no_mistake = bool(logits.argmax(1).eq(splits.y_val).all())
+    t = 1.0 if no_mistake else fit_temperature(logits, splits.y_val)
     raw = accumulate([(logits, splits.y_val)], num_classes, distances).metrics("val")
     ts = accumulate([(logits, splits.y_val)], num_classes, distances, temperature=t).metrics("val", "_ts")
     out = {k: v for k, v in raw.items() if k not in ("val_reliability", "val_entropy_hist")}
     out.update({f"val_{k}_ts": ts[f"val_{k}_ts"] for k in _TS_KEYS})
     out["temperature"] = t
+    out["temperature_fitted"] = not no_mistake
     return out, t
 
 
