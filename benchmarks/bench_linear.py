@@ -9,8 +9,9 @@ Method:
   ``--rounds`` rounds run every implementation once, in an order rotated each round (interleaved, so machine
   load hits them alike); the table gives the median fwd+bwd (gradients for hidden, weight and bias) and its
   ratio to the plain torch composition ``F.cross_entropy(F.linear(x, w, b), y)``;
-* memory: each implementation in a fresh subprocess: one warm step, then the peak RSS over one step minus the
-  RSS before it (``/proc/self/clear_refs`` resets the peak; Linux only), inputs already allocated;
+* memory: each implementation in a fresh subprocess: two warm steps at a tiny size (libraries, kernels,
+  thread pools), then the peak RSS over the first full-size step minus the RSS before it
+  (``/proc/self/clear_refs`` resets the peak; Linux only), inputs already allocated, gradients included;
 * "tuned" malloc = ``MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=68719476736`` (glibc otherwise
   maps and first-touches every large buffer).
 
@@ -104,9 +105,12 @@ def child_mem(impl: str, n: int, h: int, v: int, autocast: bool) -> dict:
     import warnings
 
     warnings.simplefilter("ignore")
-    step = make_steps([impl], n, h, v, autocast)[impl]
-    step()
-    base = rss_kib()
+    warm = make_steps([impl], 64, 32, 500, autocast)[impl]  # load libraries, kernels, thread pools
+    warm()
+    warm()
+    del warm
+    step = make_steps([impl], n, h, v, autocast)[impl]  # the measured step is the first at full size, so
+    base = rss_kib()  # memory an allocator kept from an earlier step cannot hide the peak
     ok = reset_peak()
     step()
     peak = rss_kib("VmHWM")

@@ -172,6 +172,17 @@ def test_retained_graph_accumulates_exactly(case, reduction, softcap):
     la.backward()
     (4 * lb).backward()
     check_grads(a, c)
+    # an optimizer that modifies .grad in place between two backwards does not change the second one
+    a3 = leaves(x, w, b)
+    l3 = fn(a3[0], a3[1], y, a3[2], reduction=reduction, softcap=softcap, **kw)
+    l3 = l3.sum() if reduction == "none" else l3
+    l3.backward(retain_graph=True)
+    for t in a3:
+        t.grad.mul_(-7.0).add_(1.0)
+        t.grad = t.grad.zero_()
+    l3.backward()
+    for t, z in zip(a3, c, strict=True):
+        torch.testing.assert_close(t.grad, z.grad / 4, rtol=1e-10, atol=1e-10)
     # and the gradients read by torch.autograd.grad twice are equal
     a2 = leaves(x, w, b)
     l2 = fn(a2[0], a2[1], y, a2[2], reduction=reduction, softcap=softcap, **kw)

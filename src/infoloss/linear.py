@@ -325,8 +325,18 @@ def _rows_backward_setup(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None
 _rows_backward_op.register_autograd(_rows_backward_backward, setup_context=_rows_backward_setup)
 
 
+def _traced() -> bool:
+    return torch.compiler.is_compiling() or torch._C._are_functorch_transforms_active()
+
+
 class _Reduced(torch.autograd.Function):
-    """'mean' / 'sum': the op's gradients, made in forward, scaled by the upstream scalar in backward."""
+    """'mean' / 'sum': the op's gradients, made in forward, scaled by the upstream scalar in backward.
+
+    Eager: the gradient buffers are handed to autograd in backward, scaled in place (no parameter-sized
+    copy), and the Function drops its reference; a second backward through a retained graph recomputes them
+    from the saved inputs (references, no copies), so it is exact. Under torch.compile / torch.func the
+    backward is functional (``grad * go``) and the buffers are saved tensors.
+    """
 
     @staticmethod
     def forward(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor,  # type: ignore[override]
@@ -338,14 +348,36 @@ class _Reduced(torch.autograd.Function):
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
         _, gh, gw, gb = output
         ctx.mark_non_differentiable(gh, gw, gb)
-        ctx.save_for_backward(gh, gw, gb)
         ctx.name = inputs[4]
         needs = inputs[7]
         ctx.needs = (needs[0], needs[1], needs[2] and inputs[2] is not None)
+        if _traced():
+            ctx.handover = None
+            ctx.save_for_backward(gh, gw, gb)
+        else:
+            ctx.handover = [gh, gw, gb]
+            ctx.recompute = (inputs[5], inputs[6])
+            ctx.save_for_backward(*inputs[:4])
 
     @staticmethod
     def backward(ctx: Any, go: Tensor, *_: Any) -> tuple[Tensor | None, ...]:  # type: ignore[override]
-        return _reduced_backward(ctx, go)[:4] + (None,) * 4
+        if ctx.handover is None:
+            return _reduced_backward(ctx, go)[:4] + (None,) * 4
+        _check_not_double_backward(ctx.name)
+        need_h, need_w, need_b = ctx.needs
+        if ctx.handover:
+            grads, ctx.handover = ctx.handover, []
+        else:  # a second backward through the same graph: the buffers were handed over; recompute them
+            hidden, weight, bias, target = ctx.saved_tensors
+            opt_args, mean = ctx.recompute
+            with torch.no_grad():
+                grads = list(_reduced_op(hidden, weight, bias, target, *opt_args, mean, need_h, need_w,
+                                         need_b)[1:])
+        out = []
+        for g, need in zip(grads, ctx.needs, strict=True):
+            out.append(g.mul_(go) if need else None)
+        del grads
+        return (*out, None, None, None, None, None)
 
 
 class _Rows(torch.autograd.Function):
