@@ -208,3 +208,15 @@ def test_infoloss_sft_trainer_under_trl_default_bf16_autocast(tmp_path: Path) ->
     assert abs(loss.item() - _oracle_min_ent(base, batch)) < 2e-2 * loss.item()
     trainer.train()
     assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+
+
+def test_example_script_runs(tmp_path: Path) -> None:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "finetune_min_ent.py"
+    spec = importlib.util.spec_from_file_location("finetune_min_ent", path)
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    history = example.main(["--steps", "2", "--output-dir", str(tmp_path)])
+    assert len(history) == 2 and all(0.0 < e["token_entropy"] < 6.0 for e in history)

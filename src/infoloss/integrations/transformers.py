@@ -231,13 +231,15 @@ def compute_loss_func(loss: str = "min-ent", **loss_kwargs: Any
     that bypass the model's loss, e.g. TRL's ``SFTTrainer``.
 
     Args:
-        loss, **loss_kwargs: as :func:`loss_function`.
+        loss: as :func:`loss_function`.
+        **loss_kwargs: as :func:`loss_function`.
 
     Returns:
         A callable ``(outputs, labels, num_items_in_batch=None) -> Tensor``.
 
     Raises:
-        ValueError, TypeError: as :func:`loss_function`.
+        ValueError: as :func:`loss_function`.
+        TypeError: as :func:`loss_function`.
 
     Example:
         >>> import torch
