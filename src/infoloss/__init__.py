@@ -5,7 +5,7 @@ bespoke (cost-aware) losses in :mod:`infoloss.bespoke` and the experiment harnes
 :mod:`infoloss.experiments`. The loss modules are exported here.
 """
 
-from infoloss import bespoke, functional
+from infoloss import bespoke, functional, parallel
 from infoloss._backend import get_backend, set_backend, use_backend
 from infoloss.linear import (
     TokenStats,
@@ -25,6 +25,7 @@ from infoloss.modules import (
     SymmetricCrossEntropyLoss,
 )
 from infoloss.schedules import regularizer_weight
+from infoloss.tokens import TokenLogprobEntropy, token_logprob_entropy, token_logprob_entropy_from_logits
 
 __version__ = "0.1.0"
 
@@ -46,6 +47,10 @@ __all__ = [
     "linear_mixed_entropy_loss",
     "linear_token_stats",
     "TokenStats",
+    "token_logprob_entropy",
+    "token_logprob_entropy_from_logits",
+    "TokenLogprobEntropy",
+    "parallel",
     "regularizer_weight",
     "set_backend",
     "get_backend",
