@@ -406,6 +406,14 @@ def grad_chunk(z: Tensor, target: Tensor, w: Tensor | None, spec: Spec, offset: 
     kent = k.ent[sl] if k.ent is not None else None
     krev = k.rev[sl] if k.rev is not None else None
     row = kce * mg.a_sum[sl]
+    if kent is None and (krev is None or spec.target != "prob"):  # no per-class term: g = p * row - ...
+        if krev is not None:
+            ly, lo = rev_logs(vocab, eps, spec.rev_log_eps, z.dtype)
+            row = row - krev * (lo + mg.rev[sl])  # type: ignore[index]
+        else:
+            ly = lo = 0.0
+        del logp
+        return _finish(p.mul_(row.unsqueeze(1)), z, target, w, spec, offset, vocab, mg, k, sl, kce, krev, ly, lo)
     if kent is not None:
         assert mg.ent is not None
         row = row - kent * mg.ent[sl]
@@ -423,6 +431,14 @@ def grad_chunk(z: Tensor, target: Tensor, w: Tensor | None, spec: Spec, offset: 
             ly, lo = rev_logs(vocab, eps, spec.rev_log_eps, z.dtype)
             row = row - krev * (lo + mg.rev[sl])
     g.add_(row.unsqueeze(1)).mul_(p)
+    return _finish(g, z, target, w, spec, offset, vocab, mg, k, sl, kce, krev, ly, lo)
+
+
+def _finish(g: Tensor, z: Tensor, target: Tensor, w: Tensor | None, spec: Spec, offset: int, vocab: int,
+            mg: Merged, k: RowCoefs, sl: slice, kce: Tensor, krev: Tensor | None, ly: float, lo: float) -> Tensor:
+    """The target terms of the gradient: ``- k_ce a_c`` and, at the true class, the R correction."""
+    eps = spec.smoothing
+    vr = z.shape[1]
     if spec.target == "prob":
         if k.ce is not None:
             a = smoothed(target, eps, vocab)
