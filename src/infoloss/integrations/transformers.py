@@ -412,17 +412,28 @@ def _supports_softcap() -> bool:
 @torch.no_grad()
 def _entropy_sum(hidden: Tensor, weight: Tensor, bias: Tensor | None, softcap: float | None,
                  chunk_rows: int | None) -> Tensor:
-    """sum_i H(softmax(z_i)) over the rows of ``hidden`` (z = softcap(hidden @ weight.T + bias)), chunked."""
+    """sum_i H(softmax(z_i)) over the rows of ``hidden`` (z = softcap(hidden @ weight.T + bias)), chunked.
+
+    One reused chunk buffer (about 32 MiB of float32 logits by default, as the fused loss), the softcap
+    applied in place, and :func:`infoloss.functional.entropy` (the fused row kernel) per chunk.
+    """
     acc = torch.float64 if hidden.dtype == torch.float64 else torch.float32
     total = torch.zeros((), dtype=acc, device=hidden.device)
     n, vocab = hidden.shape[0], weight.shape[0]
-    step = chunk_rows or max(1, (1 << 22) // max(1, vocab))
+    if n == 0:
+        return total
+    step = min(n, chunk_rows or max(1, (1 << 23) // max(1, vocab)))
+    buf = torch.empty(step, vocab, dtype=hidden.dtype, device=hidden.device)
     for r0 in range(0, n, step):
-        z = nn.functional.linear(hidden[r0:r0 + step], weight, bias).to(acc)
+        h = hidden[r0:r0 + step]
+        z = buf[: h.shape[0]]
+        if bias is None:
+            torch.mm(h, weight.t(), out=z)
+        else:
+            torch.addmm(bias, h, weight.t(), out=z)
         if softcap is not None:
-            z = torch.tanh(z / softcap) * softcap
-        logp = torch.log_softmax(z, dim=-1)
-        total += -(logp.exp() * logp).sum()
+            z.div_(softcap).tanh_().mul_(softcap)
+        total += F.entropy(z, reduction="sum").to(acc)
     return total
 
 
@@ -562,8 +573,8 @@ def apply_infoloss(model: Any, loss: str = "min-ent", *, skip_logits: bool | Non
             ``confidence-penalty``, ``mix-ent``, ``sce``.
         skip_logits: True: always fused when labels are given; False: never (stock forward + this loss);
             None (default): fused in training mode, logits in eval mode (as Liger).
-        track_entropy: compute ``token_entropy`` (one extra forward-only pass of the LM head, no gradient;
-            costs about a third of the fused loss's LM-head time). False sets no attribute.
+        track_entropy: compute ``token_entropy`` (one extra forward-only pass of the LM head, no gradient:
+            one more matmul of the LM head's three). False sets no attribute.
         chunk_size: rows per chunk of the fused loss (default: about 2**23 / V).
         **loss_kwargs: the loss's keywords, as :func:`loss_function`.
 
@@ -673,10 +684,14 @@ def pop_token_entropy(model: nn.Module) -> float | None:
         >>> pop_token_entropy(torch.nn.Linear(2, 2)) is None
         True
     """
-    patch = getattr(_unwrap(model), "_infoloss", None)
-    if patch is None or patch.entropy_sum is None or patch.entropy_count is None:
+    inner = _unwrap(model)
+    patch = getattr(inner, "_infoloss", None)
+    if patch is None:
         return None
-    pair = torch.stack([patch.entropy_sum.float(), patch.entropy_count.float()])
+    if patch.entropy_sum is None or patch.entropy_count is None:  # this rank scored nothing: it still reduces
+        pair = torch.zeros(2, device=inner.get_output_embeddings().weight.device)
+    else:
+        pair = torch.stack([patch.entropy_sum.float(), patch.entropy_count.float()])
     patch.entropy_sum = patch.entropy_count = None
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.all_reduce(pair)
