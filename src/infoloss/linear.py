@@ -712,21 +712,11 @@ def linear_token_stats(hidden: Tensor, weight: Tensor, target: Tensor, bias: Ten
     if isinstance(target, Tensor) and target.dtype.is_floating_point:
         raise TypeError("linear_token_stats needs class-index targets (an integer tensor)")
     _check_target(target, hidden.shape[:-1], weight.shape[0], ignore_index)
-    target = target.long()
-    n, vocab = hidden.shape[0], weight.shape[0]
-    acc = torch.float64 if weight.dtype == torch.float64 else torch.float32
-    ent = torch.empty(n, dtype=acc, device=hidden.device)
-    logp = torch.empty(n, dtype=acc, device=hidden.device)
-    never = torch.iinfo(torch.int64).min
-    step = _rows_per_chunk(vocab, chunk_size)
-    for r0 in range(0, n, step):
-        r1 = min(n, r0 + step)
-        z = _logits(hidden[r0:r1], weight, bias)
-        y = target[r0:r1]
-        ent[r0:r1] = _compute(z, torch.zeros_like(y), None, ignore_index=never, label_smoothing=0.0, ce=0.0,
-                              ent=1.0, rev=0.0, rev_log_eps=0.0, want_grad=False, chunk_rows=None,
-                              use_kernel=None)[0]
-        logp[r0:r1] = -_compute(z, y, None, ignore_index=ignore_index, label_smoothing=0.0, ce=1.0, ent=0.0,
-                                rev=0.0, rev_log_eps=0.0, want_grad=False, chunk_rows=None,
-                                use_kernel=None)[0] + 0.0  # -0.0 -> 0.0 on ignored rows
-    return TokenStats(ent, logp)
+    # A thin alias of infoloss.tokens.token_logprob_entropy (which gives 0 entropy on ignored rows): ask it for
+    # every row, ignored targets replaced by class 0, and zero the ignored rows' log-probability here.
+    from infoloss.tokens import token_logprob_entropy
+
+    valid = target != ignore_index
+    out = token_logprob_entropy(hidden, weight, torch.where(valid, target.long(), 0), bias=bias,
+                                ignore_index=torch.iinfo(torch.int64).min, chunk_size=chunk_size)
+    return TokenStats(out.entropy, torch.where(valid, out.logprob, 0.0))
