@@ -260,3 +260,21 @@ def test_bfloat16_model_loss_close_to_stock() -> None:
     ref, out = stock(**inputs).loss, patched(**inputs).loss
     assert out.dtype == torch.float32
     assert abs(out.item() - ref.item()) < 2e-2 * ref.item()
+
+
+def test_two_patched_families_keep_their_own_signatures_and_copies_work(tmp_path) -> None:
+    import inspect
+
+    llama = apply_infoloss(make_model("llama"), "ce")
+    gpt2 = apply_infoloss(make_model("gpt2"), "ce")
+    assert "token_type_ids" not in inspect.signature(llama.forward).parameters
+    assert "token_type_ids" in inspect.signature(gpt2.forward).parameters
+    clone = copy.deepcopy(llama)  # e.g. a reference model
+    assert is_infoloss_patched(clone) and clone.forward.__self__ is clone
+    inputs = batch()
+    assert torch.equal(clone(**inputs).loss, llama(**inputs).loss)
+    llama.save_pretrained(tmp_path)
+    reloaded = transformers.LlamaForCausalLM.from_pretrained(tmp_path)
+    assert not is_infoloss_patched(reloaded)
+    for (n, p), (_, q) in zip(llama.named_parameters(), reloaded.named_parameters(), strict=True):
+        assert torch.equal(p, q), n

@@ -644,9 +644,12 @@ def apply_infoloss(model: Any, loss: str = "min-ent", *, skip_logits: bool | Non
     object.__setattr__(model, "_infoloss", patch)
     model.loss_function = fn  # the logits path (eval / skip_logits=False) computes the same loss
 
-    # Keep the stock signature (Trainer checks it for **kwargs, generate validates its kwargs against it).
-    forward = functools.wraps(cls.forward)(_infoloss_forward)
-    model.forward = types.MethodType(forward, model)
+    # A fresh function per patch that keeps the stock signature (Trainer checks it for **kwargs, generate
+    # validates its kwargs against it); functools.wraps mutates the function it decorates.
+    def forward(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return _infoloss_forward(self, *args, **kwargs)
+
+    model.forward = types.MethodType(functools.wraps(cls.forward)(forward), model)
     return model
 
 
