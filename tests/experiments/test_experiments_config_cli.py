@@ -110,9 +110,18 @@ def test_shipped_config_files_parse_and_default_file_matches_embedded():
     files = sorted(configs.glob("*.toml"))
     if not files:
         pytest.skip("configs/ not present")
+    from infoloss.experiments.compare import validate
+    from infoloss.experiments.config import SweepConfig
+    from infoloss.experiments.sweep import validate_sweep
+
     for f in files:
-        cc = from_dict(CompareConfig, load_toml(f))
-        assert cc.baseline in cc.losses, f
+        data = load_toml(f)
+        if "baselines" in data:  # a sweep
+            validate_sweep(from_dict(SweepConfig, data))
+        else:
+            cc = from_dict(CompareConfig, data)
+            assert cc.baseline in cc.losses, f
+            validate(cc)
     default = configs / "default-digits.toml"
     if default.is_file():
         assert from_dict(CompareConfig, load_toml(default)) == default_compare_config()

@@ -36,6 +36,7 @@ from infoloss.experiments.grid import (
 )
 from infoloss.experiments.losses import LOSSES, parse_spec
 from infoloss.experiments.models import MODELS
+from infoloss.experiments.provenance import code_version
 from infoloss.experiments.report import LossRow, RunRecord, build_rows, markdown_table, write_plots
 
 __all__ = ["CompareResult", "run_compare", "summarize_compare", "default_run_dir", "run_subdir", "validate"]
@@ -99,7 +100,7 @@ def _header(cc: CompareConfig, versions: list[str], partial: str) -> str:
     code = versions[0] if len(versions) == 1 else f"{len(versions)} code versions: " + " | ".join(versions)
     return (f"# {cc.name}: {t.dataset}{sub}{val}, {t.model}, {t.epochs} epochs, {t.optimizer} lr={t.lr}, "
             f"batch {t.batch_size}, schedule {t.schedule}; paired over seeds {cc.seeds}; reported: {sel}\n\n"
-            f"Code: {code or 'not recorded'}\n\n{partial}")  # fmt: skip
+            f"Code: {code or 'not recorded'} (this summary: {code_version()})\n\n{partial}")  # fmt: skip
 
 
 def summarize_compare(cc: CompareConfig, out: Path, num_classes: int, *, quiet: bool = False,

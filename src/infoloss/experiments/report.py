@@ -33,6 +33,8 @@ __all__ = [
     "write_plots",
     "select_epoch",
     "metric_label",
+    "signed",
+    "ts_cell",
     "PLOT_FILES",
 ]
 
@@ -157,6 +159,8 @@ def build_rows(
             temperature=_summ(recs, "temperature"),
             epoch=summarize([float(r.row["epoch"]) for r in recs]) if all("epoch" in r.row for r in recs) else None,
         )
+        if "temperature_fitted" in recs[0].row:
+            row.extra["ts_fitted"] = sum(bool(r.row.get("temperature_fitted")) for r in recs)
         if loss != baseline and base:
             common = [r for r in recs if r.seed in base]
             if common:
@@ -170,6 +174,19 @@ def build_rows(
     for r, adj in zip(compared, apply_holm([r.paired for r in compared]), strict=True):  # type: ignore[misc]
         r.paired = adj
     return rows
+
+
+def signed(x: float, digits: int) -> str:
+    """``x`` with a sign and ``digits`` decimals, never ``-0.00``."""
+    return f"{round(x, digits) + 0.0:+.{digits}f}"
+
+
+def ts_cell(temperature: Summary | None, fitted: int | None, n: int) -> str:
+    """``0.78 ± 0.35 (fitted 6/10)``: a run with no validation mistake keeps T = 1 (not fitted)."""
+    if temperature is None:
+        return ""
+    txt = _pm(temperature, 2)
+    return txt if fitted is None or fitted == n else f"{txt} (fitted {fitted}/{n})"
 
 
 def _digits(metric: str) -> int:
@@ -212,13 +229,14 @@ def markdown_table(rows: list[LossRow], baseline: str, metric: str = "test_acc")
         if has_sev:
             cells.append(_pm(r.severity, 3) if r.severity is not None else "")
         if has_ts:
-            for s_, d in ((r.temperature, 2), (r.nll_ts, 3), (r.ece_ts, 3)):
+            cells.append(ts_cell(r.temperature, r.extra.get("ts_fitted"), r.metric.n))
+            for s_, d in ((r.nll_ts, 3), (r.ece_ts, 3)):
                 cells.append(_pm(s_, d) if s_ is not None else "")
         if r.paired is None:
             cells += ["(baseline)" if r.loss == baseline else "", "", "", ""]
         else:
             p = r.paired
-            cells += [f"{p.mean_diff:+.{nd}f}", "undefined" if p.p_value is None else f"{p.p_value:.2g}",
+            cells += [signed(p.mean_diff, nd), "undefined" if p.p_value is None else f"{p.p_value:.2g}",
                       "" if p.p_adjusted is None else f"{p.p_adjusted:.2g}",
                       fmt_interval(p.ci_low, p.ci_high, nd, signed=True)]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")

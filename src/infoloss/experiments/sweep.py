@@ -46,7 +46,8 @@ from infoloss.experiments.grid import (
     write_grid_config,
 )
 from infoloss.experiments.losses import LOSSES, parse_spec
-from infoloss.experiments.report import LossRow, RunRecord, build_rows, metric_label, write_plots
+from infoloss.experiments.provenance import code_version
+from infoloss.experiments.report import LossRow, RunRecord, build_rows, metric_label, signed, ts_cell, write_plots
 from infoloss.experiments.stats import Paired, apply_holm, fmt_interval, metric_range, paired_comparison, summarize
 
 __all__ = ["Family", "parse_grid", "expand", "choose", "SweepResult", "run_sweep", "summarize_sweep"]
@@ -215,6 +216,7 @@ def summarize_sweep(sc: SweepConfig, out: Path, num_classes: int, *, quiet: bool
                 v = [r.row[key] for r in recs if r.row.get(key) is not None]
                 s = summarize(v, bounds=metric_range(key)) if v else None
                 row[key] = {"mean": s.mean if s else None, "std": s.std if s else None}
+            row["ts_fitted"] = sum(bool(r.row.get("temperature_fitted")) for r in recs)
     if not all(b in res.chosen for b in sc.baselines):
         if not quiet:
             print("no finished run of every baseline yet: no summary written", flush=True)
@@ -250,7 +252,7 @@ def summarize_sweep(sc: SweepConfig, out: Path, num_classes: int, *, quiet: bool
     header = (f"# {sc.name}: {t.dataset}{sub}, validation {t.val_fraction:g} of train (seed {t.val_seed}), "
               f"{t.model}, {t.epochs} epochs, {t.optimizer} lr={t.lr}, batch {t.batch_size}, schedule "
               f"{t.schedule}; seeds {sc.seeds}; reported: {sel}; settings chosen by mean {sc.select_metric}\n\n"
-              f"Code: {code or 'not recorded'}\n\n{partial}")  # fmt: skip
+              f"Code: {code or 'not recorded'} (this summary: {code_version()})\n\n{partial}")  # fmt: skip
     atomic.write_text(out / "summary.md", header + res.table)
     atomic.write_json(out / "summary.json", {
         "config": to_dict(sc), "code_versions": versions, "missing": missing, "chosen": res.chosen,
@@ -275,9 +277,12 @@ def _tables(sc: SweepConfig, fams: list[Family], res: SweepResult) -> str:
         for row in res.settings.get(f.name, []):
             mark = " **(chosen)**" if res.chosen.get(f.name) == row["spec"] else ""
             m, e, ets, tt = (row.get(k, {}) for k in (sc.metric, "test_ece", "test_ece_ts", "temperature"))
+            t_txt = _pm(tt.get("mean"), tt.get("std"), 2)
+            if t_txt and row.get("ts_fitted", row["n"]) != row["n"]:
+                t_txt += f" (fitted {row['ts_fitted']}/{row['n']})"
             lines.append(f"| {f.name} | `{row['spec']}`{mark} | {row['n']} | {_pm(row['val_mean'], row['val_std'], sd)} | "
                          f"{_pm(m.get('mean'), m.get('std'), d)} | {_pm(e.get('mean'), e.get('std'), 3)} | "
-                         f"{_pm(ets.get('mean'), ets.get('std'), 3)} | {_pm(tt.get('mean'), tt.get('std'), 2)} |")  # fmt: skip
+                         f"{_pm(ets.get('mean'), ets.get('std'), 3)} | {t_txt} |")  # fmt: skip
     lines += ["", "## Chosen settings on the test split", "",
               f"| family | chosen | seeds | {metric_label(sc.metric)} mean ± std | 95% t-interval | NLL | ECE | "
               f"T (val-fitted) | NLL after TS | ECE after TS | entropy |",
@@ -286,7 +291,7 @@ def _tables(sc: SweepConfig, fams: list[Family], res: SweepResult) -> str:
         lines.append(f"| {r.loss} | `{res.chosen[r.loss]}` | {r.metric.n} | {_pm(r.metric.mean, r.metric.std, d)} | "
                      f"{fmt_interval(r.metric.ci_low, r.metric.ci_high, d)} | {_pm(r.nll.mean, r.nll.std, 3)} | "
                      f"{_pm(r.ece.mean, r.ece.std, 3)} | "
-                     f"{_pm(r.temperature.mean, r.temperature.std, 2) if r.temperature else ''} | "
+                     f"{ts_cell(r.temperature, r.extra.get('ts_fitted'), r.metric.n)} | "
                      f"{_pm(r.nll_ts.mean, r.nll_ts.std, 3) if r.nll_ts else ''} | "
                      f"{_pm(r.ece_ts.mean, r.ece_ts.std, 3) if r.ece_ts else ''} | "
                      f"{_pm(r.entropy.mean, r.entropy.std, 3)} |")  # fmt: skip
@@ -294,7 +299,7 @@ def _tables(sc: SweepConfig, fams: list[Family], res: SweepResult) -> str:
     lines += ["", f"## Comparisons on {sc.metric} (paired by seed; Holm-Bonferroni over the {m} tested comparisons)", "",
               "| family | vs | Δ | paired p | Holm p | 95% bootstrap CI of Δ | seeds |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for fam, b, p in res.comparisons:
-        lines.append(f"| {fam} | {b} | {p.mean_diff:+.{d}f} | {'undefined' if p.p_value is None else f'{p.p_value:.2g}'} | "
+        lines.append(f"| {fam} | {b} | {signed(p.mean_diff, d)} | {'undefined' if p.p_value is None else f'{p.p_value:.2g}'} | "
                      f"{'' if p.p_adjusted is None else f'{p.p_adjusted:.2g}'} | "
                      f"{fmt_interval(p.ci_low, p.ci_high, d, signed=True)} | {p.n} |")  # fmt: skip
     lines.append("")
@@ -330,10 +335,12 @@ def write_sweep_plot(sc: SweepConfig, fams: list[Family], res: SweepResult, path
             if not pts:
                 continue
             chosen = res.chosen.get(f.name)
+            lo, hi = metric_range(key)
+            lo_, hi_ = (-np.inf if lo is None else lo), (np.inf if hi is None else hi)  # bands within the range
             if len(f.keys) == 1 and all(isinstance(p[0], (int, float)) for p in pts):
                 x, m, s = (np.array(c, dtype=float) for c in zip(*pts, strict=True))
                 ax.plot(x, m, "o-", color=color, label=f"{f.name} ({f.keys[0]})")
-                ax.fill_between(x, m - s, m + s, color=color, alpha=0.2)
+                ax.fill_between(x, np.clip(m - s, lo_, hi_), np.clip(m + s, lo_, hi_), color=color, alpha=0.2)
                 if chosen in f.specs:
                     j = f.specs.index(chosen)
                     if j < len(x):
@@ -341,7 +348,7 @@ def write_sweep_plot(sc: SweepConfig, fams: list[Family], res: SweepResult, path
             else:
                 m0, s0 = pts[0][1], pts[0][2]
                 ax.axhline(m0, color=color, linestyle="--", label=f.name)
-                ax.axhspan(m0 - s0, m0 + s0, color=color, alpha=0.12)
+                ax.axhspan(max(m0 - s0, lo_), min(m0 + s0, hi_), color=color, alpha=0.12)
             ax.set(xlabel="swept weight (each family's keyword)", ylabel=key, title=key, xlim=(span[0] - 0.05, span[1] + 0.05))
     axes[0][0].legend(fontsize=7)
     fig.suptitle(f"{sc.name}: mean ± 1 std over {len(sc.seeds)} seeds; ★ = setting chosen on {sc.select_metric}")
