@@ -35,9 +35,11 @@ def _entry(rank: int, fn: Callable[..., list[str]], world: int, port: int, outdi
                             timeout=datetime.timedelta(seconds=120))
     try:
         fails = fn(rank, world, *args)
-        dist.barrier()
+        if dist.is_initialized():  # (a worker may run code that makes and destroys its own group)
+            dist.barrier()
     finally:
-        dist.destroy_process_group()
+        if dist.is_initialized():
+            dist.destroy_process_group()
     Path(outdir, f"rank{rank}.json").write_text(json.dumps(fails))
 
 

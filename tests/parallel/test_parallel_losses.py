@@ -368,3 +368,39 @@ def test_four_ranks_uneven(run_ranks):
 
 def test_two_ranks(run_ranks):
     run_ranks(_worker2, 2)
+
+
+def _docs_example(rank: int, world: int, code: str) -> list[str]:
+    """Run the torchrun example of docs/parallel.md in this rank (its own process group, env:// init)."""
+    import io
+    import os
+    from contextlib import redirect_stdout
+
+    port = os.environ["INFOLOSS_DOCS_PORT"]
+    dist.destroy_process_group()  # the example creates its own
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank))
+    ns: dict[str, Any] = {}
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        exec(compile(code, "docs/parallel.md", "exec"), ns)
+    ck = Checker()
+    ck.close(ns["loss"], ns["ref"], 1e-6, "docs example")
+    ck.true(f"rank {rank}: V_r=" in buf.getvalue(), f"docs example printed {buf.getvalue()!r}")
+    return ck.fails
+
+
+def test_docs_example(run_ranks, monkeypatch):
+    import os
+    import re
+    import socket
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "parallel.md").read_text()
+    section = text[text.index("## Example"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setitem(os.environ, "INFOLOSS_DOCS_PORT", str(port))
+    run_ranks(_docs_example, 2, code)

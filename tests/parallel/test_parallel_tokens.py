@@ -231,3 +231,14 @@ def test_docstring_examples():
     for module in (plosses, plinear, tokens):
         result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.failed == 0 and result.attempted > 3, (module.__name__, result)
+
+
+def test_linear_token_stats_is_the_no_grad_alias():
+    h, w, b, y = _inputs()
+    hh = h.clone().requires_grad_()
+    stats = infoloss.linear_token_stats(hh, w, y, b, chunk_size=4)
+    assert stats.entropy.grad_fn is None
+    ref_lp, _ = _oracle(h, w, b, y, 1.0)
+    lp = torch.log_softmax(torch.nn.functional.linear(h, w, b), 1)
+    torch.testing.assert_close(stats.target_logprob, ref_lp, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(stats.entropy, -(lp.exp() * lp).sum(1), rtol=1e-12, atol=1e-12)  # every row

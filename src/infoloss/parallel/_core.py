@@ -196,8 +196,9 @@ def smoothed(q: Tensor, smoothing: float, vocab: int) -> Tensor:
 
 
 def local_stats(z: Tensor, target: Tensor, w: Tensor | None, spec: Spec, cols: dict[str, int],
-                offset: int, vocab: int, out: Tensor) -> None:
-    """Write the row statistics of one chunk of local logits ``z`` (rows, V_r) into ``out`` (rows, k)."""
+                offset: int, vocab: int, out: Tensor, work: tuple[Tensor, Tensor] | None = None) -> None:
+    """Write the row statistics of one chunk of local logits ``z`` (rows, V_r) into ``out`` (rows, k);
+    ``work``: two reusable buffers of at least z's shape (no fresh allocation per chunk)."""
     rows, vr = z.shape
     out.zero_()
     if vr == 0:
@@ -205,10 +206,7 @@ def local_stats(z: Tensor, target: Tensor, w: Tensor | None, spec: Spec, cols: d
         return
     m = z.amax(1)
     mt = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-    d = z - mt.unsqueeze(1)
-    e = d.exp()
     out[:, cols["m"]] = m
-    out[:, cols["s"]] = e.sum(1)
     if spec.target == "index":
         y = target
         loc = y - offset
@@ -220,20 +218,28 @@ def local_stats(z: Tensor, target: Tensor, w: Tensor | None, spec: Spec, cols: d
         if w is not None:
             wy = w[safe.squeeze(1)]
             out[:, cols["wy"]] = torch.where(own, wy, torch.zeros_like(wy))
+    rows_ = z.shape[0]
+    d = torch.sub(z, mt.unsqueeze(1), out=work[0][:rows_]) if work is not None else z - mt.unsqueeze(1)
     if "g" in cols:  # sum_c w_c d_c, raw d: a -inf logit with w_c > 0 gives -inf (CE = +inf), w_c = 0 gives 0
         if w is None:
             out[:, cols["g"]] = d.sum(1)
         else:
             nz = w != 0
             out[:, cols["g"]] = d @ w if bool(nz.all()) else d[:, nz] @ w[nz]
+    q = target
     if spec.target == "prob":
-        q = target
         a = q * w if w is not None else q
         out[:, cols["a1"]] = a.sum(1)
         out[:, cols["p1"]] = torch.where(a != 0, a * d, torch.zeros_like(d)).sum(1)
-        if spec.reverse:
-            log_q = smoothed(q, spec.smoothing, vocab).log().clamp_min_(spec.rev_log_eps)
-            out[:, cols["r"]] = torch.linalg.vecdot(e, log_q)
+        del a
+    if not spec.entropy:  # d is needed once more only for the entropy
+        e = d.exp_()
+    else:
+        e = torch.exp(d, out=work[1][:rows_]) if work is not None else d.exp()
+    out[:, cols["s"]] = e.sum(1)
+    if spec.target == "prob" and spec.reverse:
+        log_q = smoothed(q, spec.smoothing, vocab).log().clamp_min_(spec.rev_log_eps)
+        out[:, cols["r"]] = torch.linalg.vecdot(e, log_q)
     if spec.entropy:
         out[:, cols["e"]] = torch.linalg.vecdot(e, d.clamp_(min=-CLAMP))
 
@@ -392,28 +398,29 @@ def loss_coefs(mg: Merged, coefs: tuple[float, float, float], scale: Tensor) -> 
 
 
 def grad_chunk(z: Tensor, target: Tensor, w: Tensor | None, spec: Spec, offset: int, vocab: int, mg: Merged,
-               k: RowCoefs, sl: slice) -> Tensor:
-    """Gradient of the total loss w.r.t. one chunk of local logits ``z`` (rows, V_r), compute dtype."""
+               k: RowCoefs, sl: slice, out: Tensor | None = None) -> Tensor:
+    """Gradient of the total loss w.r.t. one chunk of local logits ``z`` (rows, V_r), compute dtype; written
+    into ``out`` (same shape and dtype, may not alias ``z``) when given."""
     rows, vr = z.shape
     if vr == 0:
-        return torch.zeros_like(z)
+        return torch.zeros_like(z) if out is None else out.zero_()
     eps = spec.smoothing
-    logp = z - mg.m[sl].unsqueeze(1)
-    logp.sub_(mg.log_s[sl].unsqueeze(1)).clamp_(min=-CLAMP)
-    p = logp.exp()
     zero = torch.zeros(rows, dtype=z.dtype, device=z.device)
     kce = k.ce[sl] if k.ce is not None else zero
     kent = k.ent[sl] if k.ent is not None else None
     krev = k.rev[sl] if k.rev is not None else None
     row = kce * mg.a_sum[sl]
+    logp = torch.sub(z, mg.m[sl].unsqueeze(1), out=out) if out is not None else z - mg.m[sl].unsqueeze(1)
     if kent is None and (krev is None or spec.target != "prob"):  # no per-class term: g = p * row - ...
         if krev is not None:
             ly, lo = rev_logs(vocab, eps, spec.rev_log_eps, z.dtype)
             row = row - krev * (lo + mg.rev[sl])  # type: ignore[index]
         else:
             ly = lo = 0.0
-        del logp
-        return _finish(p.mul_(row.unsqueeze(1)), z, target, w, spec, offset, vocab, mg, k, sl, kce, krev, ly, lo)
+        g = logp.exp_().mul_((row / mg.log_s[sl].exp()).unsqueeze(1))  # e^{z-m} row / S = p row
+        return _finish(g, z, target, w, spec, offset, vocab, mg, k, sl, kce, krev, ly, lo)
+    logp.sub_(mg.log_s[sl].unsqueeze(1)).clamp_(min=-CLAMP)
+    p = logp.exp()
     if kent is not None:
         assert mg.ent is not None
         row = row - kent * mg.ent[sl]
@@ -490,6 +497,9 @@ def forward_stats(comm: Comm, make_chunk: Any, n: int, local: int, target: Tenso
         sizes = comm.sizes(local, device)
     weight_sum = float(w.sum()) if w is not None else float(local)
     stats = torch.empty((n, len(cols)), dtype=dtype, device=device)
+    rows = min(step, n)
+    work = (torch.empty((rows, local), dtype=dtype, device=device),
+            torch.empty((rows, local) if spec.entropy else (0, local), dtype=dtype, device=device))
     for _attempt in range(2):
         layout = Layout(sizes, comm.rank) if sizes is not None else None
         offset = layout.offset if layout is not None else 0
@@ -499,7 +509,7 @@ def forward_stats(comm: Comm, make_chunk: Any, n: int, local: int, target: Tenso
             tc = target[r0:r1]
             if spec.target == "prob":
                 tc = tc.to(dtype)
-            local_stats(make_chunk(r0, r1), tc, w, spec, cols, offset, vocab, stats[r0:r1])
+            local_stats(make_chunk(r0, r1), tc, w, spec, cols, offset, vocab, stats[r0:r1], work)
         g = exchange(comm, stats, local=local, offset=offset, vocab=vocab, weight_sum=weight_sum, error=error)
         true = Layout(g.sizes, comm.rank)
         _LAYOUTS[key] = g.sizes

@@ -113,15 +113,18 @@ def _logits_backward(z: Tensor, target: Tensor, w: Tensor | None, plan: Plan, mg
     tgt = _TargetChunks(target, plan.spec, dtype)
     inv_t = 1.0 / plan.temperature
     grad = torch.empty_like(z, memory_format=torch.contiguous_format)
+    direct = grad.dtype == dtype  # write each chunk's gradient in place (no copy)
     for r0 in range(0, n, step):
         r1 = min(n, r0 + step)
         zc = z[r0:r1].to(dtype)
         if inv_t != 1.0:
             zc = zc * inv_t
-        g = _core.grad_chunk(zc, tgt[r0:r1], wc, plan.spec, layout.offset, layout.vocab, mg, k, slice(r0, r1))
+        g = _core.grad_chunk(zc, tgt[r0:r1], wc, plan.spec, layout.offset, layout.vocab, mg, k, slice(r0, r1),
+                             out=grad[r0:r1] if direct else None)
         if inv_t != 1.0:
             g.mul_(inv_t)
-        grad[r0:r1] = g
+        if not direct:
+            grad[r0:r1] = g
     return grad
 
 
