@@ -400,7 +400,7 @@ def loss_coefs(mg: Merged, coefs: tuple[float, float, float], scale: Tensor) -> 
 def grad_chunk(z: Tensor, target: Tensor, w: Tensor | None, spec: Spec, offset: int, vocab: int, mg: Merged,
                k: RowCoefs, sl: slice, out: Tensor | None = None) -> Tensor:
     """Gradient of the total loss w.r.t. one chunk of local logits ``z`` (rows, V_r), compute dtype; written
-    into ``out`` (same shape and dtype, may not alias ``z``) when given."""
+    into ``out`` (same shape and dtype; ``z`` itself is allowed, it is then overwritten) when given."""
     rows, vr = z.shape
     if vr == 0:
         return torch.zeros_like(z) if out is None else out.zero_()

@@ -177,10 +177,15 @@ class LogitsTokens(torch.autograd.Function):
 
 
 # --------------------------------------------------------------------------------------------- linear engine
-def _head(h: Tensor, weight: Tensor, bias: Tensor | None, plan: Plan, dtype: torch.dtype
-          ) -> tuple[Tensor, Tensor | None]:
-    """Compute-dtype logits of one row chunk, and tanh(raw / softcap) when soft-capped (for backward)."""
-    raw = torch.addmm(bias, h, weight.t()) if bias is not None else torch.mm(h, weight.t())
+def _head(h: Tensor, weight: Tensor, bias: Tensor | None, plan: Plan, dtype: torch.dtype,
+          buf: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+    """Compute-dtype logits of one row chunk, and tanh(raw / softcap) when soft-capped (for backward);
+    ``buf``: a reusable (rows >= chunk, V_r) buffer of weight's dtype for the product."""
+    out = buf[: h.shape[0]] if buf is not None else None
+    if bias is not None:
+        raw = torch.addmm(bias, h, weight.t(), out=out) if out is not None else torch.addmm(bias, h, weight.t())
+    else:
+        raw = torch.mm(h, weight.t(), out=out) if out is not None else torch.mm(h, weight.t())
     z = raw.to(dtype)
     th = None
     if plan.softcap is not None:
@@ -197,8 +202,10 @@ def _linear_forward(hidden: Tensor, weight: Tensor, bias: Tensor | None, target:
     n, local = hidden.shape[0], weight.shape[0]
     step = _core.rows_per_chunk(local, plan.chunk_size, LINEAR_CHUNK)
 
+    buf = torch.empty((min(step, n), local), dtype=weight.dtype, device=weight.device)
+
     def make(r0: int, r1: int) -> Tensor:
-        return _head(hidden[r0:r1], weight, bias, plan, dtype)[0]
+        return _head(hidden[r0:r1], weight, bias, plan, dtype, buf)[0]
 
     return _core.forward_stats(plan.comm, make, n, local, target, None, plan.spec, dtype, hidden.device, step,
                                known_sizes=plan.known_sizes, error=target_error(target, plan.spec),
@@ -217,11 +224,13 @@ def _linear_backward(hidden: Tensor, weight: Tensor, bias: Tensor | None, target
     gw = torch.zeros(weight.shape, dtype=acc, device=weight.device) if need_w else None
     gb = torch.zeros(local, dtype=acc, device=weight.device) if need_b else None
     tgt = _TargetChunks(target, plan.spec, dtype)
+    buf = torch.empty((min(step, n), local), dtype=weight.dtype, device=weight.device)
     for r0 in range(0, n, step):
         r1 = min(n, r0 + step)
         h = hidden[r0:r1]
-        z, th = _head(h, weight, bias, plan, dtype)
-        g = _core.grad_chunk(z, tgt[r0:r1], None, plan.spec, layout.offset, layout.vocab, mg, k, slice(r0, r1))
+        z, th = _head(h, weight, bias, plan, dtype, buf)
+        g = _core.grad_chunk(z, tgt[r0:r1], None, plan.spec, layout.offset, layout.vocab, mg, k, slice(r0, r1),
+                             out=z)  # z is not needed afterwards: the gradient overwrites it
         del z
         if th is not None:  # z = c tanh(raw / c) / T: dz/draw = (1 - tanh^2) / T
             g.mul_(th.square_().neg_().add_(1.0))
