@@ -61,10 +61,10 @@ def token_logprob_entropy(hidden: Tensor, weight: Tensor, target: Tensor, *, bia
     outputs may feed the loss: ``(logprob * advantage).sum() + beta * entropy.mean()``).
 
     Args:
-        hidden: (N, H) or (*, H) hidden states (the same on every rank with a group).
+        hidden: (N, H) or ``(*, H)`` hidden states (the same on every rank with a group).
         weight: (V, H) classifier; with a ``group``, this rank's (V_r, H) vocabulary slice (slices in rank
             order).
-        target: (N,) / (*) class indices (global indices with a group).
+        target: (N,) / ``(*)`` class indices (global indices with a group).
         bias: optional (V,) (or (V_r,)) classifier bias.
         temperature: T > 0, the logits are divided by T.
         ignore_index: target value whose rows give 0 for both outputs (and no gradient).
@@ -118,15 +118,15 @@ def token_logprob_entropy_from_logits(logits: Tensor, target: Tensor, *, tempera
     r"""Per-token ``log p_y`` and entropy ``H`` of ``softmax(logits / temperature)``, both differentiable.
 
     The logits twin of :func:`token_logprob_entropy`: the vocabulary is the **last** dim (language-model
-    layout (*, V)). No (N, V) temporary beyond the gradient itself: the pass runs over row chunks and
+    layout ``(*, V)``). No (N, V) temporary beyond the gradient itself: the pass runs over row chunks and
     backward recomputes ``p`` from the saved per-row log-sum-exp.
 
     .. math:: \frac{\partial \log p_y}{\partial x_c} = \frac{\mathbb{1}[c=y] - p_c}{T}, \qquad
               \frac{\partial H}{\partial x_c} = -\frac{p_c (\log p_c + H)}{T}
 
     Args:
-        logits: (N, V) or (*, V) logits; with a ``group``, this rank's (*, V_r) vocabulary slice.
-        target: (N,) / (*) class indices (global indices with a group).
+        logits: (N, V) or ``(*, V)`` logits; with a ``group``, this rank's ``(*, V_r)`` vocabulary slice.
+        target: (N,) / ``(*)`` class indices (global indices with a group).
         temperature: T > 0.
         ignore_index: target value whose rows give 0 for both outputs (and no gradient).
         group: None (one device) or the process group over which the vocabulary is sharded.

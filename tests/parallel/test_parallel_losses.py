@@ -281,7 +281,7 @@ def _linear_and_tokens(ck: Checker, rank: int, sizes: tuple[int, ...], group: An
 def _dtensor(ck: Checker, rank: int, world: int) -> None:
     """A Shard(1) DTensor (V = 11 over 4: 3, 3, 3, 2) gives the same value and gradient as loss_parallel."""
     from torch.distributed.device_mesh import init_device_mesh
-    from torch.distributed.tensor import Shard, distribute_tensor
+    from torch.distributed.tensor import Replicate, Shard, distribute_tensor
     from torch.distributed.tensor.parallel import loss_parallel
 
     mesh = init_device_mesh("cpu", (world,))
@@ -308,6 +308,10 @@ def _dtensor(ck: Checker, rank: int, world: int) -> None:
     dq = distribute_tensor(d["q"], mesh, [Shard(1)])
     out = P.vocab_parallel_min_entropy_loss(dz, dq, weight=dw, label_smoothing=0.1, entropy_weight=0.2)
     out.backward()
+    dy = distribute_tensor(d["y"], mesh, [Replicate()])
+    v = P.vocab_parallel_cross_entropy(distribute_tensor(d["z"], mesh, [Shard(1)]), dy, reduction="none")
+    with infoloss.use_backend("reference"):
+        ck.close(v, F.cross_entropy(d["z"], d["y"], reduction="none"), 1e-10, "DTensor replicated target")
     with infoloss.use_backend("reference"):
         exp = F.min_entropy_loss(full, d["q"], weight=d["w"], label_smoothing=0.1, entropy_weight=0.2)
     exp.backward()

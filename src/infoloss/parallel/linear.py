@@ -36,7 +36,7 @@ __all__ = [
 
 
 def flatten_hidden_target(hidden: Tensor, weight: Tensor, target: Any) -> tuple[Tensor, str, Tensor]:
-    """(*, H) hidden and (*) / (*, V_r) target -> (N, H), kind, (N,) / (N, V_r)."""
+    """``(*, H)`` hidden and ``(*)`` / ``(*, V_r)`` target -> (N, H), kind, (N,) / (N, V_r)."""
     lead = tuple(hidden.shape[:-1])
     h2 = hidden.reshape(math.prod(lead), hidden.shape[-1])
     if isinstance(target, Tensor):
@@ -77,9 +77,9 @@ def _linear_family(hidden: Tensor, local_weight: Tensor, target: Any, bias: Tens
 
 _ARGS = """
     Args:
-        hidden: (N, H) or (*, H) hidden states, the same on every rank.
+        hidden: (N, H) or ``(*, H)`` hidden states, the same on every rank.
         local_weight: (V_r, H) this rank's rows of the classifier (vocabulary slices in rank order).
-        target: (N,) / (*) global class indices (the same on every rank), or this rank's (N, V_r) / (*, V_r)
+        target: (N,) / ``(*)`` global class indices (the same on every rank), or this rank's (N, V_r) / ``(*, V_r)``
             slice of the class probabilities.
         bias: optional (V_r,) this rank's slice of the classifier bias.
         group: the tensor-parallel process group (None: the default group).
@@ -118,7 +118,9 @@ def vocab_parallel_linear_cross_entropy(hidden: Tensor, local_weight: Tensor, ta
 
     Equals :func:`infoloss.linear_cross_entropy` with the gathered weight (and
     :func:`infoloss.functional.cross_entropy` on the gathered logits).
+
     {args}        base: logarithm base (None: nats).
+
     {tail}
     Example:
         >>> import torch, torch.distributed as dist
@@ -152,8 +154,10 @@ def vocab_parallel_linear_min_entropy_loss(hidden: Tensor, local_weight: Tensor,
               \frac{\partial z_{ic}}{\partial (W h_i)_c} = 1 / T
 
     Equals :func:`infoloss.linear_min_entropy_loss` with the gathered weight.
+
     {args}        ce_weight, entropy_weight: w_ce and w_H.
         ce_base, entropy_base: logarithm base of each term (None: nats).
+
     {tail}
     Example:
         >>> import torch, torch.distributed as dist
@@ -184,9 +188,11 @@ def vocab_parallel_linear_mixed_entropy_loss(hidden: Tensor, local_weight: Tenso
     ``R_i = -sum_c p_ic log max(q'_ic, eps)``.
 
     Equals :func:`infoloss.linear_mixed_entropy_loss` with the gathered weight.
+
     {args}        ce_weight, reverse_weight: w_ce and w_R.
         ce_base, reverse_base: logarithm base of each term (None: nats).
         eps: floor of the target inside the log, in (0, 1).
+
     {tail}
     Example:
         >>> import math, torch, torch.distributed as dist

@@ -91,11 +91,13 @@ def vocab_parallel_cross_entropy(local_logits: Any, target: Any, *, group: Any =
 
     computed as ``(1-eps) w_y (log S - (z_y - m)) + eps/V sum_c w_c (log S - (z_c - m))`` from the merged
     row statistics (global max m, ``S = sum_c exp(z_c - m)``); V is the global vocabulary size.
+
     {args}        base: logarithm base (None: nats).
 
     Returns:
         The loss in the logits' dtype: a scalar, or (N,) for 'none'; the same on every rank. Gradients flow
         to each rank's local logits (no collective in backward).
+
     {raises}
     Example:
         >>> import torch, torch.distributed as dist
@@ -127,11 +129,13 @@ def vocab_parallel_min_entropy_loss(local_logits: Any, target: Any, *, group: An
               + (m_r - m) S_r\Big)
 
     H is merged from each shard's (max m_r, ``S_r = sum e^(z - m_r)``, ``sum e^(z - m_r) (z - m_r)``).
+
     {args}        ce_weight, entropy_weight: w_ce and w_H (a negative w_H is the confidence penalty).
         ce_base, entropy_base: logarithm base of each term (None: nats).
 
     Returns:
         The loss in the logits' dtype (scalar, or (N,) for 'none'), the same on every rank.
+
     {raises}
     Example:
         >>> import torch, torch.distributed as dist
@@ -165,12 +169,14 @@ def vocab_parallel_mixed_entropy_loss(local_logits: Any, target: Any, *, group: 
 
     For class indices ``R = -(log max(q'_o, eps) + p_y (log max(q'_y, eps) - log max(q'_o, eps)))`` needs only
     ``p_y``.
+
     {args}        ce_weight, reverse_weight: w_ce and w_R.
         ce_base, reverse_base: logarithm base of each term (None: nats).
         eps: floor of the target inside the log, in (0, 1).
 
     Returns:
         The loss in the logits' dtype (scalar, or (N,) for 'none'), the same on every rank.
+
     {raises}
     Example:
         >>> import math, torch, torch.distributed as dist
