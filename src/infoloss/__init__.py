@@ -7,6 +7,7 @@ bespoke (cost-aware) losses in :mod:`infoloss.bespoke` and the experiment harnes
 
 from infoloss import bespoke, functional, parallel
 from infoloss._backend import get_backend, set_backend, use_backend
+from infoloss.bespoke import ExpectedCostLoss, PairwiseCostLoss, SimilarityCrossEntropyLoss
 from infoloss.linear import (
     TokenStats,
     linear_cross_entropy,
@@ -14,7 +15,6 @@ from infoloss.linear import (
     linear_mixed_entropy_loss,
     linear_token_stats,
 )
-from infoloss.bespoke import ExpectedCostLoss, PairwiseCostLoss, SimilarityCrossEntropyLoss
 from infoloss.modules import (
     CrossEntropyLoss,
     FocalLoss,
