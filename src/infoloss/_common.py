@@ -60,7 +60,9 @@ def smoothed_target(target: Tensor, num_classes: int, label_smoothing: float, dt
         q = target.to(dtype)
     else:
         safe = torch.where(target == ignore_index, torch.zeros_like(target), target)
-        q = torch.nn.functional.one_hot(safe, num_classes).to(dtype)
+        # scatter, not one_hot: one_hot reads the labels' max (data-dependent, fails under vmap)
+        q = torch.zeros((*safe.shape, num_classes), dtype=dtype, device=safe.device).scatter(
+            -1, safe.unsqueeze(-1), 1.0)
     if label_smoothing > 0:
         q = q * (1.0 - label_smoothing) + label_smoothing / num_classes
     return q

@@ -49,7 +49,8 @@ def implementation(device: torch.device | str, dtype: torch.dtype, prob_target: 
                    fused: bool = False) -> str:
     """The kernel that runs for ``(device, dtype, target kind)`` under the backend in effect.
 
-    One of ``"reference"``, ``"ckernel"``, ``"eager"``, ``"triton"`` (see the module's table);
+    One of ``"reference"``, ``"ckernel"``, ``"eager"``, ``"triton"`` (see the module's table), or ``"auto"``
+    while tracing on CPU (the op then picks ``"ckernel"`` or ``"eager"`` when it runs);
     ``fused=True`` answers as if the backend were ``"fused"`` (or ``"triton"``) when it is ``"reference"``.
 
     Example:
@@ -65,6 +66,8 @@ def implementation(device: torch.device | str, dtype: torch.dtype, prob_target: 
 
         if triton_available():
             return "triton"
+    if dev == "cpu" and tracing():
+        return "auto"  # decided when the op runs (the first call builds the kernel: nothing to trace)
     if dev == "cpu" and _ckernel.available():
         return "ckernel"
     return "eager"
@@ -134,61 +137,70 @@ def _rows_vmap(info: Any, in_dims: tuple[Any, ...], logits: Tensor, target: Tens
 
 
 # ------------------------------------------------------------------------- the one backward (scaling)
-@torch.library.custom_op("infoloss::scale_rows", mutates_args=())
-def _scale_op(grad: Tensor, grad_loss: Tensor, logits: Tensor) -> Tensor:
-    """``grad * grad_loss[:, None]`` in ``grad``'s dtype (``logits`` only links the graph for double backward)."""
-    return grad * grad_loss.to(grad.dtype).unsqueeze(1)
+class _ScaleRows(torch.autograd.Function):
+    """``grad * grad_loss[:, None]``; differentiating it again raises (the Hessian is not implemented)."""
 
+    generate_vmap_rule = True
 
-@_scale_op.register_fake
-def _scale_fake(grad: Tensor, grad_loss: Tensor, logits: Tensor) -> Tensor:
-    return torch.empty_like(grad)
+    @staticmethod
+    def forward(grad: Tensor, grad_loss: Tensor, logits: Tensor) -> Tensor:  # type: ignore[override]
+        return grad * grad_loss.to(grad.dtype).unsqueeze(-1)
 
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        pass
 
-def _scale_setup(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
-    pass
-
-
-def _scale_backward(ctx: Any, grad_out: Tensor) -> tuple[None, None, None]:
-    raise RuntimeError(DOUBLE_BACKWARD_MSG)
-
-
-_scale_op.register_autograd(_scale_backward, setup_context=_scale_setup)
-
-
-@_scale_op.register_vmap
-def _scale_vmap(info: Any, in_dims: tuple[Any, ...], grad: Tensor, grad_loss: Tensor,
-                logits: Tensor) -> tuple[Tensor, int]:
-    gd, ld = in_dims[0], in_dims[1]
-    bsz = info.batch_size
-    g = grad.movedim(gd, 0) if gd is not None else grad.unsqueeze(0).expand(bsz, *grad.shape)
-    go = grad_loss.movedim(ld, 0) if ld is not None else grad_loss.unsqueeze(0).expand(bsz, *grad_loss.shape)
-    return g * go.to(g.dtype).unsqueeze(-1), 0
+    @staticmethod
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[None, None, None]:  # type: ignore[override]
+        raise RuntimeError(DOUBLE_BACKWARD_MSG)
 
 
 def _scale(grad: Tensor, grad_loss: Tensor, logits: Tensor) -> Tensor:
     """The backward of every row op: ``dL/dz = grad_rows * dL/dloss_rows``."""
     if torch.is_grad_enabled() and (logits.requires_grad or grad_loss.requires_grad or tracing()):
-        return torch.ops.infoloss.scale_rows(grad, grad_loss, logits)
+        return _ScaleRows.apply(grad, grad_loss, logits)
     return grad * grad_loss.to(grad.dtype).unsqueeze(1)
 
 
-# ------------------------------------------------------------------------------- the eager Function
-class _EagerRows(torch.autograd.Function):
-    """Eager entry point: the gradient is made in forward and handed to autograd in backward."""
+# --------------------------------------------------------------------------------- the autograd Function
+class _Rows(torch.autograd.Function):
+    """The one autograd entry point: the gradient is made in forward, scaled by :func:`_scale` in backward.
+
+    ``via_op`` (under compile, export and ``torch.func``) routes the forward through the custom op, whose
+    fake and vmap rules make it traceable (``generate_vmap_rule``: the forward is then the custom op). In
+    plain eager mode the kernels are called directly and the gradient buffer is handed to autograd without
+    a copy (a second backward through a retained graph recomputes it).
+    """
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx: Any, logits: Tensor, target: Tensor, weight: Tensor | None,  # type: ignore[override]
-                opts: RowOptions, impl: str) -> Tensor:
+    def forward(logits: Tensor, target: Tensor, weight: Tensor | None, opts: RowOptions,  # type: ignore[override]
+                impl: str, via_op: bool) -> tuple[Tensor, Tensor]:
+        if via_op:
+            return torch.ops.infoloss.ce_family_rows(logits, target, weight, opts.ignore_index, opts.label_smoothing,
+                                                     opts.ce, opts.ent, opts.rev, opts.rev_log_eps, True, impl)
         loss, grad = compute(logits.detach(), target, weight, opts, want_grad=True, impl=impl)
-        ctx.grad = grad
-        ctx.opts = opts
-        ctx.impl = impl
-        ctx.save_for_backward(logits, target, weight)  # references only: a second backward recomputes
-        return loss
+        assert grad is not None
+        return loss, grad
 
     @staticmethod
-    def backward(ctx: Any, grad_loss: Tensor) -> tuple[Tensor | None, None, None, None, None]:  # type: ignore[override]
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tensor]) -> None:
+        logits, target, weight, opts, impl, via_op = inputs
+        ctx.mark_non_differentiable(output[1])
+        ctx.opts, ctx.impl, ctx.via_op = opts, impl, via_op
+        if via_op:
+            ctx.save_for_backward(output[1], logits, target, weight)
+        else:
+            ctx.grad = output[1]
+            ctx.save_for_backward(logits, target, weight)  # references only: a second backward recomputes
+
+    @staticmethod
+    def backward(ctx: Any, grad_loss: Tensor, _unused: Tensor | None) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        none5 = (None,) * 5
+        if ctx.via_op:
+            grad, logits, _target, _weight = ctx.saved_tensors
+            return (_scale(grad, grad_loss, logits),) + none5
         logits, target, weight = ctx.saved_tensors
         grad = ctx.grad
         if grad is None:  # a second backward through a retained graph: the first one handed the buffer over
@@ -196,14 +208,14 @@ class _EagerRows(torch.autograd.Function):
             assert grad is not None
         ctx.grad = None
         if torch.is_grad_enabled():  # create_graph=True: keep the graph link that raises on double backward
-            return _scale(grad, grad_loss, logits), None, None, None, None
+            return (_scale(grad, grad_loss, logits),) + none5
         if grad_loss.device.type == "cpu" and grad_loss.dim() == 1 and grad_loss.numel() and grad_loss.stride(0) == 0:
             scale = float(grad_loss[0])  # an expanded scalar from .sum()/.mean(): one multiply, or none
             if scale != 1.0:
                 grad.mul_(scale)
-            return grad, None, None, None, None
+            return (grad,) + none5
         grad.mul_(grad_loss.to(grad.dtype).unsqueeze(1))
-        return grad, None, None, None, None
+        return (grad,) + none5
 
 
 # ----------------------------------------------------------------------------------------- entry points
@@ -218,7 +230,7 @@ def ce_family_rows(logits2d: Tensor, target: Tensor, weight: Tensor | None, opts
     Example:
         >>> z = torch.zeros(2, 4, requires_grad=True)
         >>> ce_family_rows(z, torch.tensor([0, 3]), None, RowOptions())
-        tensor([1.3863, 1.3863], grad_fn=<_EagerRowsBackward>)
+        tensor([1.3863, 1.3863], grad_fn=<SelectBackward0>)
     """
     impl = implementation(logits2d.device, logits2d.dtype, target.dtype.is_floating_point, fused=fused)
     if impl == "reference" or (target.dtype.is_floating_point and target.requires_grad) or (
@@ -229,12 +241,12 @@ def ce_family_rows(logits2d: Tensor, target: Tensor, weight: Tensor | None, opts
         return _reference.ce_family_rows(logits2d, target, weight=weight, ignore_index=opts.ignore_index,
                                          label_smoothing=opts.label_smoothing, ce_coef=opts.ce,
                                          ent_coef=opts.ent, rev_coef=opts.rev, rev_log_eps=opts.rev_log_eps)
-    want_grad = torch.is_grad_enabled() and logits2d.requires_grad
-    if tracing():
+    traced = tracing()
+    if torch.is_grad_enabled() and (logits2d.requires_grad or traced):
+        return _Rows.apply(logits2d, target, weight, opts, impl, traced)[0]
+    if traced:
         return torch.ops.infoloss.ce_family_rows(logits2d, target, weight, opts.ignore_index, opts.label_smoothing,
-                                                 opts.ce, opts.ent, opts.rev, opts.rev_log_eps, want_grad, impl)[0]
-    if want_grad:
-        return _EagerRows.apply(logits2d, target, weight, opts, impl)
+                                                 opts.ce, opts.ent, opts.rev, opts.rev_log_eps, False, impl)[0]
     return compute(logits2d.detach(), target, weight, opts, want_grad=False, impl=impl)[0]
 
 

@@ -21,6 +21,11 @@ from infoloss._common import tracing
 REDUCTIONS = ("none", "mean", "sum")
 
 
+def _finite(value: float) -> bool:
+    """``math.isfinite`` by comparisons, so that a symbolic float under ``torch.compile`` guards, not breaks."""
+    return bool(value == value and -math.inf < value < math.inf)
+
+
 def check_reduction(reduction: str) -> str:
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
@@ -33,7 +38,7 @@ def log_base(base: float | None, name: str = "base") -> float:
         return 1.0
     if isinstance(base, bool) or not isinstance(base, (int, float)):
         raise TypeError(f"{name} must be None or a positive number != 1, got {type(base).__name__}")
-    if not math.isfinite(base) or base <= 0 or base == 1:
+    if not _finite(base) or base <= 0 or base == 1:
         raise ValueError(f"{name} must be None (nats) or a finite number > 0 and != 1, got {base!r}")
     return math.log(base)
 
@@ -41,7 +46,7 @@ def log_base(base: float | None, name: str = "base") -> float:
 def check_finite_number(value: float, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
+    if not _finite(value):
         raise ValueError(f"{name} must be finite, got {value!r}")
     return float(value)
 

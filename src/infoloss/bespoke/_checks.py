@@ -16,6 +16,7 @@ from torch import Tensor
 # One implementation of these checks for the whole library (re-exported for the bespoke modules).
 from infoloss._common import compute_dtype as compute_dtype
 from infoloss._common import tracing
+from infoloss._validation import _finite
 from infoloss._validation import check_reduction as check_reduction
 from infoloss._validation import log_base as log_base
 
@@ -72,7 +73,7 @@ def check_positive(value: float, name: str) -> float:
     """Return ``float(value)`` if it is a finite number > 0, else raise."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not (math.isfinite(value) and value > 0):
+    if not (_finite(value) and value > 0):
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
     return float(value)
 
