@@ -139,15 +139,6 @@ class Comm:
         _gather_into(out, flat.contiguous(), self.group)
         return out.view(self.world, -1)
 
-    def sizes(self, local: int, device: torch.device) -> tuple[int, ...]:
-        """All shard sizes (one all-gather of one int64 per rank)."""
-        if self.world == 1:
-            return (local,)
-        mine = torch.tensor([local], dtype=torch.int64, device=device)
-        out = torch.empty(self.world, dtype=torch.int64, device=device)
-        _gather_into(out, mine, self.group)
-        return tuple(int(v) for v in out.tolist())
-
     def all_reduce_(self, t: Tensor) -> None:
         if self.world > 1:
             dist.all_reduce(t, group=self.group)
@@ -485,25 +476,29 @@ def forward_stats(comm: Comm, make_chunk: Any, n: int, local: int, target: Tenso
                   known_sizes: tuple[int, ...] | None, error: float,
                   coefs: tuple[float, float, float]) -> tuple[Merged, Layout]:
     """Local statistics chunk by chunk (``make_chunk(r0, r1)`` gives the compute-dtype logits), the
-    exchange, the merge. Collectives: one all-gather, plus one of the shard sizes the first time a layout is
-    needed on a plain process group (after that the sizes are cached and verified in the same all-gather)."""
+    exchange, the merge.
+
+    Class-index targets need this rank's offset before the local pass (to find ``z_y``). It is taken from
+    ``known_sizes`` (a DTensor), else from the sizes cached by an earlier call, else guessed as if all
+    shards had this rank's size (``offset = rank * V_r``). Every rank sends what it assumed with its
+    statistics, so every rank sees whether all assumptions hold; if one does not, all ranks redo the pass
+    with the gathered sizes (a second all-gather). No rank ever decides alone to run another collective.
+    """
     cols = spec.columns()
     key = comm.key(local)
-    needs_layout = spec.needs_offset or spec.needs_vocab
     sizes = known_sizes if known_sizes is not None else _LAYOUTS.get(key)
     if sizes is not None and (len(sizes) != comm.world or sizes[comm.rank] != local):
         sizes = None
-    if sizes is None and needs_layout:
-        sizes = comm.sizes(local, device)
+    if sizes is None:
+        sizes = (local,) * comm.world  # a guess, verified after the gather
     weight_sum = float(w.sum()) if w is not None else float(local)
     stats = torch.empty((n, len(cols)), dtype=dtype, device=device)
     rows = min(step, n)
     work = (torch.empty((rows, local), dtype=dtype, device=device),
             torch.empty((rows, local) if spec.entropy else (0, local), dtype=dtype, device=device))
     for _attempt in range(2):
-        layout = Layout(sizes, comm.rank) if sizes is not None else None
-        offset = layout.offset if layout is not None else 0
-        vocab = layout.vocab if layout is not None else 0
+        layout = Layout(sizes, comm.rank)
+        offset, vocab = layout.offset, layout.vocab
         for r0 in range(0, n, step):
             r1 = min(n, r0 + step)
             tc = target[r0:r1]
@@ -518,5 +513,5 @@ def forward_stats(comm: Comm, make_chunk: Any, n: int, local: int, target: Tenso
             spec.needs_vocab and any(v != true.vocab for v in g.assumed_vocabs))
         if not stale:
             return merge(g, spec, cols, target, coefs=coefs), true
-        sizes = g.sizes  # the cached sharding changed under the same local size: redo (every rank agrees)
+        sizes = g.sizes  # a guess or a cached sharding was wrong on some rank: redo (every rank agrees)
     raise AssertionError("unreachable")  # pragma: no cover

@@ -3,9 +3,10 @@ piece of the vocabulary (rank order gives the offsets; shards may be uneven) and
 the full (N, V) logits, with the semantics of :mod:`infoloss.functional` (``docs/design.md``).
 
 Forward: a pass over the local logits computes per-row statistics (max, sum e, sum e*d, the target logit,
-...), one all-gather of these (N, k) statistics, a local merge (``docs/parallel.md``). The first call on a
-plain process group with class-index targets gathers the shard sizes once more (one int per rank); they are
-cached and verified in the same all-gather afterwards. Backward: no collective; the gradient on each rank's
+...), one all-gather of these (N, k) statistics, a local merge (``docs/parallel.md``). With class-index targets each rank
+needs its offset before its pass: it is cached from earlier calls (or guessed as rank * V_r) and verified in
+the same all-gather; when any rank's was wrong (first call on unusual uneven shards, a resharding), all ranks
+redo the pass together (a second all-gather). Backward: no collective; the gradient on each rank's
 slice is analytic (``dCE/dz = p - q'``, ``dH/dz = -p (log p + H)``).
 
 ``group=None`` is the default process group. The logits may also be a DTensor sharded ``Shard(1)`` on a
