@@ -40,7 +40,7 @@ FUNCS = {
     "mixed_entropy_loss": lambda x, y: F.mixed_entropy_loss(x, y, reverse_weight=0.3),
     "entropy": lambda x, y: F.entropy(x, reduction="mean"),
     "kl_divergence": lambda x, y: F.kl_divergence(x, torch.full_like(x, 1.0 / x.shape[1])),
-    **{k: (lambda m: (lambda x, y: m(x, y)))(m) for k, m in MODULES.items()},
+    **{k: (lambda mod: (lambda x, y: mod(x, y)))(m) for k, m in MODULES.items()},
 }
 
 

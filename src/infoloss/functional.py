@@ -65,6 +65,7 @@ __all__ = [
 def _reduce_rows(rows: Tensor, flat: Flat, weight: Tensor | None, ignore_index: int, reduction: str,
                  out_dtype: torch.dtype) -> Tensor:
     """Apply ``reduction`` to per-row losses with the CE denominator of ``docs/design.md``."""
+    denom: Tensor | int | None
     if reduction != "mean":
         denom = None
     elif flat.prob_target:

@@ -132,7 +132,7 @@ class _TwoTermLoss(_WeightedLoss):
             )
         if name in ("ce_weight", self._reg_name) and "learnable" in self.__dict__:
             value = check_finite_number(value, name)  # type: ignore[arg-type]
-        super().__setattr__(name, value)
+        super().__setattr__(name, value)  # type: ignore[arg-type]
 
     @property
     def effective_weights(self) -> tuple[float, float]:

@@ -7,7 +7,6 @@ sync, so losses run them once at construction; the cheap shape checks run on eve
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
