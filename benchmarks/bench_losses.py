@@ -1,159 +1,159 @@
-"""Time (fwd+bwd) and peak memory of CE / MIN-ENT / MIX-ENT / soft-target CE implementations.
+"""fwd+bwd time of infoloss's row losses against the best torch alternative, through the public API.
 
-    python benchmarks/bench_losses.py [--quick] [--sizes 4096x32000,...] [--json out.json]
+    python benchmarks/bench_losses.py [--quick] [--reps N] [--json out.json] [--markdown out.md]
 
-Each case runs in its own subprocess: inputs are allocated and one warm-up step is run (that is where
-torch.compile compiles), then the peak RSS is reset (/proc/self/clear_refs) and the peak over one more
-step, minus the RSS before it, is reported ("extra MiB"). Time is the median of
-torch.utils.benchmark's blocked_autorange over fwd+bwd steps. Ratios are against eager F.cross_entropy
-at the same size, in the same run. Not part of the test suite.
+Method: one process per glibc setting (the default, and ``MALLOC_MMAP_THRESHOLD_=4294967296
+MALLOC_TRIM_THRESHOLD_=68719476736``, under which glibc keeps large buffers instead of mapping and
+first-touching each one). In each process every case is warmed up (compilation included), then the
+candidates of a case are timed interleaved, one fwd+bwd step each per round, and the median over the
+rounds is reported with the ratio to the baseline. Inputs are the same tensors for every candidate.
+The targets of issue 9 are printed next to each ratio. Not part of the test suite.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
+import platform
+import statistics
+import subprocess
 import sys
+import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from _common import machine, reset_peak, rss_kib, run_child  # noqa: E402
-
-IMPLS = {
-    "ce": ["torch", "fused", "compile_torch"],
-    "minent": ["naive", "tutorial", "fused", "compile_naive"],
-    "mixent": ["naive", "fused", "compile_naive"],
-    "softce": ["torch", "naive", "fused"],
-}
+TUNED = {"MALLOC_MMAP_THRESHOLD_": "4294967296", "MALLOC_TRIM_THRESHOLD_": "68719476736"}
 ENT, REV, EPS = 0.1, 0.1, 1e-6
 
+# (rows, classes, case, candidate, baseline, target ratio)
+CASES = [
+    (64, 10, "CE", "infoloss_ce", "torch_ce", 1.2),
+    (64, 10, "MIN-ENT", "infoloss_min", "naive_min", 1.0),
+    (64, 10, "MIX-ENT", "infoloss_mix", "naive_mix", 1.0),
+    (256, 26, "CE", "infoloss_ce", "torch_ce", 1.2),
+    (256, 26, "MIN-ENT", "infoloss_min", "naive_min", 1.0),
+    (256, 26, "MIX-ENT", "infoloss_mix", "naive_mix", 1.0),
+    (256, 26, "compiled MIN-ENT step", "compiled_infoloss_min", "compiled_naive_min", 1.0),
+    (8192, 1000, "CE", "infoloss_ce", "torch_ce", 1.0),
+    (8192, 1000, "MIN-ENT", "infoloss_min", "torch_ce", 1.0),
+    (8192, 1000, "MIX-ENT", "infoloss_mix", "torch_ce", 1.0),
+    (8192, 1000, "compiled MIN-ENT step", "compiled_infoloss_min", "compiled_naive_min", 1.0),
+    (4096, 32000, "MIN-ENT", "infoloss_min", "torch_ce", 1.0),
+    (4096, 32000, "soft-target CE", "infoloss_soft", "torch_soft", 1.0),
+]
 
-def make_step(loss: str, impl: str, z, y, q):
+
+def candidates(y, q):
     import torch
     import torch.nn.functional as F
 
-    from infoloss import _fused
+    import infoloss
+    from infoloss import functional as IF
 
-    def naive_minent(x):
+    def naive_min(x):
         logp = torch.log_softmax(x, 1)
-        return F.cross_entropy(x, y) + ENT * (-(logp.exp() * logp).sum(1)).mean()
+        return F.nll_loss(logp, y) + ENT * (-(logp.exp() * logp).sum(1)).mean()
 
-    def tutorial_minent(x):
-        p = torch.softmax(x, 1)
-        return F.cross_entropy(x, y) + ENT * (-(p * torch.log(p + 1e-8)).sum(1)).mean()
-
-    def naive_mixent(x):
-        p = torch.softmax(x, 1)
+    def naive_mix(x):  # R = -sum_c p_c log max(onehot_c, eps)
+        logp = torch.log_softmax(x, 1)
         log_q = torch.log(F.one_hot(y, x.shape[1]).to(x.dtype).clamp_min(EPS))
-        return F.cross_entropy(x, y) + REV * (-(p * log_q).sum(1)).mean()
+        return F.nll_loss(logp, y) + REV * (-(logp.exp() * log_q).sum(1)).mean()
 
-    def naive_softce(x):
-        return -(q * torch.log_softmax(x, 1)).sum(1).mean()
-
-    def fused(x, target, ce, ent, rev):
-        return _fused.ce_family_rows(x, target, weight=None, ignore_index=-100, label_smoothing=0.0,
-                                     ce_coef=ce, ent_coef=ent, rev_coef=rev, rev_log_eps=math.log(EPS)).mean()
-
-    table = {
-        ("ce", "torch"): lambda x: F.cross_entropy(x, y),
-        ("ce", "fused"): lambda x: fused(x, y, 1.0, 0.0, 0.0),
-        ("minent", "naive"): naive_minent,
-        ("minent", "tutorial"): tutorial_minent,
-        ("minent", "fused"): lambda x: fused(x, y, 1.0, ENT, 0.0),
-        ("mixent", "naive"): naive_mixent,
-        ("mixent", "fused"): lambda x: fused(x, y, 1.0, 0.0, REV),
-        ("softce", "torch"): lambda x: F.cross_entropy(x, q),
-        ("softce", "naive"): naive_softce,
-        ("softce", "fused"): lambda x: fused(x, q, 1.0, 0.0, 0.0),
+    crit = infoloss.MinEntropyLoss(entropy_weight=ENT)
+    return {
+        "torch_ce": lambda x: F.cross_entropy(x, y),
+        "infoloss_ce": lambda x: IF.cross_entropy(x, y),
+        "naive_min": naive_min,
+        "infoloss_min": lambda x: crit(x, y),
+        "naive_mix": naive_mix,
+        "infoloss_mix": lambda x: IF.mixed_entropy_loss(x, y, reverse_weight=REV, eps=EPS),
+        "torch_soft": lambda x: F.cross_entropy(x, q),
+        "infoloss_soft": lambda x: IF.cross_entropy(x, q),
+        "compiled_naive_min": torch.compile(naive_min, dynamic=True),
+        "compiled_infoloss_min": torch.compile(lambda x: crit(x, y), dynamic=True),
     }
-    if impl.startswith("compile_"):
-        fn = torch.compile(table[(loss, impl[len("compile_"):])])
-    else:
-        fn = table[(loss, impl)]
-
-    def step():
-        z.grad = None
-        fn(z).backward()
-
-    return step
 
 
-def child(loss: str, impl: str, n: int, c: int, min_time: float) -> dict:
+def run_cases(reps: int, quick: bool) -> list[dict]:
     import torch
-    import torch.utils.benchmark as tb
 
-    torch.manual_seed(0)
-    z = (torch.randn(n, c) * 2).requires_grad_()
-    y = torch.randint(0, c, (n,))
-    q = torch.softmax(torch.randn(n, c), 1) if loss == "softce" else None
-    step = make_step(loss, impl, z, y, q)
-    step()  # warm-up (torch.compile compiles here; the C kernel is built or loaded here)
-    z.grad = None
-    base = rss_kib()
-    ok = reset_peak()
-    step()
-    peak = rss_kib("VmHWM")
-    z.grad = None
-    m = tb.Timer("step()", globals={"step": step}).blocked_autorange(min_run_time=min_time)
-    return {"loss": loss, "impl": impl, "N": n, "C": c, "median_s": m.median, "runs": len(m.times),
-            "extra_mib": (peak - base) / 1024 if ok else None, "nxc_mib": n * c * 4 / 2**20}
+    out = []
+    for rows, classes, case, cand, base, target in CASES:
+        if quick and rows * classes > 8192 * 1000:
+            continue
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(rows, classes, generator=g) * 2
+        y = torch.randint(0, classes, (rows,), generator=g)
+        q = torch.softmax(torch.randn(rows, classes, generator=g), 1) if "soft" in case else None
+        fns = candidates(y, q)
+        xs = {k: x.clone().requires_grad_() for k in (cand, base)}
+
+        def step(k: str) -> float:
+            xs[k].grad = None
+            t0 = time.perf_counter()
+            fns[k](xs[k]).backward()
+            return time.perf_counter() - t0
+
+        n = reps if rows * classes <= 1 << 22 else max(5, reps // 20)
+        warm = 20 if rows * classes <= 1 << 16 else 2
+        for _ in range(warm):
+            step(cand)
+            step(base)
+        times: dict[str, list[float]] = {cand: [], base: []}
+        for i in range(n):
+            for k in ((cand, base) if i % 2 == 0 else (base, cand)):
+                times[k].append(step(k))
+        tc, tb = statistics.median(times[cand]), statistics.median(times[base])
+        out.append(dict(size=f"{rows} x {classes}", case=case, candidate=cand, baseline=base, us=tc * 1e6,
+                        baseline_us=tb * 1e6, ratio=tc / tb, target=target, met=tc / tb <= target, rounds=n))
+        print(f"  {rows:>5} x {classes:<6} {case:<22} {cand} {tc * 1e6:10.1f} us  {base} {tb * 1e6:10.1f} us  "
+              f"ratio {tc / tb:5.2f} (target <= {target}: {'met' if tc / tb <= target else 'NOT met'})",
+              flush=True)
+    return out
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="one size (4096x32000), short timing")
-    ap.add_argument("--sizes", default=None, help="comma-separated NxC list")
-    ap.add_argument("--losses", default=",".join(IMPLS), help="subset of " + ",".join(IMPLS))
-    ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile baselines")
-    ap.add_argument("--json", default="benchmarks/results_losses.json")
-    ap.add_argument("--child", nargs=5, metavar=("LOSS", "IMPL", "N", "C", "MIN_TIME"), help=argparse.SUPPRESS)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="skip the 4096 x 32000 cases")
+    ap.add_argument("--reps", type=int, default=200, help="interleaved rounds per small case")
+    ap.add_argument("--json", help="write all results here")
+    ap.add_argument("--markdown", help="write the table here")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        loss, impl, n, c, t = args.child
-        print(json.dumps(child(loss, impl, int(n), int(c), float(t))))
+        print("RESULT" + json.dumps(run_cases(args.reps, args.quick)))
         return
-    if args.sizes:
-        sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
-    elif args.quick:
-        sizes = [(4096, 32000)]
-    else:
-        sizes = [(4096, 1000), (4096, 32000), (8192, 32000), (8192, 131072)]
-    min_time = 2.0 if args.quick else 5.0
-    results = []
-    for n, c in sizes:
-        baseline = None
-        for loss in args.losses.split(","):
-            for impl in IMPLS[loss]:
-                if args.no_compile and impl.startswith("compile_"):
-                    continue
-                r = run_child(__file__, [loss, impl, str(n), str(c), str(min_time)])
-                r.update({"loss": loss, "impl": impl, "N": n, "C": c})
-                if loss == "ce" and impl == "torch" and "median_s" in r:
-                    baseline = r
-                if baseline and "median_s" in r:
-                    r["time_vs_torch_ce"] = r["median_s"] / baseline["median_s"]
-                    if r.get("extra_mib") is not None and baseline.get("extra_mib") is not None:
-                        r["extra_minus_torch_ce_in_nxc"] = (r["extra_mib"] - baseline["extra_mib"]) / r["nxc_mib"]
-                results.append(r)
-                print(json.dumps(r), file=sys.stderr, flush=True)
-    print(f"\nMachine: {machine()}\n")
-    print("| N x C | loss | impl | fwd+bwd (s) | x torch CE | extra peak RSS (MiB) | extra - torch CE (x NxC) |")
-    print("|---|---|---|---|---|---|---|")
-    for r in results:
-        if "error" in r:
-            print(f"| {r['N']}x{r['C']} | {r['loss']} | {r['impl']} | error: {r['error']} | | | |")
-            continue
-        ratio = r.get("time_vs_torch_ce")
-        extra = r.get("extra_mib")
-        dmem = r.get("extra_minus_torch_ce_in_nxc")
-        print(f"| {r['N']}x{r['C']} | {r['loss']} | {r['impl']} | {r['median_s']:.3f} | "
-              f"{'' if ratio is None else f'{ratio:.2f}'} | {'' if extra is None else f'{extra:.0f}'} | "
-              f"{'' if dmem is None else f'{dmem:+.2f}'} |")
-    with open(args.json, "w") as f:
-        json.dump({"machine": machine(), "results": results}, f, indent=1)
-    print(f"\nwrote {args.json}")
+    import torch
+
+    results = {}
+    for setting, extra in (("default glibc", {}), ("tuned glibc", TUNED)):
+        print(f"[{setting}]", flush=True)
+        cmd = [sys.executable, os.path.abspath(__file__), "--child", "--reps", str(args.reps)]
+        if args.quick:
+            cmd.append("--quick")
+        proc = subprocess.run(cmd, env=dict(os.environ, **extra), capture_output=False, text=True,
+                              stdout=subprocess.PIPE)
+        lines = [ln for ln in proc.stdout.splitlines() if not ln.startswith("RESULT")]
+        print("\n".join(lines), flush=True)
+        payload = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
+        if proc.returncode != 0 or not payload:
+            raise SystemExit(f"benchmark child failed ({setting}), exit {proc.returncode}")
+        results[setting] = json.loads(payload[0][len("RESULT"):])
+    rows = ["| size | case | infoloss | baseline | default glibc | tuned glibc | target |", "|---|---|---|---|---|---|---|"]
+    for a, b in zip(results["default glibc"], results["tuned glibc"]):
+        rows.append(f"| {a['size']} | {a['case']} | {a['candidate']} | {a['baseline']} | "
+                    f"{a['ratio']:.2f}x ({a['us']:.0f} vs {a['baseline_us']:.0f} us) | "
+                    f"{b['ratio']:.2f}x ({b['us']:.0f} vs {b['baseline_us']:.0f} us) | "
+                    f"<= {a['target']}: {'met' if a['met'] and b['met'] else 'NOT met'} |")
+    table = "\n".join(rows)
+    head = (f"torch {torch.__version__}, {platform.machine()}, {os.cpu_count()} CPUs, "
+            f"{torch.get_num_threads()} threads, {time.strftime('%Y-%m-%d')}")
+    print("\n" + head + "\n\n" + table)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(head + "\n\n" + table + "\n")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(machine=head, results=results), f, indent=1)
 
 
 if __name__ == "__main__":
