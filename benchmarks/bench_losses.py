@@ -87,7 +87,7 @@ def run_cases(reps: int, quick: bool) -> list[dict]:
         fns = candidates(y, q)
         xs = {k: x.clone().requires_grad_() for k in (cand, base)}
 
-        def step(k: str) -> float:
+        def step(k: str, fns=fns, xs=xs) -> float:
             xs[k].grad = None
             t0 = time.perf_counter()
             fns[k](xs[k]).backward()
@@ -139,7 +139,7 @@ def main() -> None:
             raise SystemExit(f"benchmark child failed ({setting}), exit {proc.returncode}")
         results[setting] = json.loads(payload[0][len("RESULT"):])
     rows = ["| size | case | infoloss | baseline | default glibc | tuned glibc | target |", "|---|---|---|---|---|---|---|"]
-    for a, b in zip(results["default glibc"], results["tuned glibc"]):
+    for a, b in zip(results["default glibc"], results["tuned glibc"], strict=True):
         rows.append(f"| {a['size']} | {a['case']} | {a['candidate']} | {a['baseline']} | "
                     f"{a['ratio']:.2f}x ({a['us']:.0f} vs {a['baseline_us']:.0f} us) | "
                     f"{b['ratio']:.2f}x ({b['us']:.0f} vs {b['baseline_us']:.0f} us) | "
