@@ -463,8 +463,11 @@ def binary_cross_entropy_with_logits(input: ArrayLike, target: ArrayLike, weight
                                      base: float | None = None) -> FloatArray:
     """Binary cross entropy on logits ``x`` (torch's semantics, including ``pos_weight``).
 
-    ``loss = -w [pw * y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))]
-           = w [pw * y softplus(-x) + (1 - y) softplus(x)]``
+    Per element::
+
+        loss = -w [pw * y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))]
+             =  w [pw * y softplus(-x) + (1 - y) softplus(x)]
+
     using ``log sigmoid(x) = -softplus(-x)`` and ``log(1 - sigmoid(x)) = -softplus(x)``, where
     ``softplus(z) = log(1 + e^z)`` is evaluated stably as ``logaddexp(0, z)``. 'mean' averages over all
     elements.
