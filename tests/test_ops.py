@@ -201,15 +201,16 @@ def test_opcheck_row_op():
 
 
 def test_double_backward_raises_through_public_api():
-    x, y = data(4, torch.float64)
+    x, y = data(4000, torch.float64)  # above the small-input aten path (which does support double backward)
     x.requires_grad_()
     (g,) = torch.autograd.grad(F.min_entropy_loss(x, y), x, create_graph=True)
     with pytest.raises(RuntimeError, match="double backward"):
         g.pow(2).sum().backward()
 
 
-def test_retained_graph_backward_accumulates_exactly():
-    x, y = data(6, torch.float64)
+@pytest.mark.parametrize("n", [6, 4000])  # the aten path and the fused kernel
+def test_retained_graph_backward_accumulates_exactly(n):
+    x, y = data(n, torch.float64)
     x.requires_grad_()
     loss = F.mixed_entropy_loss(x, y, label_smoothing=0.1)
     loss.backward(retain_graph=True)
@@ -221,12 +222,13 @@ def test_retained_graph_backward_accumulates_exactly():
 
 
 # -------------------------------------------------------------------------- fixes: wrong numbers found
+@pytest.mark.parametrize("rows", [9, 3000])  # the small-input aten path and the fused kernel
 @pytest.mark.parametrize("offset", [1e3, 1e5, 1e6, 1e7, 1e8])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_large_offsets_exact(offset, dtype):
+def test_large_offsets_exact(offset, dtype, rows):
     g = torch.Generator().manual_seed(1)
-    base = torch.randn(9, C, generator=g, dtype=torch.float64)
-    y = torch.randint(0, C, (9,), generator=g)
+    base = torch.randn(rows, C, generator=g, dtype=torch.float64)
+    y = torch.randint(0, C, (rows,), generator=g)
     x = (base + offset).to(dtype)
     shifted = x.double() - x.double().amax(1, keepdim=True)  # softmax is shift-invariant: exact oracle
     xr = shifted.clone().requires_grad_()
@@ -274,10 +276,11 @@ def test_minus_inf_logit_against_zero_target_is_finite_limit():
     assert x.grad[0, 1].item() == 0.0
 
 
+@pytest.mark.parametrize("rows", [6, 3000])
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
-def test_inf_class_weight_only_poisons_its_rows_like_torch(smoothing):
-    x = torch.randn(6, C, dtype=torch.float64)
-    y = torch.tensor([0, 3, 3, 1, 5, 6])
+def test_inf_class_weight_only_poisons_its_rows_like_torch(smoothing, rows):
+    x = torch.randn(rows, C, dtype=torch.float64)
+    y = torch.tensor([0, 3, 3, 1, 5, 6]).repeat(rows // 6)
     w = torch.ones(C, dtype=torch.float64)
     w[3] = math.inf
     xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
@@ -300,11 +303,12 @@ def test_float_ignore_index_raises_type_error_like_torch():
         infoloss.bespoke.similarity_cross_entropy(x, y, SIM, ignore_index=1.5)
 
 
+@pytest.mark.parametrize("rows", [6, 3000])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("target", ["index", "prob"])
-def test_tiny_eps_and_very_negative_log_zero_are_finite(dtype, target):
-    x, y = data(6, dtype)
-    t = y if target == "index" else torch.softmax(torch.randn(6, C, dtype=dtype), 1)
+def test_tiny_eps_and_very_negative_log_zero_are_finite(dtype, target, rows):
+    x, y = data(rows, dtype)
+    t = y if target == "index" else torch.softmax(torch.randn(rows, C, dtype=dtype), 1)
     q = TF.one_hot(y, C).double() if target == "index" else t.double()
     logp = torch.log_softmax(x.double(), 1)
     for eps_log, out in ((math.log(1e-46), F.mixed_entropy_loss(x, t, reverse_weight=0.5, eps=1e-46, reduction="none")),

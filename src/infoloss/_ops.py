@@ -17,6 +17,7 @@ Implementation table (:func:`implementation`), by backend, device and target kin
 =============  ==========  =============  =========================================================
 backend        device      target         implementation
 =============  ==========  =============  =========================================================
+fused          cpu, eager  class indices  aten composition when M*C <= 16384 (per-call overhead dominates there)
 fused          cpu         any            C kernel (``_kernel.c``); eager chunked torch ops without a compiler
 fused          cuda/other  any            eager chunked torch ops (covered by the tests)
 triton         cuda        class indices  Triton kernel (opt-in until verified on a GPU); else eager
@@ -32,7 +33,7 @@ import torch
 from torch import Tensor
 
 from infoloss import _backend
-from infoloss._common import ENTROPY_OPTIONS, RowOptions, compute_dtype, tracing
+from infoloss._common import ENTROPY_OPTIONS, RowOptions, compute_dtype, tracing, xlogy_safe
 from infoloss._fused import _ckernel
 from infoloss._fused._rows import compute
 
@@ -45,16 +46,19 @@ DOUBLE_BACKWARD_MSG = (
 )
 
 
+SMALL_ELEMENTS = 1 << 14  # at or below this many logits a CPU eager call is overhead-bound: compose aten ops
+
+
 def implementation(device: torch.device | str, dtype: torch.dtype, prob_target: bool, *,
-                   fused: bool = False) -> str:
+                   fused: bool = False, numel: int | None = None) -> str:
     """The kernel that runs for ``(device, dtype, target kind)`` under the backend in effect.
 
-    One of ``"reference"``, ``"ckernel"``, ``"eager"``, ``"triton"`` (see the module's table), or ``"auto"``
+    One of ``"reference"``, ``"aten"``, ``"ckernel"``, ``"eager"``, ``"triton"`` (see the module's table), or ``"auto"``
     while tracing on CPU (the op then picks ``"ckernel"`` or ``"eager"`` when it runs);
     ``fused=True`` answers as if the backend were ``"fused"`` (or ``"triton"``) when it is ``"reference"``.
 
     Example:
-        >>> implementation("cpu", torch.float32, prob_target=False) in ("ckernel", "eager")
+        >>> implementation("cpu", torch.float32, prob_target=False, numel=10**6) in ("ckernel", "eager")
         True
     """
     backend = _backend.get_backend()
@@ -67,7 +71,9 @@ def implementation(device: torch.device | str, dtype: torch.dtype, prob_target: 
         if triton_available():
             return "triton"
     if dev == "cpu" and tracing():
-        return "auto"  # decided when the op runs (the first call builds the kernel: nothing to trace)
+        return "auto"
+    if dev == "cpu" and not fused and not prob_target and numel is not None and numel <= SMALL_ELEMENTS:
+        return "aten"  # decided when the op runs (the first call builds the kernel: nothing to trace)
     if dev == "cpu" and _ckernel.available():
         return "ckernel"
     return "eager"
@@ -218,6 +224,37 @@ class _Rows(torch.autograd.Function):
         return (grad,) + none5
 
 
+# ----------------------------------------------------------------------------- small inputs: aten ops
+def _aten_rows(logits2d: Tensor, target: Tensor, weight: Tensor | None, opts: RowOptions) -> Tensor:
+    """The row loss of class-index targets as a few aten ops (autograd gives the gradient).
+
+    Used for small CPU inputs in eager mode, where a call's cost is per-op overhead, not memory traffic:
+    the CE term is torch's own ``cross_entropy`` (weights, ignore_index, smoothing), H and R come from one
+    ``log_softmax`` (``R = -(L_o + p_y (L_y - L_o))`` for a one-hot target).
+    """
+    dtype = compute_dtype(logits2d.dtype)
+    z = logits2d.to(dtype)
+    w = weight.to(dtype) if weight is not None else None
+    loss = torch.zeros(z.shape[0], dtype=dtype)
+    if opts.ce != 0:
+        ce = torch.nn.functional.cross_entropy(z, target, weight=w, ignore_index=opts.ignore_index, reduction="none",
+                                               label_smoothing=opts.label_smoothing)
+        loss = ce * opts.ce
+    if opts.ent != 0 or opts.rev != 0:
+        logp = torch.log_softmax(z, 1)
+        p = logp.exp()
+        valid = target != opts.ignore_index
+        safe = torch.where(valid, target, torch.zeros_like(target))
+        s = valid.to(dtype) if w is None else torch.where(valid, w[safe], torch.zeros((), dtype=dtype))
+        if opts.ent != 0:
+            loss = loss + (opts.ent * s) * -xlogy_safe(p, logp).sum(1)
+        if opts.rev != 0:
+            ly, lo = opts.rev_logs(z.shape[1])
+            p_y = p.gather(1, safe.unsqueeze(1)).squeeze(1)
+            loss = loss + (opts.rev * s) * -(lo + p_y * (ly - lo))
+    return loss
+
+
 # ----------------------------------------------------------------------------------------- entry points
 def ce_family_rows(logits2d: Tensor, target: Tensor, weight: Tensor | None, opts: RowOptions, *,
                    fused: bool = False) -> Tensor:
@@ -232,7 +269,10 @@ def ce_family_rows(logits2d: Tensor, target: Tensor, weight: Tensor | None, opts
         >>> ce_family_rows(z, torch.tensor([0, 3]), None, RowOptions())
         tensor([1.3863, 1.3863], grad_fn=<SelectBackward0>)
     """
-    impl = implementation(logits2d.device, logits2d.dtype, target.dtype.is_floating_point, fused=fused)
+    impl = implementation(logits2d.device, logits2d.dtype, target.dtype.is_floating_point, fused=fused,
+                          numel=logits2d.numel())
+    if impl == "aten":
+        return _aten_rows(logits2d, target, weight, opts)
     if impl == "reference" or (target.dtype.is_floating_point and target.requires_grad) or (
             weight is not None and weight.requires_grad):
         # the reference composes gradients w.r.t. targets and class weights too
