@@ -305,3 +305,34 @@ def entropy_rows(logits2d: Tensor, *, fused: bool = False) -> Tensor:
 
         return _reference.entropy_rows(logits2d)
     return ce_family_rows(logits2d, target, None, ENTROPY_OPTIONS, fused=fused)
+
+
+def implementation_for(device: str, dtype: torch.dtype, target: str) -> str:
+    """A readable description of :func:`implementation` for ``infoloss doctor`` (target "index" or "prob").
+
+    Example:
+        >>> import infoloss
+        >>> with infoloss.use_backend("reference"):
+        ...     print(implementation_for("cpu", torch.float32, "index"))
+        reference (plain PyTorch autograd composition, infoloss._reference)
+    """
+    prob = target == "prob"
+    dev = torch.device(device).type
+    if dev == "cuda" and not torch.cuda.is_available():
+        return "n/a (no CUDA device)"
+    large = implementation(device, dtype, prob, numel=1 << 30)
+    small = implementation(device, dtype, prob, numel=1)
+    if large == "reference":
+        return "reference (plain PyTorch autograd composition, infoloss._reference)"
+    if large == "ckernel":
+        info = _ckernel.build_info() if hasattr(_ckernel, "build_info") else {}
+        build = "vector" if info.get("vector", True) else "scalar"
+        text = f"C kernel ({build} build, {torch.get_num_threads()} threads)"
+    elif large == "triton":
+        text = "Triton kernel (infoloss._fused._triton; opt-in, not yet verified on a GPU)"
+    else:
+        why = "" if dev != "cpu" else f" (C kernel unavailable: {_ckernel.failure_reason() or 'not tried'})"
+        text = "eager chunked torch path" + why
+    if small == "aten":
+        text += f"; aten ops for <= {SMALL_ELEMENTS} logits in eager mode"
+    return text
