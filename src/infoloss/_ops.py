@@ -266,8 +266,9 @@ def ce_family_rows(logits2d: Tensor, target: Tensor, weight: Tensor | None, opts
 
     Example:
         >>> z = torch.zeros(2, 4, requires_grad=True)
-        >>> ce_family_rows(z, torch.tensor([0, 3]), None, RowOptions())
-        tensor([1.3863, 1.3863], grad_fn=<SelectBackward0>)
+        >>> loss = ce_family_rows(z, torch.tensor([0, 3]), None, RowOptions())
+        >>> loss.detach(), loss.requires_grad
+        (tensor([1.3863, 1.3863]), True)
     """
     impl = implementation(logits2d.device, logits2d.dtype, target.dtype.is_floating_point, fused=fused,
                           numel=logits2d.numel())
