@@ -50,7 +50,7 @@ SMALL_ELEMENTS = 1 << 14  # at or below this many logits a CPU eager call is ove
 
 
 def implementation(device: torch.device | str, dtype: torch.dtype, prob_target: bool, *,
-                   fused: bool = False, numel: int | None = None) -> str:
+                   fused: bool = False, numel: int | None = None, traced: bool | None = None) -> str:
     """The kernel that runs for ``(device, dtype, target kind)`` under the backend in effect.
 
     One of ``"reference"``, ``"aten"``, ``"ckernel"``, ``"eager"``, ``"triton"`` (see the module's table), or ``"auto"``
@@ -70,7 +70,7 @@ def implementation(device: torch.device | str, dtype: torch.dtype, prob_target: 
 
         if triton_available():
             return "triton"
-    if dev == "cpu" and tracing():
+    if dev == "cpu" and (tracing() if traced is None else traced):
         return "auto"
     if dev == "cpu" and not fused and not prob_target and numel is not None and numel <= SMALL_ELEMENTS:
         return "aten"  # decided when the op runs (the first call builds the kernel: nothing to trace)
@@ -196,7 +196,7 @@ class _Rows(torch.autograd.Function):
         ctx.mark_non_differentiable(output[1])
         ctx.opts, ctx.impl, ctx.via_op = opts, impl, via_op
         if via_op:
-            ctx.save_for_backward(output[1], logits, target, weight)
+            ctx.save_for_backward(output[1], logits)
         else:
             ctx.grad = output[1]
             ctx.save_for_backward(logits, target, weight)  # references only: a second backward recomputes
@@ -205,7 +205,7 @@ class _Rows(torch.autograd.Function):
     def backward(ctx: Any, grad_loss: Tensor, _unused: Tensor | None) -> tuple[Tensor | None, ...]:  # type: ignore[override]
         none5 = (None,) * 5
         if ctx.via_op:
-            grad, logits, _target, _weight = ctx.saved_tensors
+            grad, logits = ctx.saved_tensors
             return (_scale(grad, grad_loss, logits),) + none5
         logits, target, weight = ctx.saved_tensors
         grad = ctx.grad
@@ -270,8 +270,9 @@ def ce_family_rows(logits2d: Tensor, target: Tensor, weight: Tensor | None, opts
         >>> loss.detach(), loss.requires_grad
         (tensor([1.3863, 1.3863]), True)
     """
+    traced = tracing()
     impl = implementation(logits2d.device, logits2d.dtype, target.dtype.is_floating_point, fused=fused,
-                          numel=logits2d.numel())
+                          numel=logits2d.numel(), traced=traced)
     if impl == "aten":
         return _aten_rows(logits2d, target, weight, opts)
     if impl == "reference" or (target.dtype.is_floating_point and target.requires_grad) or (
@@ -282,7 +283,6 @@ def ce_family_rows(logits2d: Tensor, target: Tensor, weight: Tensor | None, opts
         return _reference.ce_family_rows(logits2d, target, weight=weight, ignore_index=opts.ignore_index,
                                          label_smoothing=opts.label_smoothing, ce_coef=opts.ce,
                                          ent_coef=opts.ent, rev_coef=opts.rev, rev_log_eps=opts.rev_log_eps)
-    traced = tracing()
     if torch.is_grad_enabled() and (logits2d.requires_grad or traced):
         return _Rows.apply(logits2d, target, weight, opts, impl, traced)[0]
     if traced:

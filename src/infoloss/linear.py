@@ -39,7 +39,14 @@ import torch
 from torch import Tensor
 
 from infoloss._fused._rows import _compute
-from infoloss._validation import check_reduction
+from infoloss._validation import (
+    check_finite_number,
+    check_floating,
+    check_label_smoothing,
+    check_open_unit,
+    check_reduction,
+    log_base,
+)
 
 __all__ = ["linear_cross_entropy", "linear_min_entropy_loss", "linear_mixed_entropy_loss",
            "linear_token_stats", "TokenStats", "LinearLossOptions"]
@@ -403,54 +410,11 @@ class _Rows(torch.autograd.Function):
 # validation and the public functions
 # ----------------------------------------------------------------------------------------------------------
 
-def _check_tensor(t: Any, name: str) -> None:
-    if not isinstance(t, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-    if not t.dtype.is_floating_point:
-        raise TypeError(f"{name} must have a floating dtype, got {t.dtype}")
-
-
 def _check_index(value: Any, name: str) -> int:
     try:
         return operator.index(value)
     except TypeError:
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}") from None
-
-
-# Option checks written with comparisons only: under torch.compile(dynamic=True) a float option that comes
-# from a default or an attribute is a SymFloat, and math.isfinite / math.log on it break the graph.
-
-def check_finite_number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not value - value == 0:  # False for inf and NaN
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return value
-
-
-def check_open_unit(value: Any, name: str) -> float:
-    value = check_finite_number(value, name)
-    if not 0.0 < value < 1.0:
-        raise ValueError(f"{name} must lie in the open interval (0, 1), got {value!r}")
-    return value
-
-
-def check_label_smoothing(value: Any) -> float:
-    value = check_finite_number(value, "label_smoothing")
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"label_smoothing must lie in [0, 1], got {value!r}")
-    return value
-
-
-def log_base(base: Any, name: str = "base") -> float:
-    """ln(base) (1.0 for None): a value in nats divided by it is in ``base``."""
-    if base is None:
-        return 1.0
-    if isinstance(base, bool) or not isinstance(base, (int, float)):
-        raise TypeError(f"{name} must be None or a positive number != 1, got {type(base).__name__}")
-    if not base - base == 0 or base <= 0 or base == 1:
-        raise ValueError(f"{name} must be None (nats) or a finite number > 0 and != 1, got {base!r}")
-    return math.log(base)
 
 
 def _positive(value: Any, name: str) -> float:
@@ -506,8 +470,8 @@ def _check_target(target: Tensor, n_lead: torch.Size, vocab: int, ignore_index: 
 def _family(hidden: Tensor, weight: Tensor, target: Tensor, bias: Tensor | None, *, name: str, ce: float,
             ent: float, rev: float, rev_log_eps: float, ignore_index: int, reduction: str,
             label_smoothing: float, softcap: float | None, temperature: float, chunk_size: int | None) -> Tensor:
-    _check_tensor(hidden, "hidden")
-    _check_tensor(weight, "weight")
+    check_floating(hidden, "hidden")
+    check_floating(weight, "weight")
     if hidden.dim() < 1:
         raise ValueError("hidden must be (*, H), got a scalar")
     if weight.dim() != 2 or weight.shape[1] != hidden.shape[-1]:
@@ -515,7 +479,7 @@ def _family(hidden: Tensor, weight: Tensor, target: Tensor, bias: Tensor | None,
     if weight.shape[0] == 0:
         raise ValueError("weight has no rows (V = 0 classes)")
     if bias is not None:
-        _check_tensor(bias, "bias")
+        check_floating(bias, "bias")
         if tuple(bias.shape) != (weight.shape[0],):
             raise ValueError(f"bias must be (V,) with V={weight.shape[0]}, got shape {tuple(bias.shape)}")
     for t, tname in ((weight, "weight"), (bias, "bias"), (target, "target")):
@@ -700,8 +664,8 @@ def linear_token_stats(hidden: Tensor, weight: Tensor, target: Tensor, bias: Ten
         >>> stats.entropy, stats.target_logprob
         (tensor([1.3863, 1.3863]), tensor([-1.3863,  0.0000]))
     """
-    _check_tensor(hidden, "hidden")
-    _check_tensor(weight, "weight")
+    check_floating(hidden, "hidden")
+    check_floating(weight, "weight")
     if hidden.dim() != 2:
         raise ValueError(f"hidden must be (N, H), got shape {tuple(hidden.shape)}")
     if weight.dim() != 2 or weight.shape[1] != hidden.shape[1]:
