@@ -38,7 +38,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from infoloss._fused._rows import _compute
+from infoloss._common import RowOptions
+from infoloss._fused._rows import compute
 from infoloss._validation import (
     check_finite_number,
     check_floating,
@@ -126,6 +127,8 @@ def _run(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor, o:
     b_g = bias.to(gd) if bias is not None else None
     step = _rows_per_chunk(vocab, o.chunk_size)
     cap, temp = o.softcap, o.temperature
+    row_opts = RowOptions(ignore_index=o.ignore_index, label_smoothing=o.label_smoothing, ce=o.ce, ent=o.ent,
+                          rev=o.rev, rev_log_eps=o.rev_log_eps)
     for r0 in range(0, n, step):
         r1 = min(n, r0 + step)
         h_g = hidden[r0:r1].to(gd)
@@ -138,9 +141,7 @@ def _run(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor, o:
             z = t.mul(cap / temp)
         elif temp != 1.0:
             z.div_(temp)
-        lc, g = _compute(z, target[r0:r1], None, want_grad=want, ignore_index=o.ignore_index,
-                         label_smoothing=o.label_smoothing, ce=o.ce, ent=o.ent, rev=o.rev,
-                         rev_log_eps=o.rev_log_eps, chunk_rows=None, use_kernel=None)
+        lc, g = compute(z, target[r0:r1], None, row_opts, want_grad=want)
         loss[r0:r1] = lc
         if g is None:
             continue

@@ -1,14 +1,13 @@
 """Fused CPU row kernels: one pass per row block computes the per-row loss and its analytic gradient.
 
-Two implementations share one autograd Function:
+Kernels behind :func:`compute` (the autograd layer over them is :mod:`infoloss._ops`):
 
 * the compiled C kernel (``_kernel.c`` via :mod:`._ckernel`) for class-index and probability targets,
   used when a C compiler is available (float16/bfloat16 rows, and targets in another dtype or with a
   non-unit class stride, are converted to the compute dtype chunk by chunk);
 * an eager path of in-place torch ops on row chunks (no compiler, or ``INFOLOSS_CPU_KERNEL=0``).
 
-Neither keeps anything of size M x C alive except the gradient itself, which is computed in forward
-(only when the logits require grad) and scaled in place by ``grad_output`` in backward.
+Neither keeps anything of size M x C alive except the gradient itself, computed in forward when asked.
 """
 
 from __future__ import annotations
@@ -21,11 +20,6 @@ from torch import Tensor
 from infoloss._common import RowOptions, compute_dtype
 
 from . import _ckernel
-
-DOUBLE_BACKWARD_MSG = (
-    "infoloss._fused.{name} does not support double backward (create_graph=True): its gradient is "
-    "computed analytically in forward. Use infoloss.set_backend('reference') for higher-order gradients."
-)
 
 _CHUNK_ELEMENTS = 1 << 19  # eager path: ~2 MiB of float32 per temporary, about one L2 cache
 

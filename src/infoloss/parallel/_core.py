@@ -52,10 +52,6 @@ DOUBLE_BACKWARD_MSG = (
 )
 
 
-def compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    return torch.float64 if dtype == torch.float64 else torch.float32
-
-
 @dataclass(frozen=True)
 class Spec:
     """What the row statistics must cover: the target kind and which terms are needed."""

@@ -14,8 +14,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from infoloss._common import compute_dtype
+
 from . import _core
-from ._core import DOUBLE_BACKWARD_MSG, Comm, Layout, Merged, RowCoefs, Spec, compute_dtype
+from ._core import DOUBLE_BACKWARD_MSG, Comm, Layout, Merged, RowCoefs, Spec
 
 LOGITS_CHUNK = 1 << 19  # elements per temporary of the logits engine (~2 MiB of float32)
 LINEAR_CHUNK = 1 << 23  # elements of one chunk of logits in the linear engine (~32 MiB of float32)
