@@ -28,12 +28,19 @@ def reset_peak() -> bool:
 
 def run_child(script: str, args: list[str], timeout: float = 1800) -> dict:
     """Run one case in a fresh interpreter and return its JSON result (or an error record)."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"),
-         os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(
+            [
+                os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"),
+                os.environ.get("PYTHONPATH", ""),
+            ]
+        ),
+    )
     try:
-        out = subprocess.run([sys.executable, script, "--child", *args], capture_output=True, text=True,
-                             timeout=timeout, env=env)
+        out = subprocess.run(
+            [sys.executable, script, "--child", *args], capture_output=True, text=True, timeout=timeout, env=env
+        )
     except subprocess.TimeoutExpired:
         return {"error": "timeout"}
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
@@ -47,5 +54,7 @@ def machine() -> str:
 
     import torch
 
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-            f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )

@@ -45,18 +45,27 @@ def make_step(variant: str, args: argparse.Namespace):  # type: ignore[no-untype
     from infoloss.integrations.transformers import apply_infoloss, loss_function
 
     transformers.logging.set_verbosity_error()
-    cfg = transformers.LlamaConfig(hidden_size=args.h, intermediate_size=2 * args.h, num_hidden_layers=args.layers,
-                                   num_attention_heads=4, num_key_value_heads=1, vocab_size=args.v,
-                                   max_position_embeddings=max(args.t, 64), pad_token_id=0, bos_token_id=1,
-                                   eos_token_id=2)
+    cfg = transformers.LlamaConfig(
+        hidden_size=args.h,
+        intermediate_size=2 * args.h,
+        num_hidden_layers=args.layers,
+        num_attention_heads=4,
+        num_key_value_heads=1,
+        vocab_size=args.v,
+        max_position_embeddings=max(args.t, 64),
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     torch.manual_seed(0)
     model = transformers.LlamaForCausalLM(cfg).train()
     if variant == "stock_minent":
         model.loss_function = loss_function("min-ent", entropy_weight=0.1)
     elif variant.startswith("fused"):
         kw = {"entropy_weight": 0.1} if "minent" in variant else {}
-        apply_infoloss(model, "min-ent" if "minent" in variant else "ce", track_entropy=not variant.endswith("noent"),
-                       **kw)
+        apply_infoloss(
+            model, "min-ent" if "minent" in variant else "ce", track_entropy=not variant.endswith("noent"), **kw
+        )
     ids = torch.randint(3, args.v, (args.b, args.t))
     labels = ids.clone()
     labels[:, : args.t // 8] = -100
@@ -78,7 +87,7 @@ def child_time(args: argparse.Namespace) -> dict:
         s()
     times: dict[str, list[float]] = {v: [] for v in steps}
     for r in range(args.rounds):
-        order = args.variants[r % len(args.variants):] + args.variants[: r % len(args.variants)]
+        order = args.variants[r % len(args.variants) :] + args.variants[: r % len(args.variants)]
         for v in order:
             t0 = time.perf_counter()
             steps[v]()
@@ -121,14 +130,27 @@ def main() -> None:
         return
     if BASELINE not in args.variants:
         args.variants = [BASELINE, *args.variants]
-    shape = ["--v", str(args.v), "--t", str(args.t), "--b", str(args.b), "--h", str(args.h),
-             "--layers", str(args.layers)]
+    shape = [
+        "--v",
+        str(args.v),
+        "--t",
+        str(args.t),
+        "--b",
+        str(args.b),
+        "--h",
+        str(args.h),
+        "--layers",
+        str(args.layers),
+    ]
     script = os.path.abspath(__file__)
-    timing = run_child(script, ["--measure", "time", "--rounds", str(args.rounds), "--variants",
-                                ",".join(args.variants), *shape])
+    timing = run_child(
+        script, ["--measure", "time", "--rounds", str(args.rounds), "--variants", ",".join(args.variants), *shape]
+    )
     mem = {v: run_child(script, ["--measure", "mem", "--variants", v, *shape]) for v in args.variants}
-    head = (f"{machine()}; LlamaForCausalLM {args.layers} layer(s), H={args.h}, V={args.v}, B={args.b}, "
-            f"T={args.t}, float32, fwd+bwd, median of {args.rounds} interleaved rounds")
+    head = (
+        f"{machine()}; LlamaForCausalLM {args.layers} layer(s), H={args.h}, V={args.v}, B={args.b}, "
+        f"T={args.t}, float32, fwd+bwd, median of {args.rounds} interleaved rounds"
+    )
     print(f"\n### {head}\n")
     print(f"| variant | step (s) | x {BASELINE} | extra peak RSS (MiB) | x {BASELINE} RSS | loss |")
     print("|---|---|---|---|---|---|")
@@ -144,9 +166,16 @@ def main() -> None:
         print(f"| {v} | {ts} | {tr} | {ms} | {mr} | {'' if loss is None else f'{loss:.4f}'} |")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": machine(), "args": {k: getattr(args, k) for k in ("v", "t", "b", "h", "layers",
-                                                                                  "rounds")},
-                       "timing": timing, "memory": mem}, f, indent=1)
+            json.dump(
+                {
+                    "machine": machine(),
+                    "args": {k: getattr(args, k) for k in ("v", "t", "b", "h", "layers", "rounds")},
+                    "timing": timing,
+                    "memory": mem,
+                },
+                f,
+                indent=1,
+            )
         print(f"\nwrote {args.json}")
 
 

@@ -35,8 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import machine, reset_peak, rss_kib  # noqa: E402
 
-IMPLS = ["torch_ce", "torch_lce", "torch_lce_chunked", "naive_minent", "fused_ce", "fused_minent",
-         "fused_mixent"]
+IMPLS = ["torch_ce", "torch_lce", "torch_lce_chunked", "naive_minent", "fused_ce", "fused_minent", "fused_mixent"]
 TUNED = {"MALLOC_MMAP_THRESHOLD_": "4294967296", "MALLOC_TRIM_THRESHOLD_": "68719476736"}
 BASELINE = "torch_ce"
 
@@ -64,8 +63,9 @@ def make_steps(impls: list[str], n: int, h: int, v: int, autocast: bool) -> dict
     losses = {
         "torch_ce": lambda: F.cross_entropy(F.linear(x, w, b), y),
         "torch_lce": lambda: F.linear_cross_entropy(x, w, y, linear_bias=b, ignore_index=-100),
-        "torch_lce_chunked": lambda: F.linear_cross_entropy(x, w, y, linear_bias=b, ignore_index=-100,
-                                                            options=torch.nn.LinearCrossEntropyOptions()),
+        "torch_lce_chunked": lambda: F.linear_cross_entropy(
+            x, w, y, linear_bias=b, ignore_index=-100, options=torch.nn.LinearCrossEntropyOptions()
+        ),
         "naive_minent": naive_minent,
         "fused_ce": lambda: infoloss.linear_cross_entropy(x, w, y, b),
         "fused_minent": lambda: infoloss.linear_min_entropy_loss(x, w, y, b, entropy_weight=0.1),
@@ -78,6 +78,7 @@ def make_steps(impls: list[str], n: int, h: int, v: int, autocast: bool) -> dict
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
                 loss = losses[name]()
             loss.backward()
+
         return step
 
     return {name: make(name) for name in impls}
@@ -93,7 +94,7 @@ def child_time(impls: list[str], n: int, h: int, v: int, rounds: int, autocast: 
         step()
     times: dict[str, list[float]] = {name: [] for name in impls}
     for r in range(rounds):
-        order = impls[r % len(impls):] + impls[:r % len(impls)]
+        order = impls[r % len(impls) :] + impls[: r % len(impls)]
         for name in order:
             t0 = time.perf_counter()
             steps[name]()
@@ -121,8 +122,9 @@ def run(args: list[str], env_extra: dict[str, str], timeout: float = 3600) -> di
     src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
     env = dict(os.environ, **env_extra, PYTHONPATH=os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]))
     try:
-        out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, timeout=timeout,
-                             env=env)
+        out = subprocess.run(
+            [sys.executable, __file__, *args], capture_output=True, text=True, timeout=timeout, env=env
+        )
     except subprocess.TimeoutExpired:
         return {"error": "timeout"}
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
@@ -165,16 +167,25 @@ def main() -> None:
     settings = ["default", "tuned"] if args.malloc == "both" else [args.malloc]
     if BASELINE not in impls:
         impls = [BASELINE, *impls]
-    report: dict = {"machine": machine(), "N": args.n, "H": args.h, "V": args.v, "autocast": args.autocast,
-                    "rounds": args.rounds, "results": {}}
+    report: dict = {
+        "machine": machine(),
+        "N": args.n,
+        "H": args.h,
+        "V": args.v,
+        "autocast": args.autocast,
+        "rounds": args.rounds,
+        "results": {},
+    }
     for setting in settings:
         env = TUNED if setting == "tuned" else {}
         timing = run(["--child-time", "--rounds", str(args.rounds), "--impls", ",".join(impls), *shape], env)
         mem = {impl: run(["--child-mem", "--impls", impl, *shape], env) for impl in impls}
         report["results"][setting] = {"timing": timing, "memory": mem}
-        print(f"\n### malloc: {setting}; {machine()}; N={args.n}, H={args.h}, V={args.v}, "
-              f"{'autocast bf16' if args.autocast else 'float32'}, fwd+bwd, median of {args.rounds} interleaved "
-              "rounds\n")
+        print(
+            f"\n### malloc: {setting}; {machine()}; N={args.n}, H={args.h}, V={args.v}, "
+            f"{'autocast bf16' if args.autocast else 'float32'}, fwd+bwd, median of {args.rounds} interleaved "
+            "rounds\n"
+        )
         print(f"| impl | fwd+bwd (s) | x {BASELINE} | extra peak RSS (MiB) | x {BASELINE} RSS |")
         print("|---|---|---|---|---|")
         if "error" in timing:

@@ -100,14 +100,28 @@ def run_cases(reps: int, quick: bool) -> list[dict]:
             step(base)
         times: dict[str, list[float]] = {cand: [], base: []}
         for i in range(n):
-            for k in ((cand, base) if i % 2 == 0 else (base, cand)):
+            for k in (cand, base) if i % 2 == 0 else (base, cand):
                 times[k].append(step(k))
         tc, tb = statistics.median(times[cand]), statistics.median(times[base])
-        out.append(dict(size=f"{rows} x {classes}", case=case, candidate=cand, baseline=base, us=tc * 1e6,
-                        baseline_us=tb * 1e6, ratio=tc / tb, target=target, met=tc / tb <= target, rounds=n))
-        print(f"  {rows:>5} x {classes:<6} {case:<22} {cand} {tc * 1e6:10.1f} us  {base} {tb * 1e6:10.1f} us  "
-              f"ratio {tc / tb:5.2f} (target <= {target}: {'met' if tc / tb <= target else 'NOT met'})",
-              flush=True)
+        out.append(
+            dict(
+                size=f"{rows} x {classes}",
+                case=case,
+                candidate=cand,
+                baseline=base,
+                us=tc * 1e6,
+                baseline_us=tb * 1e6,
+                ratio=tc / tb,
+                target=target,
+                met=tc / tb <= target,
+                rounds=n,
+            )
+        )
+        print(
+            f"  {rows:>5} x {classes:<6} {case:<22} {cand} {tc * 1e6:10.1f} us  {base} {tb * 1e6:10.1f} us  "
+            f"ratio {tc / tb:5.2f} (target <= {target}: {'met' if tc / tb <= target else 'NOT met'})",
+            flush=True,
+        )
     return out
 
 
@@ -130,23 +144,31 @@ def main() -> None:
         cmd = [sys.executable, os.path.abspath(__file__), "--child", "--reps", str(args.reps)]
         if args.quick:
             cmd.append("--quick")
-        proc = subprocess.run(cmd, env=dict(os.environ, **extra), capture_output=False, text=True,
-                              stdout=subprocess.PIPE)
+        proc = subprocess.run(
+            cmd, env=dict(os.environ, **extra), capture_output=False, text=True, stdout=subprocess.PIPE
+        )
         lines = [ln for ln in proc.stdout.splitlines() if not ln.startswith("RESULT")]
         print("\n".join(lines), flush=True)
         payload = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
         if proc.returncode != 0 or not payload:
             raise SystemExit(f"benchmark child failed ({setting}), exit {proc.returncode}")
-        results[setting] = json.loads(payload[0][len("RESULT"):])
-    rows = ["| size | case | infoloss | baseline | default glibc | tuned glibc | target |", "|---|---|---|---|---|---|---|"]
+        results[setting] = json.loads(payload[0][len("RESULT") :])
+    rows = [
+        "| size | case | infoloss | baseline | default glibc | tuned glibc | target |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for a, b in zip(results["default glibc"], results["tuned glibc"], strict=True):
-        rows.append(f"| {a['size']} | {a['case']} | {a['candidate']} | {a['baseline']} | "
-                    f"{a['ratio']:.2f}x ({a['us']:.0f} vs {a['baseline_us']:.0f} us) | "
-                    f"{b['ratio']:.2f}x ({b['us']:.0f} vs {b['baseline_us']:.0f} us) | "
-                    f"<= {a['target']}: {'met' if a['met'] and b['met'] else 'NOT met'} |")
+        rows.append(
+            f"| {a['size']} | {a['case']} | {a['candidate']} | {a['baseline']} | "
+            f"{a['ratio']:.2f}x ({a['us']:.0f} vs {a['baseline_us']:.0f} us) | "
+            f"{b['ratio']:.2f}x ({b['us']:.0f} vs {b['baseline_us']:.0f} us) | "
+            f"<= {a['target']}: {'met' if a['met'] and b['met'] else 'NOT met'} |"
+        )
     table = "\n".join(rows)
-    head = (f"torch {torch.__version__}, {platform.machine()}, {os.cpu_count()} CPUs, "
-            f"{torch.get_num_threads()} threads, {time.strftime('%Y-%m-%d')}")
+    head = (
+        f"torch {torch.__version__}, {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"{torch.get_num_threads()} threads, {time.strftime('%Y-%m-%d')}"
+    )
     print("\n" + head + "\n\n" + table)
     if args.markdown:
         with open(args.markdown, "w") as f:

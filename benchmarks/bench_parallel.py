@@ -103,15 +103,21 @@ class _Deferred:
             self.loss.backward()
 
 
-def _child(rank: int, method: str, world: int, n: int, v: int, repeats: int, threads: int, port: int,
-           outdir: str) -> None:
+def _child(
+    rank: int, method: str, world: int, n: int, v: int, repeats: int, threads: int, port: int, outdir: str
+) -> None:
     import torch
     import torch.distributed as dist
     from torch.distributed.tensor.debug import CommDebugMode
 
     torch.set_num_threads(threads)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world,
-                            timeout=datetime.timedelta(seconds=1800))
+    dist.init_process_group(
+        "gloo",
+        init_method=f"tcp://127.0.0.1:{port}",
+        rank=rank,
+        world_size=world,
+        timeout=datetime.timedelta(seconds=1800),
+    )
     full = -(-v // world)
     sizes = [max(0, min(full, v - r * full)) for r in range(world)]
     gen = torch.Generator().manual_seed(rank + 1)
@@ -143,9 +149,15 @@ def _child(rank: int, method: str, world: int, n: int, v: int, repeats: int, thr
         dist.barrier()
         times.append(time.perf_counter() - t0)
     peak = rss_kib("VmHWM") - base if peak_ok else -1
-    rec = {"rank": rank, "times": times, "peak_mib": peak / 1024 if peak_ok else None,
-           "fwd_collectives": fwd.get_total_counts(), "bwd_collectives": bwd.get_total_counts(),
-           "local_v": sizes[rank], "logits_mib": n * sizes[rank] * 4 / 2**20}
+    rec = {
+        "rank": rank,
+        "times": times,
+        "peak_mib": peak / 1024 if peak_ok else None,
+        "fwd_collectives": fwd.get_total_counts(),
+        "bwd_collectives": bwd.get_total_counts(),
+        "local_v": sizes[rank],
+        "logits_mib": n * sizes[rank] * 4 / 2**20,
+    }
     with open(os.path.join(outdir, f"{rank}.json"), "w") as f:
         json.dump(rec, f)
     dist.destroy_process_group()
@@ -156,17 +168,30 @@ def run_case(method: str, world: int, n: int, v: int, repeats: int, threads: int
 
     with tempfile.TemporaryDirectory() as outdir:
         try:
-            mp.start_processes(_child, args=(method, world, n, v, repeats, threads, _port(), outdir), nprocs=world,
-                               join=True, start_method="fork")
+            mp.start_processes(
+                _child,
+                args=(method, world, n, v, repeats, threads, _port(), outdir),
+                nprocs=world,
+                join=True,
+                start_method="fork",
+            )
         except Exception as e:  # noqa: BLE001 - report and go on with the other cases
             return {"method": method, "world": world, "error": str(e).strip().splitlines()[-1][:200]}
         recs = [json.load(open(os.path.join(outdir, f"{r}.json"))) for r in range(world)]
     step_times = [max(ts) for ts in zip(*(r["times"] for r in recs), strict=True)]
     peaks = [r["peak_mib"] for r in recs if r["peak_mib"] is not None]
-    return {"method": method, "world": world, "threads": threads, "local_v": recs[0]["local_v"],
-            "logits_mib": recs[0]["logits_mib"], "median_s": statistics.median(step_times),
-            "min_s": min(step_times), "peak_mib_max_rank": max(peaks) if peaks else None,
-            "fwd_collectives": recs[0]["fwd_collectives"], "bwd_collectives": recs[0]["bwd_collectives"]}
+    return {
+        "method": method,
+        "world": world,
+        "threads": threads,
+        "local_v": recs[0]["local_v"],
+        "logits_mib": recs[0]["logits_mib"],
+        "median_s": statistics.median(step_times),
+        "min_s": min(step_times),
+        "peak_mib_max_rank": max(peaks) if peaks else None,
+        "fwd_collectives": recs[0]["fwd_collectives"],
+        "bwd_collectives": recs[0]["bwd_collectives"],
+    }
 
 
 def main() -> None:
@@ -195,22 +220,31 @@ def main() -> None:
             results.append(res)
             print(json.dumps(res), flush=True)
     load_after = os.getloadavg()
-    print(f"\nN={args.n}, V={args.v}, float32, gloo on CPU; {machine()}; load average before "
-          f"{load_before[0]:.1f}, after {load_after[0]:.1f}")
-    print("| method | ranks | V_r | threads/rank | logits/rank MiB | fwd+bwd median s (min) | peak extra MiB/rank "
-          "| collectives fwd/bwd |")
+    print(
+        f"\nN={args.n}, V={args.v}, float32, gloo on CPU; {machine()}; load average before "
+        f"{load_before[0]:.1f}, after {load_after[0]:.1f}"
+    )
+    print(
+        "| method | ranks | V_r | threads/rank | logits/rank MiB | fwd+bwd median s (min) | peak extra MiB/rank "
+        "| collectives fwd/bwd |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
         if "error" in r:
             print(f"| {r['method']} | {r['world']} | error: {r['error']} |")
             continue
         peak = f"{r['peak_mib_max_rank']:.0f}" if r["peak_mib_max_rank"] is not None else "n/a"
-        print(f"| {r['method']} | {r['world']} | {r['local_v']} | {r['threads']} | {r['logits_mib']:.0f} | "
-              f"{r['median_s']:.3f} ({r['min_s']:.3f}) | {peak} | {r['fwd_collectives']}/{r['bwd_collectives']} |")
+        print(
+            f"| {r['method']} | {r['world']} | {r['local_v']} | {r['threads']} | {r['logits_mib']:.0f} | "
+            f"{r['median_s']:.3f} ({r['min_s']:.3f}) | {peak} | {r['fwd_collectives']}/{r['bwd_collectives']} |"
+        )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"n": args.n, "v": args.v, "machine": machine(), "load": [load_before, load_after],
-                       "results": results}, f, indent=1)
+            json.dump(
+                {"n": args.n, "v": args.v, "machine": machine(), "load": [load_before, load_after], "results": results},
+                f,
+                indent=1,
+            )
 
 
 if __name__ == "__main__":

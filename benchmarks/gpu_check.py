@@ -78,20 +78,20 @@ DRY_LINEAR_SIZES = [(64, 48, 1000, "tiny gemma-like"), (64, 64, 640, "tiny llama
 ROW_DTYPES = ("bfloat16", "float32")
 LINEAR_DTYPES = ("bfloat16",)
 
-ENT_W = 0.1      # MIN-ENT entropy weight
-REV_W = 0.1      # MIX-ENT reverse weight
-REV_EPS = 1e-6   # MIX-ENT target floor
+ENT_W = 0.1  # MIN-ENT entropy weight
+REV_W = 0.1  # MIX-ENT reverse weight
+REV_EPS = 1e-6  # MIX-ENT target floor
 
 # Datasheet HBM bandwidth in bytes/s, matched by substring of torch.cuda.get_device_name (first match wins).
 PEAK_BANDWIDTH = [
     ("H200", 4.8e12),
     ("H100 NVL", 3.9e12),
     ("H100 PCIe", 2.0e12),
-    ("H100", 3.35e12),        # SXM5 ("NVIDIA H100 80GB HBM3")
+    ("H100", 3.35e12),  # SXM5 ("NVIDIA H100 80GB HBM3")
     ("GH200", 4.0e12),
     ("A100-SXM4-40GB", 1.555e12),
     ("A100-PCIE-40GB", 1.555e12),
-    ("A100", 2.0e12),         # 80 GB parts (2.0 / 2.039 TB/s)
+    ("A100", 2.0e12),  # 80 GB parts (2.0 / 2.039 TB/s)
     ("L40S", 0.864e12),
     ("A10G", 0.6e12),
 ]
@@ -181,15 +181,31 @@ def ensure_wheels(wheels: Path | None, site: Path, log: Callable[[str], None]) -
     todo = [p["file"] for p in plan.values() if p["action"] == "install"]
     if todo:
         site.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
-               "--no-cache-dir", "--upgrade", "--target", str(site), *todo]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--no-deps",
+            "--no-compile",
+            "--no-cache-dir",
+            "--upgrade",
+            "--target",
+            str(site),
+            *todo,
+        ]
         log("installing " + ", ".join(Path(t).name for t in todo))
         r = subprocess.run(cmd, capture_output=True, text=True)
         report["pip_rc"] = r.returncode
         if r.returncode != 0:
             report["pip_error"] = (r.stderr or r.stdout)[-2000:]
-            log("pip install failed: " + report["pip_error"].strip().splitlines()[-1] if report["pip_error"].strip()
-                else "pip install failed")
+            log(
+                "pip install failed: " + report["pip_error"].strip().splitlines()[-1]
+                if report["pip_error"].strip()
+                else "pip install failed"
+            )
     if site.is_dir():
         sys.path.insert(0, str(site))
         importlib.invalidate_caches()
@@ -333,8 +349,9 @@ def copy_bandwidth(device: torch.device, clock: Clock, nbytes: int) -> float:
 
 
 # ------------------------------------------------------------------------------------------ inputs
-def make_row_inputs(n: int, v: int, dtype: torch.dtype, device: torch.device, seed: int,
-                    soft: bool = True) -> dict[str, torch.Tensor]:
+def make_row_inputs(
+    n: int, v: int, dtype: torch.dtype, device: torch.device, seed: int, soft: bool = True
+) -> dict[str, torch.Tensor]:
     """Seeded logits (N, V) (leaf, requires grad), class indices (N,), a probability target (N, V)."""
     gen = torch.Generator(device=device).manual_seed(seed)
     z = (torch.randn(n, v, generator=gen, device=device, dtype=torch.float32) * 2).to(dtype)
@@ -347,8 +364,9 @@ def make_row_inputs(n: int, v: int, dtype: torch.dtype, device: torch.device, se
     return out
 
 
-def make_linear_inputs(n: int, h: int, v: int, dtype: torch.dtype, device: torch.device,
-                       seed: int) -> dict[str, torch.Tensor]:
+def make_linear_inputs(
+    n: int, h: int, v: int, dtype: torch.dtype, device: torch.device, seed: int
+) -> dict[str, torch.Tensor]:
     """Seeded hidden (N, H) and classifier weight (V, H) (leaves, require grad; logits of std ~2), indices."""
     gen = torch.Generator(device=device).manual_seed(seed)
     x = torch.randn(n, h, generator=gen, device=device, dtype=torch.float32).to(dtype)
@@ -369,16 +387,16 @@ def row_oracle(z: torch.Tensor, y: torch.Tensor, q: torch.Tensor | None) -> dict
     ce = ent = rev = soft = 0.0
     step = _row_block(n, v)
     for r0 in range(0, n, step):
-        zz = z[r0:r0 + step].double()
+        zz = z[r0 : r0 + step].double()
         logp = torch.log_softmax(zz, dim=1)
         p = logp.exp()
-        lp_y = logp.gather(1, y[r0:r0 + step, None]).squeeze(1)
+        lp_y = logp.gather(1, y[r0 : r0 + step, None]).squeeze(1)
         ce += float(-lp_y.sum())
         ent += float(-torch.where(p > 0, p * logp, torch.zeros_like(p)).sum())
         # One-hot target floored at eps: R_i = -sum_c p_c log max(q_c, eps) = (1 - p_y) (-log eps).
         rev += float(((1 - lp_y.exp()) * -math.log(REV_EPS)).sum())
         if q is not None:
-            soft += float(-(q[r0:r0 + step].double() * logp).sum())
+            soft += float(-(q[r0 : r0 + step].double() * logp).sum())
         del zz, logp, p
     out = {"ce": ce / n, "entropy": ent / n, "rev": rev / n}
     out["minent"] = out["ce"] + ENT_W * out["entropy"]
@@ -396,9 +414,9 @@ def linear_oracle(x: torch.Tensor, w: torch.Tensor, y: torch.Tensor) -> dict[str
     ce = ent = 0.0
     step = _row_block(n, v)
     for r0 in range(0, n, step):
-        logp = torch.log_softmax(x[r0:r0 + step].double() @ w64.T, dim=1)
+        logp = torch.log_softmax(x[r0 : r0 + step].double() @ w64.T, dim=1)
         p = logp.exp()
-        ce += float(-logp.gather(1, y[r0:r0 + step, None]).sum())
+        ce += float(-logp.gather(1, y[r0 : r0 + step, None]).sum())
         ent += float(-torch.where(p > 0, p * logp, torch.zeros_like(p)).sum())
         del logp, p
     del w64
@@ -412,12 +430,12 @@ def linear_oracle(x: torch.Tensor, w: torch.Tensor, y: torch.Tensor) -> dict[str
 @dataclass
 class Impl:
     name: str
-    lib: str                     # "infoloss", "torch", "liger", "cce"
-    loss: str                    # oracle key: ce, minent, mixent, softce, tokstats
+    lib: str  # "infoloss", "torch", "liger", "cce"
+    loss: str  # oracle key: ce, minent, mixent, softce, tokstats
     fn: Callable[[dict[str, torch.Tensor]], Any] | None
-    mode: str = "fwd+bwd"        # or "fwd"
-    skip: str | None = None      # reason, when not run
-    backend: str | None = None   # infoloss backend name
+    mode: str = "fwd+bwd"  # or "fwd"
+    skip: str | None = None  # reason, when not run
+    backend: str | None = None  # infoloss backend name
     compiled: bool = False
     inplace_logits: bool = False  # Liger CE writes the gradient into its input: give it a fresh copy
     baseline: bool = False
@@ -450,11 +468,13 @@ def _compile(fn: Callable[..., Any], backend: str, dynamic: bool | None) -> Call
     recompile with dynamic shapes that serves the later sizes (a cold inductor compile costs 10-20 s, one per
     shape would not fit the 8-minute budget). Dry run: ``dynamic=True``, one trace per dtype.
     """
+
     def call(*a: Any) -> Any:
         key = (fn, backend, dynamic)
         if key not in _COMPILED:
             _COMPILED[key] = torch.compile(fn, backend=backend, dynamic=dynamic)
         return _COMPILED[key](*a)
+
     return call
 
 
@@ -462,14 +482,24 @@ def row_impls(libs: Libs, args: argparse.Namespace) -> list[Impl]:
     IF = libs.functional
     impls = [
         Impl("torch_ce", "torch", "ce", lambda d: torch_ce(d["z"], d["y"]), baseline=True),
-        Impl("torch_ce_compiled", "torch", "ce", None, compiled=True,
-             skip="--no-compile" if args.no_compile else None),
-        Impl("liger_ce", "liger", "ce",
-             (lambda d: libs.liger_ce(d["z"], d["y"])) if libs.liger_ce else None,
-             skip=libs.reasons.get("liger_ce"), inplace_logits=True),
+        Impl("torch_ce_compiled", "torch", "ce", None, compiled=True, skip="--no-compile" if args.no_compile else None),
+        Impl(
+            "liger_ce",
+            "liger",
+            "ce",
+            (lambda d: libs.liger_ce(d["z"], d["y"])) if libs.liger_ce else None,
+            skip=libs.reasons.get("liger_ce"),
+            inplace_logits=True,
+        ),
         Impl("naive_minent", "torch", "minent", lambda d: naive_minent(d["z"], d["y"])),
-        Impl("naive_minent_compiled", "torch", "minent", None, compiled=True,
-             skip="--no-compile" if args.no_compile else None),
+        Impl(
+            "naive_minent_compiled",
+            "torch",
+            "minent",
+            None,
+            compiled=True,
+            skip="--no-compile" if args.no_compile else None,
+        ),
         Impl("torch_softce", "torch", "softce", lambda d: F.cross_entropy(d["z"], d["q"])),
     ]
     if not args.no_compile:
@@ -484,28 +514,57 @@ def row_impls(libs: Libs, args: argparse.Namespace) -> list[Impl]:
     for be in backends:
         sfx = "" if be is None else f"[{be}]"
         impls += [
-            Impl("infoloss_ce" + sfx, "infoloss", "ce",
-                 lambda d, be=be: _with_backend(libs, be, lambda: IF.cross_entropy(d["z"], d["y"])), backend=be),
-            Impl("infoloss_minent" + sfx, "infoloss", "minent",
-                 lambda d, be=be: _with_backend(libs, be, lambda: IF.min_entropy_loss(
-                     d["z"], d["y"], entropy_weight=ENT_W)), backend=be),
-            Impl("infoloss_mixent" + sfx, "infoloss", "mixent",
-                 lambda d, be=be: _with_backend(libs, be, lambda: IF.mixed_entropy_loss(
-                     d["z"], d["y"], reverse_weight=REV_W, eps=REV_EPS)), backend=be),
-            Impl("infoloss_softce" + sfx, "infoloss", "softce",
-                 lambda d, be=be: _with_backend(libs, be, lambda: IF.cross_entropy(d["z"], d["q"])), backend=be),
+            Impl(
+                "infoloss_ce" + sfx,
+                "infoloss",
+                "ce",
+                lambda d, be=be: _with_backend(libs, be, lambda: IF.cross_entropy(d["z"], d["y"])),
+                backend=be,
+            ),
+            Impl(
+                "infoloss_minent" + sfx,
+                "infoloss",
+                "minent",
+                lambda d, be=be: _with_backend(
+                    libs, be, lambda: IF.min_entropy_loss(d["z"], d["y"], entropy_weight=ENT_W)
+                ),
+                backend=be,
+            ),
+            Impl(
+                "infoloss_mixent" + sfx,
+                "infoloss",
+                "mixent",
+                lambda d, be=be: _with_backend(
+                    libs, be, lambda: IF.mixed_entropy_loss(d["z"], d["y"], reverse_weight=REV_W, eps=REV_EPS)
+                ),
+                backend=be,
+            ),
+            Impl(
+                "infoloss_softce" + sfx,
+                "infoloss",
+                "softce",
+                lambda d, be=be: _with_backend(libs, be, lambda: IF.cross_entropy(d["z"], d["q"])),
+                backend=be,
+            ),
         ]
     if "infoloss_triton" in libs.reasons:
-        impls.append(Impl("infoloss_*[triton]", "infoloss", "ce", None, skip=libs.reasons["infoloss_triton"],
-                          backend="triton"))
+        impls.append(
+            Impl("infoloss_*[triton]", "infoloss", "ce", None, skip=libs.reasons["infoloss_triton"], backend="triton")
+        )
     return impls
 
 
 def _split_token_stats(out: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """(entropy, target log-prob) from the token-stats function's result (named fields, else (logprob, entropy))."""
     ent = getattr(out, "entropy", None)
-    logp = next((getattr(out, k) for k in ("target_logprob", "logprob", "log_prob", "token_logprob")
-                 if getattr(out, k, None) is not None), None)
+    logp = next(
+        (
+            getattr(out, k)
+            for k in ("target_logprob", "logprob", "log_prob", "token_logprob")
+            if getattr(out, k, None) is not None
+        ),
+        None,
+    )
     if ent is not None and logp is not None:
         return ent, logp
     a, b = out[0], out[1]
@@ -515,23 +574,46 @@ def _split_token_stats(out: Any) -> tuple[torch.Tensor, torch.Tensor]:
 def linear_impls(libs: Libs, args: argparse.Namespace) -> list[Impl]:
     il = libs.infoloss
     impls = [
-        Impl("torch_lce", "torch", "ce",
-             (lambda d: libs.torch_lce(d["x"], d["w"], d["y"])) if libs.torch_lce else None,
-             skip=libs.reasons.get("torch_lce"), baseline=True),
-        Impl("torch_lce_chunked", "torch", "ce",
-             (lambda d: libs.torch_lce(d["x"], d["w"], d["y"], options=libs.torch_lce_options()))
-             if libs.torch_lce and libs.torch_lce_options else None,
-             skip=libs.reasons.get("torch_lce") or libs.reasons.get("torch_lce_chunked")),
+        Impl(
+            "torch_lce",
+            "torch",
+            "ce",
+            (lambda d: libs.torch_lce(d["x"], d["w"], d["y"])) if libs.torch_lce else None,
+            skip=libs.reasons.get("torch_lce"),
+            baseline=True,
+        ),
+        Impl(
+            "torch_lce_chunked",
+            "torch",
+            "ce",
+            (lambda d: libs.torch_lce(d["x"], d["w"], d["y"], options=libs.torch_lce_options()))
+            if libs.torch_lce and libs.torch_lce_options
+            else None,
+            skip=libs.reasons.get("torch_lce") or libs.reasons.get("torch_lce_chunked"),
+        ),
         Impl("naive_linear_ce", "torch", "ce", lambda d: F.cross_entropy(d["x"] @ d["w"].T, d["y"])),
         Impl("naive_linear_minent", "torch", "minent", lambda d: naive_minent(d["x"] @ d["w"].T, d["y"])),
-        Impl("liger_flce", "liger", "ce",
-             (lambda d: libs.liger_flce(d["x"], d["w"], d["y"])) if libs.liger_flce else None,
-             skip=libs.reasons.get("liger_flce")),
-        Impl("cce", "cce", "ce", (lambda d: libs.cce(d["x"], d["w"], d["y"])) if libs.cce else None,
-             skip=libs.reasons.get("cce")),
-        Impl("cce_exact", "cce", "ce",
-             (lambda d: libs.cce(d["x"], d["w"], d["y"], filter_eps=None)) if libs.cce else None,
-             skip=libs.reasons.get("cce")),
+        Impl(
+            "liger_flce",
+            "liger",
+            "ce",
+            (lambda d: libs.liger_flce(d["x"], d["w"], d["y"])) if libs.liger_flce else None,
+            skip=libs.reasons.get("liger_flce"),
+        ),
+        Impl(
+            "cce",
+            "cce",
+            "ce",
+            (lambda d: libs.cce(d["x"], d["w"], d["y"])) if libs.cce else None,
+            skip=libs.reasons.get("cce"),
+        ),
+        Impl(
+            "cce_exact",
+            "cce",
+            "ce",
+            (lambda d: libs.cce(d["x"], d["w"], d["y"], filter_eps=None)) if libs.cce else None,
+            skip=libs.reasons.get("cce"),
+        ),
     ]
     backends: list[str | None] = [None]
     if libs.triton_backend:
@@ -539,23 +621,59 @@ def linear_impls(libs: Libs, args: argparse.Namespace) -> list[Impl]:
     for be in backends:
         sfx = "" if be is None else f"[{be}]"
         impls += [
-            Impl("infoloss_linear_ce" + sfx, "infoloss", "ce",
-                 lambda d, be=be: _with_backend(libs, be, lambda: il.linear_cross_entropy(d["x"], d["w"], d["y"])),
-                 backend=be),
-            Impl("infoloss_linear_minent" + sfx, "infoloss", "minent",
-                 lambda d, be=be: _with_backend(libs, be, lambda: il.linear_min_entropy_loss(
-                     d["x"], d["w"], d["y"], entropy_weight=ENT_W)), backend=be),
-            *[Impl(f"infoloss_linear_minent_chunk{c}" + sfx, "infoloss", "minent",
-                   lambda d, be=be, c=c: _with_backend(libs, be, lambda: il.linear_min_entropy_loss(
-                       d["x"], d["w"], d["y"], entropy_weight=ENT_W, chunk_size=c)), backend=be)
-              for c in args.linear_chunks],
-            Impl("infoloss_linear_ce_fwd" + sfx, "infoloss", "ce",
-                 lambda d, be=be: _with_backend(libs, be, lambda: il.linear_cross_entropy(d["x"], d["w"], d["y"])),
-                 mode="fwd", backend=be),
-            Impl("infoloss_token_stats" + sfx, "infoloss", "tokstats",
-                 (lambda d, be=be: _with_backend(libs, be, lambda: _split_token_stats(
-                     libs.token_fn(d["x"], d["w"], d["y"])))) if libs.token_fn else None,
-                 mode="fwd", backend=be, skip=libs.reasons.get("token_stats")),
+            Impl(
+                "infoloss_linear_ce" + sfx,
+                "infoloss",
+                "ce",
+                lambda d, be=be: _with_backend(libs, be, lambda: il.linear_cross_entropy(d["x"], d["w"], d["y"])),
+                backend=be,
+            ),
+            Impl(
+                "infoloss_linear_minent" + sfx,
+                "infoloss",
+                "minent",
+                lambda d, be=be: _with_backend(
+                    libs, be, lambda: il.linear_min_entropy_loss(d["x"], d["w"], d["y"], entropy_weight=ENT_W)
+                ),
+                backend=be,
+            ),
+            *[
+                Impl(
+                    f"infoloss_linear_minent_chunk{c}" + sfx,
+                    "infoloss",
+                    "minent",
+                    lambda d, be=be, c=c: _with_backend(
+                        libs,
+                        be,
+                        lambda: il.linear_min_entropy_loss(d["x"], d["w"], d["y"], entropy_weight=ENT_W, chunk_size=c),
+                    ),
+                    backend=be,
+                )
+                for c in args.linear_chunks
+            ],
+            Impl(
+                "infoloss_linear_ce_fwd" + sfx,
+                "infoloss",
+                "ce",
+                lambda d, be=be: _with_backend(libs, be, lambda: il.linear_cross_entropy(d["x"], d["w"], d["y"])),
+                mode="fwd",
+                backend=be,
+            ),
+            Impl(
+                "infoloss_token_stats" + sfx,
+                "infoloss",
+                "tokstats",
+                (
+                    lambda d, be=be: _with_backend(
+                        libs, be, lambda: _split_token_stats(libs.token_fn(d["x"], d["w"], d["y"]))
+                    )
+                )
+                if libs.token_fn
+                else None,
+                mode="fwd",
+                backend=be,
+                skip=libs.reasons.get("token_stats"),
+            ),
         ]
     return impls
 
@@ -586,19 +704,42 @@ def _err(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {msg[0][:300] if msg else ''}"
 
 
-def run_case(case: dict[str, Any], impls: list[Impl], inputs: dict[str, torch.Tensor], oracle: dict[str, float],
-             clock: Clock, args: argparse.Namespace, budget: Budget, log: Callable[[str], None]) -> None:
+def run_case(
+    case: dict[str, Any],
+    impls: list[Impl],
+    inputs: dict[str, torch.Tensor],
+    oracle: dict[str, float],
+    clock: Clock,
+    args: argparse.Namespace,
+    budget: Budget,
+    log: Callable[[str], None],
+) -> None:
     """Warm up, measure memory once, time ``reps`` interleaved rounds; fill case['results'] in place."""
     dtype_name = case["dtype"]
     leaves = [t for t in inputs.values() if t.requires_grad]
     results: dict[str, dict[str, Any]] = {}
     for impl in impls:
-        rec: dict[str, Any] = {"impl": impl.name, "lib": impl.lib, "loss": impl.loss, "mode": impl.mode,
-                               "backend": impl.backend or ("default" if impl.lib == "infoloss" else None),
-                               "status": "pending", "reason": None, "time_ms": None, "times_ms": [],
-                               "peak_mib": None, "peak_x_nv": None, "value": None, "ref": None,
-                               "rel_err": None, "value_ok": None, "bw_tbs": None, "bw_frac_peak": None,
-                               "bw_frac_copy": None, "first_call_s": None}
+        rec: dict[str, Any] = {
+            "impl": impl.name,
+            "lib": impl.lib,
+            "loss": impl.loss,
+            "mode": impl.mode,
+            "backend": impl.backend or ("default" if impl.lib == "infoloss" else None),
+            "status": "pending",
+            "reason": None,
+            "time_ms": None,
+            "times_ms": [],
+            "peak_mib": None,
+            "peak_x_nv": None,
+            "value": None,
+            "ref": None,
+            "rel_err": None,
+            "value_ok": None,
+            "bw_tbs": None,
+            "bw_frac_peak": None,
+            "bw_frac_copy": None,
+            "first_call_s": None,
+        }
         if impl.fn is None or impl.skip:
             rec["status"], rec["reason"] = "skipped", impl.skip or "not available"
         results[impl.name] = rec
@@ -641,10 +782,19 @@ def run_case(case: dict[str, Any], impls: list[Impl], inputs: dict[str, torch.Te
         raise
 
 
-def _measure(case: dict[str, Any], results: dict[str, dict[str, Any]], active: list[Impl],
-             call: Callable[[Impl], _Call], value_of: Callable[[Impl, Any], tuple[float, float, float]],
-             fail: Callable[[Impl, BaseException], None], leaves: list[torch.Tensor], dtype_name: str,
-             clock: Clock, args: argparse.Namespace, budget: Budget) -> None:
+def _measure(
+    case: dict[str, Any],
+    results: dict[str, dict[str, Any]],
+    active: list[Impl],
+    call: Callable[[Impl], _Call],
+    value_of: Callable[[Impl, Any], tuple[float, float, float]],
+    fail: Callable[[Impl, BaseException], None],
+    leaves: list[torch.Tensor],
+    dtype_name: str,
+    clock: Clock,
+    args: argparse.Namespace,
+    budget: Budget,
+) -> None:
     # Warm-up (compiles), value check, peak memory.
     for impl in list(active):
         rec = results[impl.name]
@@ -760,8 +910,10 @@ def evaluate_targets(cases: list[dict[str, Any]], variants: list[str]) -> list[d
     lins = [c for c in cases if c["family"] == "linear"]
     for sfx in variants:
         label = "default" if not sfx else sfx.strip("[]")
-        for tname, impl, limit in (("row MIN-ENT <= 1.1x Liger CE", "infoloss_minent", T_MINENT_VS_LIGER),
-                                   ("row CE <= 1.0x Liger CE", "infoloss_ce", T_CE_VS_LIGER)):
+        for tname, impl, limit in (
+            ("row MIN-ENT <= 1.1x Liger CE", "infoloss_minent", T_MINENT_VS_LIGER),
+            ("row CE <= 1.0x Liger CE", "infoloss_ce", T_CE_VS_LIGER),
+        ):
             detail, oks = [], []
             for c in rows:
                 a, b = _res(c, impl + sfx), _res(c, "liger_ce")
@@ -769,8 +921,14 @@ def evaluate_targets(cases: list[dict[str, Any]], variants: list[str]) -> list[d
                     ratio = a["time_ms"] / b["time_ms"]
                     oks.append(ratio <= limit)
                     detail.append(f"{c['id']}: {ratio:.2f}x")
-            targets.append({"target": tname, "backend": label, "status": _verdict(oks),
-                            "detail": detail or ["Liger CE or infoloss not measured"]})
+            targets.append(
+                {
+                    "target": tname,
+                    "backend": label,
+                    "status": _verdict(oks),
+                    "detail": detail or ["Liger CE or infoloss not measured"],
+                }
+            )
         detail, oks = [], []
         for c in rows:
             for impl in ("infoloss_ce", "infoloss_minent"):
@@ -778,8 +936,14 @@ def evaluate_targets(cases: list[dict[str, Any]], variants: list[str]) -> list[d
                 if a and a["bw_frac_peak"] is not None:
                     oks.append(a["bw_frac_peak"] >= T_BANDWIDTH)
                     detail.append(f"{c['id']} {impl}: {100 * a['bw_frac_peak']:.0f}% of peak")
-        targets.append({"target": "row kernels >= 80% of peak bandwidth (2 N V b model)", "backend": label,
-                        "status": _verdict(oks), "detail": detail or ["no datasheet peak or not measured"]})
+        targets.append(
+            {
+                "target": "row kernels >= 80% of peak bandwidth (2 N V b model)",
+                "backend": label,
+                "status": _verdict(oks),
+                "detail": detail or ["no datasheet peak or not measured"],
+            }
+        )
         detail, oks = [], []
         for c in lins:
             a, b = _res(c, "infoloss_linear_minent" + sfx), _res(c, "cce")
@@ -791,8 +955,14 @@ def evaluate_targets(cases: list[dict[str, Any]], variants: list[str]) -> list[d
                     detail.append(f"{c['id']}: time {tr:.2f}x, memory {mr:.2f}x")
                 else:
                     detail.append(f"{c['id']}: time {tr:.2f}x, memory not measured")
-        targets.append({"target": "linear MIN-ENT <= 1.2x CCE CE time at <= 1.5x its memory", "backend": label,
-                        "status": _verdict(oks), "detail": detail or ["CCE or infoloss linear not measured"]})
+        targets.append(
+            {
+                "target": "linear MIN-ENT <= 1.2x CCE CE time at <= 1.5x its memory",
+                "backend": label,
+                "status": _verdict(oks),
+                "detail": detail or ["CCE or infoloss linear not measured"],
+            }
+        )
     return targets
 
 
@@ -813,8 +983,9 @@ def _cell(text: str) -> str:
 def write_outputs(out_dir: Path, report: dict[str, Any]) -> None:
     variants = [""] + (["[triton]"] if report["env"].get("infoloss_triton_backend") else [])
     report["targets"] = evaluate_targets(report["cases"], variants)
-    report["elapsed_s"] = round(time.monotonic() - report.pop("_t0", time.monotonic()), 2) \
-        if "_t0" in report else report.get("elapsed_s")
+    report["elapsed_s"] = (
+        round(time.monotonic() - report.pop("_t0", time.monotonic()), 2) if "_t0" in report else report.get("elapsed_s")
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / "gpu_check.json.tmp"
     tmp.write_text(json.dumps({k: v for k, v in report.items() if not k.startswith("_")}, indent=1))
@@ -824,35 +995,50 @@ def write_outputs(out_dir: Path, report: dict[str, Any]) -> None:
 
 def markdown(report: dict[str, Any]) -> str:
     env = report["env"]
-    lines = [f"# infoloss GPU check{' (DRY RUN on CPU: tiny sizes, timings meaningless)' if report['dry_run'] else ''}",
-             "",
-             f"- device: {env.get('device_name')}; torch {env.get('torch')} (CUDA {env.get('cuda')}); "
-             f"triton {env.get('triton')}; liger-kernel {env.get('liger-kernel')}; "
-             f"cut-cross-entropy {env.get('cut-cross-entropy')}; infoloss {env.get('infoloss')} "
-             f"(git {env.get('git')})",
-             f"- infoloss Triton backend: {env.get('infoloss_triton_backend_note')}; token stats: "
-             f"{env.get('token_fn')}",
-             f"- peak bandwidth (datasheet): {_fmt(env.get('peak_bw_tbs'))} TB/s; measured D2D copy: "
-             f"{_fmt(env.get('copy_bw_tbs'))} TB/s",
-             f"- command: `{report.get('command')}`; started {report.get('started')}; "
-             f"elapsed {report.get('elapsed_s')} s of a {report.get('budget_s')} s budget"
-             + (f"; ABORTED: {report['aborted']}" if report.get("aborted") else ""),
-             f"- method: {report.get('method')}",
-             f"- bandwidth model: {report.get('bandwidth_model')}", ""]
+    lines = [
+        f"# infoloss GPU check{' (DRY RUN on CPU: tiny sizes, timings meaningless)' if report['dry_run'] else ''}",
+        "",
+        f"- device: {env.get('device_name')}; torch {env.get('torch')} (CUDA {env.get('cuda')}); "
+        f"triton {env.get('triton')}; liger-kernel {env.get('liger-kernel')}; "
+        f"cut-cross-entropy {env.get('cut-cross-entropy')}; infoloss {env.get('infoloss')} "
+        f"(git {env.get('git')})",
+        f"- infoloss Triton backend: {env.get('infoloss_triton_backend_note')}; token stats: {env.get('token_fn')}",
+        f"- peak bandwidth (datasheet): {_fmt(env.get('peak_bw_tbs'))} TB/s; measured D2D copy: "
+        f"{_fmt(env.get('copy_bw_tbs'))} TB/s",
+        f"- command: `{report.get('command')}`; started {report.get('started')}; "
+        f"elapsed {report.get('elapsed_s')} s of a {report.get('budget_s')} s budget"
+        + (f"; ABORTED: {report['aborted']}" if report.get("aborted") else ""),
+        f"- method: {report.get('method')}",
+        f"- bandwidth model: {report.get('bandwidth_model')}",
+        "",
+    ]
     t = report.get("tests") or {}
-    lines += ["## GPU-marked tests", "",
-              f"`{t.get('command')}`: rc {t.get('rc')}, {t.get('summary')} ({t.get('seconds')} s)", ""]
+    lines += [
+        "## GPU-marked tests",
+        "",
+        f"`{t.get('command')}`: rc {t.get('rc')}, {t.get('summary')} ({t.get('seconds')} s)",
+        "",
+    ]
     for fam, title in (("row", "Row losses (logits given)"), ("linear", "Linear losses (hidden @ weight.T)")):
         cases = [c for c in report["cases"] if c["family"] == fam]
         if not cases:
             continue
-        lines += [f"## {title}", "",
-                  "| case | impl | mode | time (ms) | x base | extra peak (MiB) | x N V b | TB/s | % peak | "
-                  "value | rel err vs fp64 | status |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"## {title}",
+            "",
+            "| case | impl | mode | time (ms) | x base | extra peak (MiB) | x N V b | TB/s | % peak | "
+            "value | rel err vs fp64 | status |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for c in cases:
-            base = next((r for r in c.get("results", []) if r["impl"] in ("torch_ce", "torch_lce", "naive_linear_ce")
-                         and r["status"] == "ok"), None)
+            base = next(
+                (
+                    r
+                    for r in c.get("results", [])
+                    if r["impl"] in ("torch_ce", "torch_lce", "naive_linear_ce") and r["status"] == "ok"
+                ),
+                None,
+            )
             for r in c.get("results", []):
                 xb = (r["time_ms"] / base["time_ms"]) if (base and r["time_ms"] and r["mode"] == base["mode"]) else None
                 status = _cell(r["status"] + (f": {r['reason']}" if r.get("reason") else ""))
@@ -862,12 +1048,18 @@ def markdown(report: dict[str, Any]) -> str:
                     f"| {c['id']} | {r['impl']} | {r['mode']} | {_fmt(r['time_ms'])} | {_fmt(xb, '.2f')} | "
                     f"{_fmt(r['peak_mib'], '.1f')} | {_fmt(r['peak_x_nv'], '.2f')} | {_fmt(r['bw_tbs'])} | "
                     f"{_fmt(None if r['bw_frac_peak'] is None else 100 * r['bw_frac_peak'], '.0f')} | "
-                    f"{_fmt(r['value'], '.6f')} | {_fmt(r['rel_err'], '.1e')} | {status} |")
+                    f"{_fmt(r['value'], '.6f')} | {_fmt(r['rel_err'], '.1e')} | {status} |"
+                )
             if c.get("note"):
                 lines.append(f"| {c['id']} | | | | | | | | | | | {c['note']} |")
         base_names = "torch_ce (rows), torch_lce or else naive_linear_ce (linear)"
         lines += ["", f"x base: time over {base_names} of the same case and mode.", ""]
-    lines += ["## Targets" + (" (dry run: meaningless)" if report["dry_run"] else ""), "", "| target | infoloss backend | status | detail |", "|---|---|---|---|"]
+    lines += [
+        "## Targets" + (" (dry run: meaningless)" if report["dry_run"] else ""),
+        "",
+        "| target | infoloss backend | status | detail |",
+        "|---|---|---|---|",
+    ]
     for tg in report.get("targets", []):
         lines.append(f"| {tg['target']} | {tg['backend']} | **{tg['status']}** | {_cell('; '.join(tg['detail']))} |")
     lines.append("")
@@ -875,25 +1067,47 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------------------------ tests
-def run_gpu_tests(out_dir: Path, paths: list[str], timeout: float, extra_path: str | None,
-                  log: Callable[[str], None]) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "pytest", "-q", "-rfE", "--tb=short", "-m", "gpu", "-p", "no:cacheprovider",
-           "--continue-on-collection-errors", *paths]
+def run_gpu_tests(
+    out_dir: Path, paths: list[str], timeout: float, extra_path: str | None, log: Callable[[str], None]
+) -> dict[str, Any]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-rfE",
+        "--tb=short",
+        "-m",
+        "gpu",
+        "-p",
+        "no:cacheprovider",
+        "--continue-on-collection-errors",
+        *paths,
+    ]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in [str(REPO / "src"), extra_path, env.get("PYTHONPATH")] if p)
-    rec: dict[str, Any] = {"command": " ".join(["python -m pytest", *cmd[3:]]), "rc": None, "summary": None,
-                           "seconds": None, "log": "pytest_gpu.txt"}
+    rec: dict[str, Any] = {
+        "command": " ".join(["python -m pytest", *cmd[3:]]),
+        "rc": None,
+        "summary": None,
+        "seconds": None,
+        "log": "pytest_gpu.txt",
+    }
     t0 = time.monotonic()
     try:
         r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=max(timeout, 1))
         text, rec["rc"] = r.stdout + r.stderr, r.returncode
     except subprocess.TimeoutExpired as exc:
+
         def _s(b: Any) -> str:
             return b.decode(errors="replace") if isinstance(b, bytes) else (b or "")
+
         text, rec["rc"] = _s(exc.stdout) + _s(exc.stderr) + f"\n[timed out after {timeout:.0f} s]\n", "timeout"
     rec["seconds"] = round(time.monotonic() - t0, 1)
     (out_dir / "pytest_gpu.txt").write_text(text)
-    summ = [ln for ln in text.splitlines() if re.search(r"\b(passed|failed|skipped|error|deselected|no tests ran)\b", ln)]
+    summ = [
+        ln for ln in text.splitlines() if re.search(r"\b(passed|failed|skipped|error|deselected|no tests ran)\b", ln)
+    ]
     rec["summary"] = summ[-1].strip("= ") if summ else "no summary line"
     counts = {k: int(v) for v, k in re.findall(r"(\d+) (passed|failed|skipped|errors?|deselected)", rec["summary"])}
     rec["counts"] = counts
@@ -903,7 +1117,9 @@ def run_gpu_tests(out_dir: Path, paths: list[str], timeout: float, extra_path: s
 
 # ------------------------------------------------------------------------------------------ main
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("out", type=Path, help="output folder (gpu_check.json, gpu_check.md, pytest_gpu.txt)")
     p.add_argument("--dry-run", action="store_true", help="CPU, tiny sizes, same code path (CI)")
     p.add_argument("--wheels", type=Path, default=None, help="folder of wheels to install when missing")
@@ -916,16 +1132,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-tests", action="store_true", help="skip the GPU-marked tests")
     p.add_argument("--tests", nargs="*", default=None, help="pytest paths (default: tests; dry run tests/gpu)")
     p.add_argument("--test-timeout", type=float, default=150.0)
-    p.add_argument("--cpu-libs", action="store_true",
-                   help="dry run: load Liger and CCE on CPU too (they run only under TRITON_INTERPRET=1)")
-    p.add_argument("--linear-chunks", type=int, nargs="*", default=None,
-                   help="extra chunk_size (rows) variants of linear MIN-ENT (default 256 1024 4096; dry run 16)")
+    p.add_argument(
+        "--cpu-libs",
+        action="store_true",
+        help="dry run: load Liger and CCE on CPU too (they run only under TRITON_INTERPRET=1)",
+    )
+    p.add_argument(
+        "--linear-chunks",
+        type=int,
+        nargs="*",
+        default=None,
+        help="extra chunk_size (rows) variants of linear MIN-ENT (default 256 1024 4096; dry run 16)",
+    )
     p.add_argument("--no-compile", action="store_true", help="leave out the torch.compile baselines")
     p.add_argument("--compile-backend", default=None, help="torch.compile backend (default inductor; dry run eager)")
-    p.add_argument("--compile-budget-s", type=float, default=150.0,
-                   help="stop starting torch.compile baselines once their first calls took this long in all")
-    p.add_argument("--compile-reserve-s", type=float, default=None,
-                   help="budget left needed to start a compiled baseline (default 60; dry run 1)")
+    p.add_argument(
+        "--compile-budget-s",
+        type=float,
+        default=150.0,
+        help="stop starting torch.compile baselines once their first calls took this long in all",
+    )
+    p.add_argument(
+        "--compile-reserve-s",
+        type=float,
+        default=None,
+        help="budget left needed to start a compiled baseline (default 60; dry run 1)",
+    )
     p.add_argument("--min-impl-s", type=float, default=None, help="budget left needed to run anything (default 5)")
     a = p.parse_args(argv)
     dry = a.dry_run
@@ -955,8 +1187,9 @@ def gpu_test_files() -> list[str]:
 
 def _git_rev() -> str | None:
     try:
-        r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                           timeout=10)
+        r = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10
+        )
         return r.stdout.strip() or None
     except Exception:  # noqa: BLE001
         return None
@@ -966,6 +1199,7 @@ def _git_rev() -> str | None:
 def _sigterm_aborts() -> Iterator[None]:
     def handler(signum: int, frame: Any) -> None:
         raise Aborted(f"signal {signum}")
+
     try:
         old = signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread
@@ -998,6 +1232,7 @@ def main(argv: list[str] | None = None) -> int:
     if cuda:
         with contextlib.suppress(Exception):
             import torch._dynamo as dynamo
+
             dynamo.config.cache_size_limit = 64
             if hasattr(dynamo.config, "recompile_limit"):
                 dynamo.config.recompile_limit = 64
@@ -1006,29 +1241,48 @@ def main(argv: list[str] | None = None) -> int:
     device_name = torch.cuda.get_device_name(0) if cuda else f"cpu ({platform.processor() or platform.machine()})"
     peak = peak_bandwidth(device_name) if cuda else None
     env: dict[str, Any] = {
-        "device_name": device_name, "torch": torch.__version__, "cuda": torch.version.cuda,
-        "python": platform.python_version(), "git": _git_rev(), "infoloss": libs.versions.get("infoloss"),
-        "triton": libs.versions.get("triton"), "liger-kernel": libs.versions.get("liger-kernel"),
+        "device_name": device_name,
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "python": platform.python_version(),
+        "git": _git_rev(),
+        "infoloss": libs.versions.get("infoloss"),
+        "triton": libs.versions.get("triton"),
+        "liger-kernel": libs.versions.get("liger-kernel"),
         "cut-cross-entropy": libs.versions.get("cut-cross-entropy"),
         "infoloss_triton_backend": libs.triton_backend,
-        "infoloss_triton_backend_note": "set_backend('triton') measured as [triton]" if libs.triton_backend
+        "infoloss_triton_backend_note": "set_backend('triton') measured as [triton]"
+        if libs.triton_backend
         else libs.reasons.get("infoloss_triton"),
         "token_fn": f"infoloss.{libs.token_fn_name}" if libs.token_fn else libs.reasons.get("token_stats"),
-        "peak_bw_tbs": peak / 1e12 if peak else None, "skip_reasons": libs.reasons, "packages": pkg,
+        "peak_bw_tbs": peak / 1e12 if peak else None,
+        "skip_reasons": libs.reasons,
+        "packages": pkg,
     }
     with contextlib.suppress(Exception):
         import infoloss._fused as _f
+
         env["infoloss_default_cuda_uses_triton"] = bool(_f.triton_available()) if cuda else None
     report: dict[str, Any] = {
-        "schema": 1, "dry_run": bool(args.dry_run), "started": now_iso(), "budget_s": args.budget_s,
+        "schema": 1,
+        "dry_run": bool(args.dry_run),
+        "started": now_iso(),
+        "budget_s": args.budget_s,
         "command": " ".join([Path(sys.argv[0]).name if argv is None else "gpu_check.py", *(argv or sys.argv[1:])]),
-        "aborted": None, "env": env, "tests": None, "cases": [], "_t0": budget.t0,
+        "aborted": None,
+        "env": env,
+        "tests": None,
+        "cases": [],
+        "_t0": budget.t0,
         "method": f"median of {args.reps} interleaved fwd+bwd rounds after {args.warmup} warm-up call(s); "
-                  + ("CUDA events; extra peak = max_memory_allocated - allocated before the call (inputs excluded, "
-                     "gradients included; Liger CE's in-place gradient lives in its copy of the logits)" if cuda
-                     else "time.perf_counter; no memory on CPU"),
+        + (
+            "CUDA events; extra peak = max_memory_allocated - allocated before the call (inputs excluded, "
+            "gradients included; Liger CE's in-place gradient lives in its copy of the logits)"
+            if cuda
+            else "time.perf_counter; no memory on CPU"
+        ),
         "bandwidth_model": "row fwd+bwd bytes = 2 N V b (read logits once, write the gradient once; "
-                           "soft target: + N V b to read it), over the median time",
+        "soft target: + N V b to read it), over the median time",
     }
 
     def save() -> None:
@@ -1048,8 +1302,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.no_tests:
                 report["tests"] = {"command": None, "rc": None, "summary": "not run (--no-tests)", "seconds": 0}
             else:
-                report["tests"] = run_gpu_tests(out_dir, args.tests, min(args.test_timeout, budget.left() - 30),
-                                                pkg.get("site"), log)
+                report["tests"] = run_gpu_tests(
+                    out_dir, args.tests, min(args.test_timeout, budget.left() - 30), pkg.get("site"), log
+                )
             save()
             plan = build_plan(args)
             for spec in plan:
@@ -1073,8 +1328,11 @@ def build_plan(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = DRY_ROW_SIZES if args.dry_run else ROW_SIZES
     lins = DRY_LINEAR_SIZES if args.dry_run else LINEAR_SIZES
     row_specs = {dt: [{"family": "row", "N": n, "V": v, "dtype": dt} for n, v in rows] for dt in ROW_DTYPES}
-    lin_specs = [{"family": "linear", "N": n, "H": h, "V": v, "dtype": dt, "label": lab}
-                 for n, h, v, lab in lins for dt in LINEAR_DTYPES]
+    lin_specs = [
+        {"family": "linear", "N": n, "H": h, "V": v, "dtype": dt, "label": lab}
+        for n, h, v, lab in lins
+        for dt in LINEAR_DTYPES
+    ]
     plan = row_specs["bfloat16"] + lin_specs + row_specs["float32"]
     if args.only == "rows":
         plan = [p for p in plan if p["family"] == "row"]
@@ -1083,26 +1341,58 @@ def build_plan(args: argparse.Namespace) -> list[dict[str, Any]]:
     return plan
 
 
-def run_one(spec: dict[str, Any], libs: Libs, args: argparse.Namespace, clock: Clock, device: torch.device,
-            budget: Budget, report: dict[str, Any], env: dict[str, Any], log: Callable[[str], None]) -> None:
+def run_one(
+    spec: dict[str, Any],
+    libs: Libs,
+    args: argparse.Namespace,
+    clock: Clock,
+    device: torch.device,
+    budget: Budget,
+    report: dict[str, Any],
+    env: dict[str, Any],
+    log: Callable[[str], None],
+) -> None:
     dtype = getattr(torch, spec["dtype"])
     short = {"bfloat16": "bf16", "float32": "fp32", "float16": "fp16"}[spec["dtype"]]
     if spec["family"] == "row":
         cid = f"row {spec['N']}x{spec['V']} {short}"
     else:
         cid = f"linear {spec['N']}x{spec['H']}->{spec['V']} {short}"
-    case: dict[str, Any] = {**spec, "id": cid, "results": [],
-                            "nv_bytes": spec["N"] * spec["V"] * torch.empty((), dtype=dtype).element_size(),
-                            "peak_bw": (env["peak_bw_tbs"] or 0) * 1e12 or None,
-                            "copy_bw": (env.get("copy_bw_tbs") or 0) * 1e12 or None}
+    case: dict[str, Any] = {
+        **spec,
+        "id": cid,
+        "results": [],
+        "nv_bytes": spec["N"] * spec["V"] * torch.empty((), dtype=dtype).element_size(),
+        "peak_bw": (env["peak_bw_tbs"] or 0) * 1e12 or None,
+        "copy_bw": (env.get("copy_bw_tbs") or 0) * 1e12 or None,
+    }
     report["cases"].append(case)
     impls = row_impls(libs, args) if spec["family"] == "row" else linear_impls(libs, args)
     if budget.left() < max(args.min_impl_s, 1.0) * 2:
-        case["results"] = [{"impl": i.name, "lib": i.lib, "loss": i.loss, "mode": i.mode, "backend": i.backend,
-                            "status": "skipped", "reason": "time budget", "time_ms": None, "times_ms": [],
-                            "peak_mib": None, "peak_x_nv": None, "value": None, "ref": None, "rel_err": None,
-                            "value_ok": None, "bw_tbs": None, "bw_frac_peak": None, "bw_frac_copy": None,
-                            "first_call_s": None} for i in impls]
+        case["results"] = [
+            {
+                "impl": i.name,
+                "lib": i.lib,
+                "loss": i.loss,
+                "mode": i.mode,
+                "backend": i.backend,
+                "status": "skipped",
+                "reason": "time budget",
+                "time_ms": None,
+                "times_ms": [],
+                "peak_mib": None,
+                "peak_x_nv": None,
+                "value": None,
+                "ref": None,
+                "rel_err": None,
+                "value_ok": None,
+                "bw_tbs": None,
+                "bw_frac_peak": None,
+                "bw_frac_copy": None,
+                "first_call_s": None,
+            }
+            for i in impls
+        ]
         log(f"{cid}: skipped (time budget)")
         return
     log(f"{cid}: inputs + float64 oracle")

@@ -48,16 +48,36 @@ def tiny_model(family: str, vocab: int) -> torch.nn.Module:
     import transformers
 
     if family == "gpt2":
-        cfg = transformers.GPT2Config(n_embd=64, n_layer=2, n_head=4, vocab_size=vocab, n_positions=128,
-                                      bos_token_id=1, eos_token_id=2, pad_token_id=0)
+        cfg = transformers.GPT2Config(
+            n_embd=64,
+            n_layer=2,
+            n_head=4,
+            vocab_size=vocab,
+            n_positions=128,
+            bos_token_id=1,
+            eos_token_id=2,
+            pad_token_id=0,
+        )
         return transformers.GPT2LMHeadModel(cfg)
-    configs = {"llama": ("LlamaConfig", "LlamaForCausalLM"), "qwen3": ("Qwen3Config", "Qwen3ForCausalLM"),
-               "gemma2": ("Gemma2Config", "Gemma2ForCausalLM")}
+    configs = {
+        "llama": ("LlamaConfig", "LlamaForCausalLM"),
+        "qwen3": ("Qwen3Config", "Qwen3ForCausalLM"),
+        "gemma2": ("Gemma2Config", "Gemma2ForCausalLM"),
+    }
     cfg_name, model_name = configs[family]
-    cfg = getattr(transformers, cfg_name)(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                                          num_attention_heads=4, num_key_value_heads=2, head_dim=16,
-                                          vocab_size=vocab, max_position_embeddings=128, pad_token_id=0,
-                                          bos_token_id=1, eos_token_id=2)
+    cfg = getattr(transformers, cfg_name)(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        vocab_size=vocab,
+        max_position_embeddings=128,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     return getattr(transformers, model_name)(cfg)
 
 
@@ -65,8 +85,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--family", choices=["llama", "qwen3", "gemma2", "gpt2"], default="llama")
     ap.add_argument("--loss", default="min-ent", help="an infoloss loss name (ce, min-ent, mix-ent, sce, ...)")
-    ap.add_argument("--entropy-weight", type=float, default=0.1, help="MIN-ENT weight (negative: confidence "
-                    "penalty)")
+    ap.add_argument("--entropy-weight", type=float, default=0.1, help="MIN-ENT weight (negative: confidence penalty)")
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--vocab", type=int, default=256)
     ap.add_argument("--seed", type=int, default=0)
@@ -84,12 +103,22 @@ def main(argv: list[str] | None = None) -> list[dict]:
     data = Progressions(n=256, t=32, vocab=args.vocab, seed=args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         training_args = transformers.TrainingArguments(
-            output_dir=args.output_dir or tmp, max_steps=args.steps, per_device_train_batch_size=8,
-            gradient_accumulation_steps=2, learning_rate=1e-2, warmup_steps=max(1, args.steps // 10),
-            logging_steps=max(1, args.steps // 8), save_strategy="no", report_to="none", use_cpu=True,
-            seed=args.seed, disable_tqdm=True)
-        trainer = transformers.Trainer(model=model, args=training_args, train_dataset=data,
-                                       callbacks=[TokenEntropyCallback()])
+            output_dir=args.output_dir or tmp,
+            max_steps=args.steps,
+            per_device_train_batch_size=8,
+            gradient_accumulation_steps=2,
+            learning_rate=1e-2,
+            warmup_steps=max(1, args.steps // 10),
+            logging_steps=max(1, args.steps // 8),
+            save_strategy="no",
+            report_to="none",
+            use_cpu=True,
+            seed=args.seed,
+            disable_tqdm=True,
+        )
+        trainer = transformers.Trainer(
+            model=model, args=training_args, train_dataset=data, callbacks=[TokenEntropyCallback()]
+        )
         trainer.train()
     history = [e for e in trainer.state.log_history if "loss" in e]
     w = kwargs.get("entropy_weight", 0.0)

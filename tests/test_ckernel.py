@@ -85,8 +85,7 @@ def oracle(z, target, w=None, *, eps=0.0, ce=1.0, ent=0.0, rev=0.0, rle=RLE, ign
         s = q @ wd if wd is not None else torch.ones(z.shape[0], dtype=torch.float64)
         qs = q * (1 - eps) + eps / c
     else:
-        ce_i = F.cross_entropy(z, target, weight=wd, ignore_index=ignore_index, label_smoothing=eps,
-                               reduction="none")
+        ce_i = F.cross_entropy(z, target, weight=wd, ignore_index=ignore_index, label_smoothing=eps, reduction="none")
         valid = target != ignore_index
         safe = torch.where(valid, target, torch.zeros_like(target))
         wy = wd[safe] if wd is not None else torch.ones(z.shape[0], dtype=torch.float64)
@@ -106,8 +105,21 @@ def oracle(z, target, w=None, *, eps=0.0, ce=1.0, ent=0.0, rev=0.0, rle=RLE, ign
     return loss.detach(), g
 
 
-def kernel(z, target, w=None, *, eps=0.0, ce=1.0, ent=0.0, rev=0.0, rle=RLE, ignore_index=-100, wsum="auto",
-           want_grad=True, lo_ly=False):
+def kernel(
+    z,
+    target,
+    w=None,
+    *,
+    eps=0.0,
+    ce=1.0,
+    ent=0.0,
+    rev=0.0,
+    rle=RLE,
+    ignore_index=-100,
+    wsum="auto",
+    want_grad=True,
+    lo_ly=False,
+):
     """Loss and gradient from one direct call of ``_ckernel.rows`` / ``_ckernel.prob_rows``."""
     m, c = z.shape
     loss = torch.empty(m, dtype=z.dtype)
@@ -117,12 +129,24 @@ def kernel(z, target, w=None, *, eps=0.0, ce=1.0, ent=0.0, rev=0.0, rle=RLE, ign
         wsum = float(wk.double().sum()) if wk is not None else float(c)
     if target.dtype.is_floating_point:
         ones = torch.ones(c, dtype=z.dtype)
-        _ckernel.prob_rows(z, target.to(z.dtype), ones if wk is None else wk, weighted=wk is not None,
-                           label_smoothing=eps, ce=ce, ent=ent, rev=rev, rev_log_eps=rle, wsum=wsum, loss=loss,
-                           grad=grad)
+        _ckernel.prob_rows(
+            z,
+            target.to(z.dtype),
+            ones if wk is None else wk,
+            weighted=wk is not None,
+            label_smoothing=eps,
+            ce=ce,
+            ent=ent,
+            rev=rev,
+            rev_log_eps=rle,
+            wsum=wsum,
+            loss=loss,
+            grad=grad,
+        )
     else:
-        kw = dict(ignore_index=ignore_index, label_smoothing=eps, ce=ce, ent=ent, rev=rev, wsum=wsum, loss=loss,
-                  grad=grad)
+        kw = dict(
+            ignore_index=ignore_index, label_smoothing=eps, ce=ce, ent=ent, rev=rev, wsum=wsum, loss=loss, grad=grad
+        )
         if lo_ly:
             lo, ly = _ckernel.rev_logs(c, eps, rle)
             _ckernel.rows(z, target.to(torch.int64).contiguous(), wk, lo=lo, ly=ly, **kw)
@@ -192,8 +216,7 @@ def test_equal_large_logits_give_log_c(build, offset, dtype):
     for c in (4, 9, 130):
         z = torch.full((2, c), offset, dtype=dtype)
         loss, grad = kernel(z, torch.tensor([0, c - 1]))
-        torch.testing.assert_close(loss.double(), torch.full((2,), math.log(c), dtype=torch.float64),
-                                   **tol(dtype))
+        torch.testing.assert_close(loss.double(), torch.full((2,), math.log(c), dtype=torch.float64), **tol(dtype))
         want_g = torch.full((2, c), 1.0 / c, dtype=torch.float64)
         want_g[0, 0] -= 1
         want_g[1, c - 1] -= 1
@@ -211,13 +234,20 @@ def test_public_losses_at_large_offsets_match_torch(offset):
     for kind in ("index", "prob"):
         z, target, w = make_case(kind, 16, 37, torch.float32, offset, True, gen)
         cases = {
-            "ce": (lambda x, t=target, w=w: IF.cross_entropy(x, t, weight=w, label_smoothing=0.1, reduction="none"),
-                   dict(eps=0.1)),
-            "minent": (lambda x, t=target, w=w: IF.min_entropy_loss(x, t, entropy_weight=0.3, weight=w,
-                                                                    reduction="none"), dict(ent=0.3)),
-            "mixent": (lambda x, t=target, w=w: IF.mixed_entropy_loss(x, t, reverse_weight=0.5, eps=1e-4, weight=w,
-                                                                      reduction="none"),
-                       dict(rev=0.5, rle=math.log(1e-4))),
+            "ce": (
+                lambda x, t=target, w=w: IF.cross_entropy(x, t, weight=w, label_smoothing=0.1, reduction="none"),
+                dict(eps=0.1),
+            ),
+            "minent": (
+                lambda x, t=target, w=w: IF.min_entropy_loss(x, t, entropy_weight=0.3, weight=w, reduction="none"),
+                dict(ent=0.3),
+            ),
+            "mixent": (
+                lambda x, t=target, w=w: IF.mixed_entropy_loss(
+                    x, t, reverse_weight=0.5, eps=1e-4, weight=w, reduction="none"
+                ),
+                dict(rev=0.5, rle=math.log(1e-4)),
+            ),
         }
         for name, (fn, kw) in cases.items():
             a = z.clone().requires_grad_()
@@ -287,8 +317,9 @@ def test_neg_inf_logit_against_zero_target_is_the_finite_limit(build, dtype):
     keep = [0, 1, 2, 3, 5]
     for target, reduced in ((q, q[:, keep]), (y, torch.tensor([0, 1, 2, 3, 4]))):
         for ce, ent, rev in COEFS.values():
-            got_l, got_g = kernel(z.to(dtype), target.to(dtype) if target.is_floating_point() else target,
-                                  ce=ce, ent=ent, rev=rev)
+            got_l, got_g = kernel(
+                z.to(dtype), target.to(dtype) if target.is_floating_point() else target, ce=ce, ent=ent, rev=rev
+            )
             want_l, want_g = oracle(z[:, keep], reduced, ce=ce, ent=ent, rev=rev)
             torch.testing.assert_close(got_l.double(), want_l, **tol(dtype))
             torch.testing.assert_close(got_g[:, keep].double(), want_g, **tol(dtype))
@@ -321,8 +352,8 @@ def test_public_losses_neg_inf_logit_positive_target_inf(name):
         "mixent": lambda: IF.mixed_entropy_loss(z, q, reduction="none"),
         "sce": lambda: IF.symmetric_cross_entropy(z, q, reduction="none"),
         "similarity": lambda: similarity_cross_entropy(
-            z, torch.tensor([0, 2]), torch.tensor([[0.5, 0.5, 0.0], [0.0, 1.0, 0.0], [0.2, 0.3, 0.5]]),
-            reduction="none"),
+            z, torch.tensor([0, 2]), torch.tensor([[0.5, 0.5, 0.0], [0.0, 1.0, 0.0], [0.2, 0.3, 0.5]]), reduction="none"
+        ),
     }
     got = fns[name]()
     assert torch.isposinf(got[0]), got
@@ -478,8 +509,9 @@ _CHILD = textwrap.dedent("""
 def _run_child(*caches):
     env = dict(os.environ)
     env.pop("INFOLOSS_CPU_KERNEL", None)
-    r = subprocess.run([sys.executable, "-c", _CHILD, *map(str, caches)], env=env, capture_output=True, text=True,
-                       timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-c", _CHILD, *map(str, caches)], env=env, capture_output=True, text=True, timeout=600
+    )
     assert r.returncode == 0, f"child died (rc={r.returncode}, -7 = SIGBUS): {r.stdout[-1000:]} {r.stderr[-2000:]}"
     return [json.loads(line) for line in r.stdout.strip().splitlines()]
 
@@ -668,8 +700,9 @@ def test_cli_doctor_subprocess_reports_a_missing_compiler(tmp_path):
     """`python -m infoloss doctor` in a fresh process without a compiler (and an empty cache) says why."""
     env = dict(os.environ, INFOLOSS_CACHE_DIR=str(tmp_path / "c"), CC=str(tmp_path / "no-cc"))
     env.pop("INFOLOSS_CPU_KERNEL", None)
-    r = subprocess.run([sys.executable, "-m", "infoloss", "doctor"], env=env, capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "infoloss", "doctor"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert r.returncode == 0, r.stderr
     assert "available: no (RuntimeError: no C compiler found" in r.stdout
     assert "eager chunked torch path" in r.stdout or "backend: reference" in r.stdout

@@ -61,8 +61,12 @@ def test_explain_bad_input(argv, message):
 
 
 def test_python_dash_m_entry_point():
-    result = subprocess.run([sys.executable, "-m", "infoloss", "explain", "--probs", "0.25", "0.75", "--target", "1"],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "infoloss", "explain", "--probs", "0.25", "0.75", "--target", "1"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "cross entropy" in result.stdout
 
 

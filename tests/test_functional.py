@@ -117,8 +117,17 @@ def test_minus_inf_logit_against_zero_target_is_finite(backend):
     assert torch.isfinite(F.entropy(x)).all()
 
 
-@pytest.mark.parametrize("fn", ["cross_entropy", "min_entropy_loss", "mixed_entropy_loss", "symmetric_cross_entropy",
-                                "focal_loss", "poly1_cross_entropy"])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        "cross_entropy",
+        "min_entropy_loss",
+        "mixed_entropy_loss",
+        "symmetric_cross_entropy",
+        "focal_loss",
+        "poly1_cross_entropy",
+    ],
+)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
 def test_extreme_logits_are_finite(backend, fn, dtype):
     x = torch.randn(16, 10) * 1e4
@@ -260,8 +269,9 @@ def test_min_entropy_loss_is_ce_plus_weighted_entropy(backend, target_kind, use_
     y, q = _targets(shape)
     target = y if target_kind == "index" else q
     w = torch.rand(5, dtype=torch.float64) + 0.5 if use_weight else None
-    ours = F.min_entropy_loss(x, target, ce_weight=0.7, entropy_weight=-0.3, weight=w, reduction=reduction,
-                              label_smoothing=0.1)
+    ours = F.min_entropy_loss(
+        x, target, ce_weight=0.7, entropy_weight=-0.3, weight=w, reduction=reduction, label_smoothing=0.1
+    )
     # Oracle: torch CE plus the entropy term with sample weights s_i and CE's denominator.
     ce = TF.cross_entropy(x, target, weight=w, reduction="none", label_smoothing=0.1)
     h = torch.distributions.Categorical(logits=x.movedim(1, -1)).entropy()
@@ -351,8 +361,10 @@ def test_focal_loss_matches_explicit_formula():
     ref = per.sum() / w[y[keep]].sum()
     torch.testing.assert_close(value, ref)
     torch.testing.assert_close(_grad(value, x), _grad(ref, x))
-    assert torch.allclose(F.focal_loss(x, y, gamma=0.0, weight=w, label_smoothing=0.2),
-                          TF.cross_entropy(x, y, weight=w, label_smoothing=0.2))
+    assert torch.allclose(
+        F.focal_loss(x, y, gamma=0.0, weight=w, label_smoothing=0.2),
+        TF.cross_entropy(x, y, weight=w, label_smoothing=0.2),
+    )
     q = torch.softmax(torch.randn(12, 5, dtype=torch.float64), 1)
     torch.testing.assert_close(F.focal_loss(x, q, gamma=0.0), TF.cross_entropy(x, q))
 
@@ -365,8 +377,9 @@ def test_poly1_matches_explicit_formula():
     ref = (TF.cross_entropy(x, y, reduction="none") + 2.0 * (1 - pt)).mean()
     torch.testing.assert_close(value, ref)
     torch.testing.assert_close(_grad(value, x), _grad(ref, x))
-    torch.testing.assert_close(F.poly1_cross_entropy(x, y, epsilon=0.0, label_smoothing=0.1),
-                               TF.cross_entropy(x, y, label_smoothing=0.1))
+    torch.testing.assert_close(
+        F.poly1_cross_entropy(x, y, epsilon=0.0, label_smoothing=0.1), TF.cross_entropy(x, y, label_smoothing=0.1)
+    )
 
 
 # ----------------------------------------------------------------------------------------------- gradcheck

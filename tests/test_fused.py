@@ -66,8 +66,7 @@ def run_both(z, target, go=None, **kw):
 
 
 def options(weight=None, smoothing=0.0, coefs="all", rev_log_eps=-9.0):
-    return dict(weight=weight, ignore_index=-100, label_smoothing=smoothing, rev_log_eps=rev_log_eps,
-                **COEFS[coefs])
+    return dict(weight=weight, ignore_index=-100, label_smoothing=smoothing, rev_log_eps=rev_log_eps, **COEFS[coefs])
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
@@ -181,8 +180,7 @@ def test_chunk_boundaries(kind, dtype, use_kernel):
     target = make_target(kind, 31, 9, torch.float64, gen)
     opts = dict(ignore_index=-100, label_smoothing=0.1, ce=1.0, ent=0.3, rev=0.2, rev_log_eps=-7.0)
     loss, grad = _rows._compute(z, target, None, want_grad=True, chunk_rows=7, use_kernel=use_kernel, **opts)
-    ref_loss, ref_grad = _rows._compute(z, target, None, want_grad=True, chunk_rows=1000, use_kernel=False,
-                                        **opts)
+    ref_loss, ref_grad = _rows._compute(z, target, None, want_grad=True, chunk_rows=1000, use_kernel=False, **opts)
     assert grad is not None and ref_grad is not None
     torch.testing.assert_close(loss, ref_loss)
     torch.testing.assert_close(grad, ref_grad)
@@ -206,13 +204,31 @@ def test_prob_chunk_boundaries_and_target_layouts(dtype, target_layout, use_kern
     w = torch.rand(9, generator=gen, dtype=dtype) + 0.5
     opts = dict(ignore_index=-100, label_smoothing=0.1, ce=1.0, ent=0.3, rev=0.2, rev_log_eps=-7.0)
     loss, grad = _rows._compute(z, q, w, want_grad=True, chunk_rows=7, use_kernel=use_kernel, **opts)
-    ref = _reference.ce_family_rows(z.clone().requires_grad_(), q, weight=w, ignore_index=-100,
-                                    label_smoothing=0.1, ce_coef=1.0, ent_coef=0.3, rev_coef=0.2, rev_log_eps=-7.0)
+    ref = _reference.ce_family_rows(
+        z.clone().requires_grad_(),
+        q,
+        weight=w,
+        ignore_index=-100,
+        label_smoothing=0.1,
+        ce_coef=1.0,
+        ent_coef=0.3,
+        rev_coef=0.2,
+        rev_log_eps=-7.0,
+    )
     assert grad is not None
     torch.testing.assert_close(loss, ref.detach(), **TOL[dtype])
     zr = z.clone().requires_grad_()
-    _reference.ce_family_rows(zr, q, weight=w, ignore_index=-100, label_smoothing=0.1, ce_coef=1.0,
-                              ent_coef=0.3, rev_coef=0.2, rev_log_eps=-7.0).sum().backward()
+    _reference.ce_family_rows(
+        zr,
+        q,
+        weight=w,
+        ignore_index=-100,
+        label_smoothing=0.1,
+        ce_coef=1.0,
+        ent_coef=0.3,
+        rev_coef=0.2,
+        rev_log_eps=-7.0,
+    ).sum().backward()
     torch.testing.assert_close(grad, zr.grad, **TOL[dtype])
 
 
@@ -380,7 +396,7 @@ def test_double_backward_refused(backend):
         g.sum().backward()
     (gh,) = torch.autograd.grad(_fused.entropy_rows(z).sum(), z, create_graph=True)
     with pytest.raises(RuntimeError, match=r"do not support double backward"):
-        torch.autograd.grad((gh ** 2).sum(), z)
+        torch.autograd.grad((gh**2).sum(), z)
 
 
 def test_second_backward_through_same_graph_recomputes(backend):

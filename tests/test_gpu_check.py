@@ -35,25 +35,52 @@ def _load():
 
 gc = _load()
 
-ROW_IMPLS = {"torch_ce", "torch_ce_compiled", "liger_ce", "naive_minent", "naive_minent_compiled", "torch_softce",
-             "infoloss_ce", "infoloss_minent", "infoloss_mixent", "infoloss_softce"}
-LINEAR_IMPLS = {"torch_lce", "torch_lce_chunked", "naive_linear_ce", "naive_linear_minent", "liger_flce", "cce",
-                "cce_exact", "infoloss_linear_ce", "infoloss_linear_minent", "infoloss_linear_minent_chunk16",
-                "infoloss_linear_ce_fwd", "infoloss_token_stats"}
+ROW_IMPLS = {
+    "torch_ce",
+    "torch_ce_compiled",
+    "liger_ce",
+    "naive_minent",
+    "naive_minent_compiled",
+    "torch_softce",
+    "infoloss_ce",
+    "infoloss_minent",
+    "infoloss_mixent",
+    "infoloss_softce",
+}
+LINEAR_IMPLS = {
+    "torch_lce",
+    "torch_lce_chunked",
+    "naive_linear_ce",
+    "naive_linear_minent",
+    "liger_flce",
+    "cce",
+    "cce_exact",
+    "infoloss_linear_ce",
+    "infoloss_linear_minent",
+    "infoloss_linear_minent_chunk16",
+    "infoloss_linear_ce_fwd",
+    "infoloss_token_stats",
+}
 
 
 def _env():
     # No wheels (a developer's .whl/ must not be installed by the test), no Triton interpreter.
-    return dict(os.environ, PYTHON=sys.executable, PYTHONPATH=str(REPO / "src"), TRITON_INTERPRET="0",
-                GPU_WHEELS=str(REPO / "no-such-wheels-dir"))
+    return dict(
+        os.environ,
+        PYTHON=sys.executable,
+        PYTHONPATH=str(REPO / "src"),
+        TRITON_INTERPRET="0",
+        GPU_WHEELS=str(REPO / "no-such-wheels-dir"),
+    )
 
 
 @pytest.fixture(scope="module")
 def dry(tmp_path_factory):
     """One dry run through the wrapper, as the device command runs it (GPU tests included: all skip on CPU)."""
     out = tmp_path_factory.mktemp("gpu_check")
-    r = subprocess.run(["bash", str(WRAPPER), str(out), "--dry-run"], cwd=REPO, env=_env(), capture_output=True,
-                       text=True, timeout=300)
+    r = subprocess.run(
+        ["bash", str(WRAPPER), str(out), "--dry-run"], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return out, json.loads((out / "gpu_check.json").read_text()), (out / "gpu_check.md").read_text(), r.stdout
 
@@ -82,7 +109,8 @@ def test_dry_run_cases_and_implementations(dry):
     rows = [c for c in cases if c["family"] == "row"]
     lins = [c for c in cases if c["family"] == "linear"]
     assert [(c["N"], c["V"], c["dtype"]) for c in rows] == [
-        (n, v, dt) for dt in ("bfloat16", "float32") for n, v in gc.DRY_ROW_SIZES]
+        (n, v, dt) for dt in ("bfloat16", "float32") for n, v in gc.DRY_ROW_SIZES
+    ]
     assert [(c["N"], c["H"], c["V"]) for c in lins] == [s[:3] for s in gc.DRY_LINEAR_SIZES]
     for c in cases:
         names = {r["impl"] for r in c["results"]}
@@ -119,8 +147,9 @@ def test_dry_run_values_are_real(dry):
     assert res["infoloss_ce"]["value"] == pytest.approx(ce, rel=1e-5)
     assert res["infoloss_minent"]["value"] == pytest.approx(ce + 0.1 * ent, rel=1e-5)
     p_y = logp.gather(1, y[:, None]).exp().squeeze(1)
-    assert res["infoloss_mixent"]["value"] == pytest.approx(ce + 0.1 * ((1 - p_y) * 13.815510557964274).mean().item(),
-                                                           rel=1e-5)
+    assert res["infoloss_mixent"]["value"] == pytest.approx(
+        ce + 0.1 * ((1 - p_y) * 13.815510557964274).mean().item(), rel=1e-5
+    )
     assert res["infoloss_softce"]["value"] == pytest.approx(-(q.double() * logp).sum(1).mean().item(), rel=1e-5)
     lin = next(c for c in report["cases"] if c["family"] == "linear")
     d = gc.make_linear_inputs(lin["N"], lin["H"], lin["V"], torch.bfloat16, torch.device("cpu"), seed=0)
@@ -155,16 +184,31 @@ def test_budget_exhausted_writes_partial_results(tmp_path, capsys):
     assert gc.main([str(tmp_path), "--dry-run", "--no-tests", "--budget-s", "0"]) == 0
     report = json.loads((tmp_path / "gpu_check.json").read_text())
     assert len(report["cases"]) == 8
-    assert all(r["status"] == "skipped" and "time budget" in r["reason"]
-               for c in report["cases"] for r in c["results"])
+    assert all(r["status"] == "skipped" and "time budget" in r["reason"] for c in report["cases"] for r in c["results"])
     assert "time budget" in (tmp_path / "gpu_check.md").read_text()
 
 
 def test_sigterm_keeps_partial_results(tmp_path):
     # The wrapper's hard timeout sends SIGTERM: what was measured must survive, marked aborted.
-    p = subprocess.Popen([sys.executable, str(SCRIPT), str(tmp_path), "--dry-run", "--no-tests", "--reps", "100000",
-                          "--no-compile", "--only", "rows"], cwd=REPO, env=_env(), stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            str(SCRIPT),
+            str(tmp_path),
+            "--dry-run",
+            "--no-tests",
+            "--reps",
+            "100000",
+            "--no-compile",
+            "--only",
+            "rows",
+        ],
+        cwd=REPO,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         for line in p.stdout:  # the first case is being timed once its inputs are made
             if "inputs + float64 oracle" in line:
@@ -179,8 +223,9 @@ def test_sigterm_keeps_partial_results(tmp_path):
     assert report["aborted"] == f"signal {int(signal.SIGTERM)}"
     first = report["cases"][0]["results"]
     assert all(r["status"] in ("ok", "skipped") for r in first)
-    assert any(r["status"] == "ok" and r["times_ms"] for r in first) or \
-        all(r["reason"] in ("aborted",) or r["lib"] == "liger" for r in first if r["status"] == "skipped")
+    assert any(r["status"] == "ok" and r["times_ms"] for r in first) or all(
+        r["reason"] in ("aborted",) or r["lib"] == "liger" for r in first if r["status"] == "skipped"
+    )
     assert report["targets"]
 
 
@@ -197,21 +242,31 @@ def test_peak_bandwidth_table():
 
 
 def _case(cid, family, times, peaks=None):
-    res = [{"impl": k, "status": "ok", "time_ms": t, "peak_mib": (peaks or {}).get(k), "bw_frac_peak": None}
-           for k, t in times.items()]
+    res = [
+        {"impl": k, "status": "ok", "time_ms": t, "peak_mib": (peaks or {}).get(k), "bw_frac_peak": None}
+        for k, t in times.items()
+    ]
     return {"id": cid, "family": family, "results": res}
 
 
 def test_targets_met_not_met_unknown():
-    rows = [_case("r1", "row", {"liger_ce": 10.0, "infoloss_minent": 10.9, "infoloss_ce": 9.9}),
-            _case("r2", "row", {"liger_ce": 10.0, "infoloss_minent": 11.2, "infoloss_ce": 10.0})]
+    rows = [
+        _case("r1", "row", {"liger_ce": 10.0, "infoloss_minent": 10.9, "infoloss_ce": 9.9}),
+        _case("r2", "row", {"liger_ce": 10.0, "infoloss_minent": 11.2, "infoloss_ce": 10.0}),
+    ]
     rows[0]["results"][2]["bw_frac_peak"] = 0.85
     rows[1]["results"][2]["bw_frac_peak"] = 0.79
-    lin = [_case("l1", "linear", {"cce": 100.0, "infoloss_linear_minent": 119.0},
-                 {"cce": 1000.0, "infoloss_linear_minent": 1500.0})]
+    lin = [
+        _case(
+            "l1",
+            "linear",
+            {"cce": 100.0, "infoloss_linear_minent": 119.0},
+            {"cce": 1000.0, "infoloss_linear_minent": 1500.0},
+        )
+    ]
     t = {x["target"]: x for x in gc.evaluate_targets(rows + lin, [""])}
-    assert t["row MIN-ENT <= 1.1x Liger CE"]["status"] == "not met"   # 1.12x in r2
-    assert t["row CE <= 1.0x Liger CE"]["status"] == "met"            # 0.99x and 1.00x
+    assert t["row MIN-ENT <= 1.1x Liger CE"]["status"] == "not met"  # 1.12x in r2
+    assert t["row CE <= 1.0x Liger CE"]["status"] == "met"  # 0.99x and 1.00x
     assert t["row kernels >= 80% of peak bandwidth (2 N V b model)"]["status"] == "not met"  # 79% in r2
     assert t["linear MIN-ENT <= 1.2x CCE CE time at <= 1.5x its memory"]["status"] == "met"
     lin[0]["results"][1]["peak_mib"] = 1501.0
@@ -233,8 +288,11 @@ def test_gpu_test_files_are_the_marked_ones():
 
 
 def test_wheel_plan_keeps_preinstalled_distributions():
-    files = ["/w/liger_kernel-0.8.5-py3-none-any.whl", "/w/cut_cross_entropy-25.1.1-py3-none-any.whl",
-             "/w/triton-3.6.0-cp312-cp312-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl"]
+    files = [
+        "/w/liger_kernel-0.8.5-py3-none-any.whl",
+        "/w/cut_cross_entropy-25.1.1-py3-none-any.whl",
+        "/w/triton-3.6.0-cp312-cp312-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl",
+    ]
     plan = gc.plan_wheels(files, {"triton": "3.6.0+git", "cut-cross-entropy": "25.1.1"})
     assert plan["liger-kernel"] == {"action": "install", "version": "0.8.5", "file": files[0]}
     assert plan["triton"]["action"] == "preinstalled" and plan["triton"]["version"] == "3.6.0+git"
@@ -244,10 +302,12 @@ def test_wheel_plan_keeps_preinstalled_distributions():
 
 
 def _fake_wheel(folder: Path, name: str, version: str) -> Path:
-    files = {f"{name}/__init__.py": f"VALUE = {version!r}\n",
-             f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-             f"{name}-{version}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-                                                  "Tag: py3-none-any\n"}
+    files = {
+        f"{name}/__init__.py": f"VALUE = {version!r}\n",
+        f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{name}-{version}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+    }
     record = []
     for path, text in files.items():
         digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()

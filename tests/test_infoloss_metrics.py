@@ -117,8 +117,9 @@ def test_fit_temperature_matches_scipy_minimize_scalar(scale, seed, hotter):
     z = (torch.randn(500, 5, generator=g, dtype=torch.float64) + 1.5 * torch.nn.functional.one_hot(y, 5)) * scale
     t = M.fit_temperature(z, y)
     zn, yn = z.numpy(), y.numpy()
-    ref = optimize.minimize_scalar(lambda tt: _nll_at(zn, yn, tt), bounds=(0.01, 100), method="bounded",
-                                   options={"xatol": 1e-10})  # fmt: skip
+    ref = optimize.minimize_scalar(
+        lambda tt: _nll_at(zn, yn, tt), bounds=(0.01, 100), method="bounded", options={"xatol": 1e-10}
+    )
     assert t == pytest.approx(ref.x, rel=1e-5)
     assert (t > 1) == hotter  # overconfident logits are cooled (T > 1), underconfident ones sharpened
     assert float(M.nll(z / t, y)) <= float(M.nll(z, y)) + 1e-12

@@ -29,8 +29,22 @@ def data(dtype=torch.float64, seed=0, bias=True, n=N, h=H, v=V, ignored=(2, 11))
     return x, w, b, y
 
 
-def plain(x, w, b, y, reduction="mean", *, ce=1.0, ent=0.0, rev=0.0, eps=1e-6, smoothing=0.0, softcap=None,
-          temperature=1.0, ignore_index=IGN):
+def plain(
+    x,
+    w,
+    b,
+    y,
+    reduction="mean",
+    *,
+    ce=1.0,
+    ent=0.0,
+    rev=0.0,
+    eps=1e-6,
+    smoothing=0.0,
+    softcap=None,
+    temperature=1.0,
+    ignore_index=IGN,
+):
     """The formula in plain torch (float64 in the tests), differentiable by autograd."""
     z = x @ w.t()
     if b is not None:
@@ -116,8 +130,18 @@ def test_softcap_temperature_bias(case, softcap, temperature, reduction):
     x, w, b, y = data(seed=7)
     x = x * 3  # logits of a few units: tanh is in its curved range
     a, c = leaves(x, w, b), leaves(x, w, b)
-    la = fn(a[0], a[1], y, a[2], reduction=reduction, softcap=softcap, temperature=temperature, chunk_size=6,
-            label_smoothing=0.05, **kw)
+    la = fn(
+        a[0],
+        a[1],
+        y,
+        a[2],
+        reduction=reduction,
+        softcap=softcap,
+        temperature=temperature,
+        chunk_size=6,
+        label_smoothing=0.05,
+        **kw,
+    )
     lb = plain(c[0], c[1], c[2], y, reduction, softcap=softcap, temperature=temperature, smoothing=0.05, **ref_kw)
     torch.testing.assert_close(la, lb, rtol=1e-10, atol=1e-10)
     go = torch.rand(la.shape, dtype=la.dtype, generator=torch.Generator().manual_seed(4))
@@ -134,10 +158,21 @@ def test_probability_targets(softcap, temperature):
     for fn, kw, ref_kw in CASES.values():
         for reduction in ("mean", "sum", "none"):
             a, c = leaves(x, w, b), leaves(x, w, b)
-            la = fn(a[0], a[1], q, a[2], reduction=reduction, chunk_size=7, softcap=softcap,
-                    temperature=temperature, label_smoothing=0.1, **kw)
-            lb = plain(c[0], c[1], c[2], q, reduction, softcap=softcap, temperature=temperature, smoothing=0.1,
-                       **ref_kw)
+            la = fn(
+                a[0],
+                a[1],
+                q,
+                a[2],
+                reduction=reduction,
+                chunk_size=7,
+                softcap=softcap,
+                temperature=temperature,
+                label_smoothing=0.1,
+                **kw,
+            )
+            lb = plain(
+                c[0], c[1], c[2], q, reduction, softcap=softcap, temperature=temperature, smoothing=0.1, **ref_kw
+            )
             torch.testing.assert_close(la, lb, rtol=1e-10, atol=1e-10)
             la.sum().backward()
             lb.sum().backward()
@@ -204,8 +239,9 @@ def test_sum_is_exact_for_gradient_accumulation():
     full.backward()
     check_grads(a, c, rtol=1e-12, atol=1e-12)
     rows = L.linear_min_entropy_loss(x, w, y, b, reduction="none")
-    torch.testing.assert_close(L.linear_min_entropy_loss(x, w, y, b, reduction="sum"), rows.sum(),
-                               rtol=1e-14, atol=1e-14)
+    torch.testing.assert_close(
+        L.linear_min_entropy_loss(x, w, y, b, reduction="sum"), rows.sum(), rtol=1e-14, atol=1e-14
+    )
     torch.testing.assert_close(full, plain(x, w, b, y, ent=0.1), rtol=1e-12, atol=1e-12)
 
 
@@ -328,7 +364,7 @@ def test_large_magnitude_logits(row_path):
     w[:, -1] = 1e6  # every logit is 1e6 + a multiple of 1/16: exact in float32, whatever the GEMM order
     y = torch.randint(0, v, (n,), generator=gen)
     y[3] = IGN
-    z64 = (x.double() @ w.double().t())
+    z64 = x.double() @ w.double().t()
     assert torch.equal(z64.float().double(), z64)
     for fn, kw, ref_kw in CASES.values():
         for dtype in (torch.float32, torch.float64):
@@ -428,10 +464,12 @@ def test_linear_losses_validate_like_the_core():
 
 # --- first-class op: compile, export, torch.func, opcheck ---------------------------------------------------
 
+
 def _step(fn, kw, reduction, softcap):
     def f(x, w, b, y):
         out = fn(x, w, y, b, reduction=reduction, softcap=softcap, chunk_size=7, **kw)
         return out.sum() if reduction == "none" else out
+
     return f
 
 
@@ -483,8 +521,7 @@ def test_export(reduction):
             self.w, self.b = torch.nn.Parameter(w), torch.nn.Parameter(b)
 
         def forward(self, x, y):
-            return L.linear_mixed_entropy_loss(x, self.w, y, self.b, reduction=reduction, softcap=3.0,
-                                               temperature=0.9)
+            return L.linear_mixed_entropy_loss(x, self.w, y, self.b, reduction=reduction, softcap=3.0, temperature=0.9)
 
     x, w, b, y = data(torch.float32, seed=16)
     m = Head(w, b)
@@ -537,8 +574,18 @@ def test_func_grad_none_reduction():
 
 
 def _opts(**over):
-    o = dict(ce=1.0, ent=0.2, rev=0.1, rev_log_eps=math.log(1e-4), ignore_index=IGN, label_smoothing=0.1,
-             softcap=3.0, temperature=1.2, chunk_size=5, gemm_dtype=torch.float64)
+    o = dict(
+        ce=1.0,
+        ent=0.2,
+        rev=0.1,
+        rev_log_eps=math.log(1e-4),
+        ignore_index=IGN,
+        label_smoothing=0.1,
+        softcap=3.0,
+        temperature=1.2,
+        chunk_size=5,
+        gemm_dtype=torch.float64,
+    )
     o.update(over)
     return L.LinearLossOptions(**o).args()
 
@@ -550,15 +597,19 @@ def test_opcheck(with_bias, prob):
     target = torch.softmax(torch.randn(12, 17, dtype=torch.float64), 1) if prob else y
     a = leaves(x, w, b)
     opts = _opts()
-    torch.library.opcheck(torch.ops.infoloss.linear_ce_family_reduced.default,
-                          (a[0], a[1], a[2], target, *opts, True, True, True, with_bias))
-    torch.library.opcheck(torch.ops.infoloss.linear_ce_family_reduced.default,
-                          (a[0], a[1], a[2], target, *_opts(softcap=0.0, temperature=1.0), False, False, True,
-                           False))
+    torch.library.opcheck(
+        torch.ops.infoloss.linear_ce_family_reduced.default,
+        (a[0], a[1], a[2], target, *opts, True, True, True, with_bias),
+    )
+    torch.library.opcheck(
+        torch.ops.infoloss.linear_ce_family_reduced.default,
+        (a[0], a[1], a[2], target, *_opts(softcap=0.0, temperature=1.0), False, False, True, False),
+    )
     torch.library.opcheck(torch.ops.infoloss.linear_ce_family_rows.default, (a[0], a[1], a[2], target, *opts))
     go = torch.randn(12, dtype=torch.float64)
-    torch.library.opcheck(torch.ops.infoloss.linear_ce_family_rows_backward.default,
-                          (go, x, w, b, target, *opts, True, True, with_bias))
+    torch.library.opcheck(
+        torch.ops.infoloss.linear_ce_family_rows_backward.default, (go, x, w, b, target, *opts, True, True, with_bias)
+    )
 
 
 def test_ops_called_directly_have_autograd():
@@ -566,8 +617,7 @@ def test_ops_called_directly_have_autograd():
     opts = _opts()
     a, c = leaves(x, w, b), leaves(x, w, b)
     rows = torch.ops.infoloss.linear_ce_family_rows(a[0], a[1], a[2], y, *opts)
-    ref = plain(c[0], c[1], c[2], y, "none", ent=0.2, rev=0.1, eps=1e-4, smoothing=0.1, softcap=3.0,
-                temperature=1.2)
+    ref = plain(c[0], c[1], c[2], y, "none", ent=0.2, rev=0.1, eps=1e-4, smoothing=0.1, softcap=3.0, temperature=1.2)
     torch.testing.assert_close(rows, ref, rtol=1e-10, atol=1e-10)
     go = torch.randn(N, dtype=torch.float64)
     rows.backward(go)
@@ -575,8 +625,7 @@ def test_ops_called_directly_have_autograd():
     check_grads(a, c)
     a, c = leaves(x, w, b), leaves(x, w, b)
     loss = torch.ops.infoloss.linear_ce_family_reduced(a[0], a[1], a[2], y, *opts, True, True, True, True)[0]
-    ref = plain(c[0], c[1], c[2], y, "mean", ent=0.2, rev=0.1, eps=1e-4, smoothing=0.1, softcap=3.0,
-                temperature=1.2)
+    ref = plain(c[0], c[1], c[2], y, "mean", ent=0.2, rev=0.1, eps=1e-4, smoothing=0.1, softcap=3.0, temperature=1.2)
     torch.testing.assert_close(loss, ref, rtol=1e-10, atol=1e-10)
     (2.5 * loss).backward()
     (2.5 * ref).backward()

@@ -51,12 +51,14 @@ def test_module_equals_functional(module, fn, kwargs):
 def test_kl_module():
     x = torch.randn(3, 4)
     q = torch.softmax(torch.randn(3, 4), 1)
-    torch.testing.assert_close(infoloss.KLDivergenceLoss(reduction="sum", base=2)(x, q),
-                               F.kl_divergence(x, q, reduction="sum", base=2))
+    torch.testing.assert_close(
+        infoloss.KLDivergenceLoss(reduction="sum", base=2)(x, q), F.kl_divergence(x, q, reduction="sum", base=2)
+    )
 
 
-@pytest.mark.parametrize("cls,attr", [(infoloss.MinEntropyLoss, "entropy_weight"),
-                                      (infoloss.MixedEntropyLoss, "reverse_weight")])
+@pytest.mark.parametrize(
+    "cls,attr", [(infoloss.MinEntropyLoss, "entropy_weight"), (infoloss.MixedEntropyLoss, "reverse_weight")]
+)
 def test_learnable_starts_at_given_weights_and_equals_fixed_plus_log_vars(cls, attr):
     x = torch.randn(8, 5, dtype=torch.float64)
     y = torch.randint(0, 5, (8,))
@@ -98,7 +100,8 @@ def test_learnable_weights_do_not_collapse_while_training_a_model():
         opt.zero_grad()
         logits = model(x)
         naive = naive_w[0] * F.cross_entropy(logits.detach(), y) + naive_w[1] * F.mixed_entropy_loss(
-            logits.detach(), y, ce_weight=0.0, reverse_weight=1.0)
+            logits.detach(), y, ce_weight=0.0, reverse_weight=1.0
+        )
         (loss(logits, y) + naive).backward()
         opt.step()
     w_ce, w_r = loss.effective_weights
@@ -108,8 +111,9 @@ def test_learnable_weights_do_not_collapse_while_training_a_model():
 
 
 def test_regularizer_weight_schedule():
-    values = [infoloss.regularizer_weight(e, peak=0.2, warmup_epochs=4, total_epochs=10, decay="cosine")
-              for e in range(10)]
+    values = [
+        infoloss.regularizer_weight(e, peak=0.2, warmup_epochs=4, total_epochs=10, decay="cosine") for e in range(10)
+    ]
     assert values[:4] == pytest.approx([0.05, 0.1, 0.15, 0.2])
     assert values[4] == pytest.approx(0.2)
     assert values[-1] == pytest.approx(0.0, abs=1e-12)

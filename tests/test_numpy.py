@@ -37,7 +37,7 @@ def _make_case(shape: tuple[int, ...], kind: str, seed: int = 0, ignore: bool = 
     if kind == "index":
         target = rng.integers(0, c, size=_target_shape(shape))
         if ignore and target.ndim > 0:
-            target.flat[:: 3] = -100
+            target.flat[::3] = -100
     else:
         q = rng.random(size=shape) ** 2
         target = q / q.sum(axis=1 if len(shape) >= 2 else 0, keepdims=True)
@@ -72,8 +72,9 @@ def test_cross_entropy_matches_torch(shape, kind, use_weight, label_smoothing, r
     logits, target, weight = _make_case(shape, kind, seed=len(shape), ignore=True)
     w = weight if use_weight else None
     got = inp.cross_entropy(logits, target, w, reduction=reduction, label_smoothing=label_smoothing)
-    want = F.cross_entropy(_t(logits), _t(target), None if w is None else _t(w), reduction=reduction,
-                           label_smoothing=label_smoothing)
+    want = F.cross_entropy(
+        _t(logits), _t(target), None if w is None else _t(w), reduction=reduction, label_smoothing=label_smoothing
+    )
     _close(got, want)
 
 
@@ -105,8 +106,10 @@ def test_cross_entropy_zero_log_zero():
     # A -inf logit against a zero target probability contributes 0, not NaN.
     logits = np.array([[0.0, -np.inf, 1.0]])
     _close(inp.cross_entropy(logits, [2]), -math.log(math.e / (1 + math.e)))
-    _close(inp.cross_entropy(logits, np.array([[0.5, 0.0, 0.5]])),
-           0.5 * math.log(1 + math.e) + 0.5 * (math.log(1 + math.e) - 1))
+    _close(
+        inp.cross_entropy(logits, np.array([[0.5, 0.0, 0.5]])),
+        0.5 * math.log(1 + math.e) + 0.5 * (math.log(1 + math.e) - 1),
+    )
 
 
 def test_cross_entropy_stable_for_huge_logits():
@@ -116,8 +119,14 @@ def test_cross_entropy_stable_for_huge_logits():
 
 
 @settings(max_examples=25, deadline=None)
-@given(n=st.integers(0, 4), c=st.integers(1, 5), d=st.integers(1, 3), seed=st.integers(0, 2**16),
-       smoothing=st.sampled_from([0.0, 0.05, 1.0]), reduction=st.sampled_from(["sum", "none"]))
+@given(
+    n=st.integers(0, 4),
+    c=st.integers(1, 5),
+    d=st.integers(1, 3),
+    seed=st.integers(0, 2**16),
+    smoothing=st.sampled_from([0.0, 0.05, 1.0]),
+    reduction=st.sampled_from(["sum", "none"]),
+)
 def test_cross_entropy_matches_torch_random_shapes(n, c, d, seed, smoothing, reduction):
     logits, target, weight = _make_case((n, c, d), "index", seed=seed, ignore=True)
     got = inp.cross_entropy(logits, target, weight, reduction=reduction, label_smoothing=smoothing)
@@ -157,8 +166,9 @@ def test_binary_cross_entropy_with_logits_matches_torch(reduction, use_weight, u
     w = rng.uniform(0.5, 2.0, size=(5, 1)) if use_weight else None
     pw = rng.uniform(0.5, 4.0, size=4) if use_pos_weight else None
     got = inp.binary_cross_entropy_with_logits(x, y, w, reduction=reduction, pos_weight=pw)
-    want = F.binary_cross_entropy_with_logits(_t(x), _t(y), None if w is None else _t(w), reduction=reduction,
-                                              pos_weight=None if pw is None else _t(pw))
+    want = F.binary_cross_entropy_with_logits(
+        _t(x), _t(y), None if w is None else _t(w), reduction=reduction, pos_weight=None if pw is None else _t(pw)
+    )
     _close(got, want)
 
 
@@ -207,7 +217,7 @@ def test_entropy_empty_mean_is_zero():
 def test_kl_divergence_matches_scipy(shape, reduction, log_target):
     logits, q, _ = _make_case(shape, "prob", seed=8)
     cdim = 1 if len(shape) >= 2 else 0
-    q.flat[:: 4] = 0.0  # zero target probabilities: 0 log 0 = 0
+    q.flat[::4] = 0.0  # zero target probabilities: 0 log 0 = 0
     q = q / q.sum(axis=cdim, keepdims=True)
     p = _softmax(logits)
     per_element = scipy.special.rel_entr(q, p).sum(axis=cdim)
@@ -291,8 +301,9 @@ def test_mixed_entropy_swapped_term_for_one_hot_targets(eps):
     _close(got, (1 - p_y) * math.log(1 / eps))
     # with weight and ce: CE_i + lambda * w_y * (1 - p_y) log(1/eps)  (base 2 for the reverse term)
     ce = F.cross_entropy(_t(logits), _t(target), _t(weight), reduction="none").numpy()
-    got = inp.mixed_entropy_loss(logits, target, reverse_weight=0.2, reverse_base=2, eps=eps, weight=weight,
-                                 reduction="sum")
+    got = inp.mixed_entropy_loss(
+        logits, target, reverse_weight=0.2, reverse_base=2, eps=eps, weight=weight, reduction="sum"
+    )
     _close(got, np.sum(ce + 0.2 * weight[target] * (1 - p_y) * math.log2(1 / eps)))
 
 
@@ -301,8 +312,7 @@ def test_symmetric_ce_is_mixed_entropy_with_eps_exp_log_zero(kind, use_weight, l
     logits, target, weight = _make_case((4, 3, 2), kind, seed=15, ignore=True)
     opts = dict(weight=weight if use_weight else None, label_smoothing=label_smoothing)
     sce = inp.symmetric_cross_entropy(logits, target, alpha=0.3, beta=0.8, log_zero=-4.0, **opts)
-    mix = inp.mixed_entropy_loss(logits, target, ce_weight=0.3, reverse_weight=0.8, eps=math.exp(-4.0),
-                                 **opts)
+    mix = inp.mixed_entropy_loss(logits, target, ce_weight=0.3, reverse_weight=0.8, eps=math.exp(-4.0), **opts)
     _close(sce, mix)
 
 
@@ -320,16 +330,19 @@ def test_symmetric_ce_hand_value_one_hot():
 def test_focal_loss_hand_formula(kind, gamma):
     logits, target, weight = _make_case((3, 4, 2), kind, seed=17, ignore=True)
     p = _softmax(logits)
-    q = target if kind == "prob" else np.where(
-        (target == -100)[:, None], 0.0, np.moveaxis(np.eye(4)[np.where(target == -100, 0, target)], -1, 1)
+    q = (
+        target
+        if kind == "prob"
+        else np.where(
+            (target == -100)[:, None], 0.0, np.moveaxis(np.eye(4)[np.where(target == -100, 0, target)], -1, 1)
+        )
     )
     q = 0.9 * q + 0.1 / 4 if kind == "prob" else np.where((target == -100)[:, None], 0.0, 0.9 * q + 0.1 / 4)
     per = -np.sum(weight[None, :, None] * q * (1 - p) ** gamma * np.log(p), axis=1)
     denom = _sample_weight(target, weight, 4).sum() if kind == "index" else per.size
     got = inp.focal_loss(logits, target, gamma=gamma, weight=weight, label_smoothing=0.1)
     _close(got, per.sum() / denom)
-    _close(inp.focal_loss(logits, target, gamma=gamma, weight=weight, label_smoothing=0.1, reduction="none"),
-           per)
+    _close(inp.focal_loss(logits, target, gamma=gamma, weight=weight, label_smoothing=0.1, reduction="none"), per)
 
 
 def test_focal_loss_binary_hand_value():
@@ -357,8 +370,13 @@ def test_poly1_hand_formula(kind):
 def test_family_empty_mean_is_zero():
     logits = np.zeros((2, 3))
     ignored = np.array([-100, -100])
-    for fn in (inp.min_entropy_loss, inp.mixed_entropy_loss, inp.symmetric_cross_entropy, inp.focal_loss,
-               inp.poly1_cross_entropy):
+    for fn in (
+        inp.min_entropy_loss,
+        inp.mixed_entropy_loss,
+        inp.symmetric_cross_entropy,
+        inp.focal_loss,
+        inp.poly1_cross_entropy,
+    ):
         assert float(fn(logits, ignored)) == 0.0
         _close(fn(logits, ignored, reduction="none"), [0.0, 0.0])
 
@@ -369,8 +387,10 @@ def test_cross_entropy_from_probs_agrees_with_logits_form():
     probs = _softmax(logits)
     _close(inp.cross_entropy_from_probs(probs, target), F.cross_entropy(_t(logits), _t(target)))
     _, q, _ = _make_case((3, 4, 2), "prob", seed=19)
-    _close(inp.cross_entropy_from_probs(probs, q, reduction="none", base=10),
-           F.cross_entropy(_t(logits), _t(q), reduction="none") / math.log(10))
+    _close(
+        inp.cross_entropy_from_probs(probs, q, reduction="none", base=10),
+        F.cross_entropy(_t(logits), _t(q), reduction="none") / math.log(10),
+    )
 
 
 def test_cross_entropy_from_probs_clipping_bias():
@@ -394,8 +414,7 @@ def test_cross_entropy_from_probs_clipping_bias():
         (lambda: inp.cross_entropy(np.zeros((2, 3)), [0, 1], base=1), ValueError, "base"),
         (lambda: inp.cross_entropy(np.zeros((2, 3)), [0, 1], base=-2.0), ValueError, "base"),
         (lambda: inp.cross_entropy(np.zeros((2, 3)), [0, 1], base="2"), TypeError, "base"),
-        (lambda: inp.cross_entropy(np.zeros((2, 3)), [0, 1], label_smoothing=1.5), ValueError,
-         "label_smoothing"),
+        (lambda: inp.cross_entropy(np.zeros((2, 3)), [0, 1], label_smoothing=1.5), ValueError, "label_smoothing"),
         (lambda: inp.cross_entropy(np.zeros((2, 3)), np.array([True, False])), TypeError, "target"),
         (lambda: inp.cross_entropy(np.zeros(()), np.array(0)), ValueError, "at least 1 dimension"),
         (lambda: inp.cross_entropy(np.zeros((2, 0)), [0, 1]), ValueError, "at least one class"),
@@ -415,16 +434,17 @@ def test_cross_entropy_from_probs_clipping_bias():
         (lambda: inp.binary_cross_entropy([0.5, 1.5], [1.0, 0.0]), ValueError, "input"),
         (lambda: inp.binary_cross_entropy([0.5, 0.5], [1.0]), ValueError, "shape"),
         (lambda: inp.binary_cross_entropy([0.5], [-1.0]), ValueError, "target"),
-        (lambda: inp.binary_cross_entropy([0.5, 0.5], [1.0, 0.0], weight=[1.0, 2.0, 3.0]), ValueError,
-         "weight"),
-        (lambda: inp.binary_cross_entropy_with_logits(np.zeros((2, 3)), np.zeros((2, 3)),
-                                                      pos_weight=[1.0, 2.0]), ValueError, "pos_weight"),
+        (lambda: inp.binary_cross_entropy([0.5, 0.5], [1.0, 0.0], weight=[1.0, 2.0, 3.0]), ValueError, "weight"),
+        (
+            lambda: inp.binary_cross_entropy_with_logits(np.zeros((2, 3)), np.zeros((2, 3)), pos_weight=[1.0, 2.0]),
+            ValueError,
+            "pos_weight",
+        ),
         (lambda: inp.kl_divergence(np.zeros((2, 3)), np.zeros((2, 3)) - 1.0), ValueError, "non-negative"),
         (lambda: inp.kl_divergence(np.zeros((2, 3)), np.array([0, 1])), TypeError, "floating"),
         (lambda: inp.cross_entropy(np.zeros((1, 2)), np.array([[np.nan, 1.0]])), ValueError, "NaN"),
         (lambda: inp.information([np.nan]), ValueError, "probs"),
-        (lambda: inp.min_entropy_loss(np.zeros((1, 2)), [0], entropy_weight=np.inf), ValueError,
-         "entropy_weight"),
+        (lambda: inp.min_entropy_loss(np.zeros((1, 2)), [0], entropy_weight=np.inf), ValueError, "entropy_weight"),
         (lambda: inp.poly1_cross_entropy(np.zeros((1, 2)), [0], epsilon="1"), TypeError, "epsilon"),
         (lambda: inp.symmetric_cross_entropy(np.zeros((1, 2)), [0], beta=np.nan), ValueError, "beta"),
         (lambda: inp.kl_divergence(np.zeros((2, 3)), np.zeros((3, 2)), log_target=True), ValueError, "shape"),

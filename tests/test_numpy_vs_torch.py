@@ -18,8 +18,14 @@ import infoloss.numpy as inp
 TOL = {"rtol": 1e-6, "atol": 1e-6}
 SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
-CE_FAMILY = ["cross_entropy", "min_entropy_loss", "mixed_entropy_loss", "symmetric_cross_entropy", "focal_loss",
-             "poly1_cross_entropy"]
+CE_FAMILY = [
+    "cross_entropy",
+    "min_entropy_loss",
+    "mixed_entropy_loss",
+    "symmetric_cross_entropy",
+    "focal_loss",
+    "poly1_cross_entropy",
+]
 
 
 def test_every_public_function_has_a_numpy_twin():
@@ -73,15 +79,27 @@ def _extra_options(name: str, draw) -> dict:
     if name == "cross_entropy":
         return {"base": draw(BASES)}
     if name == "min_entropy_loss":
-        return {"ce_weight": draw(st.sampled_from([1.0, 0.0, 0.7])),
-                "entropy_weight": draw(st.sampled_from([0.1, -0.3, 2.0])),
-                "ce_base": draw(BASES), "entropy_base": draw(BASES)}
+        return {
+            "ce_weight": draw(st.sampled_from([1.0, 0.0, 0.7])),
+            "entropy_weight": draw(st.sampled_from([0.1, -0.3, 2.0])),
+            "ce_base": draw(BASES),
+            "entropy_base": draw(BASES),
+        }
     if name == "mixed_entropy_loss":
-        return {"ce_weight": draw(st.sampled_from([1.0, 0.5])), "reverse_weight": draw(st.sampled_from([0.1, 1.0])),
-                "ce_base": draw(BASES), "reverse_base": draw(BASES), "eps": draw(st.sampled_from([1e-6, 1e-2, 0.5]))}
+        return {
+            "ce_weight": draw(st.sampled_from([1.0, 0.5])),
+            "reverse_weight": draw(st.sampled_from([0.1, 1.0])),
+            "ce_base": draw(BASES),
+            "reverse_base": draw(BASES),
+            "eps": draw(st.sampled_from([1e-6, 1e-2, 0.5])),
+        }
     if name == "symmetric_cross_entropy":
-        return {"alpha": draw(st.sampled_from([0.1, 1.0])), "beta": draw(st.sampled_from([1.0, 0.4])),
-                "log_zero": draw(st.sampled_from([-4.0, -10.0])), "base": draw(BASES)}
+        return {
+            "alpha": draw(st.sampled_from([0.1, 1.0])),
+            "beta": draw(st.sampled_from([1.0, 0.4])),
+            "log_zero": draw(st.sampled_from([-4.0, -10.0])),
+            "base": draw(BASES),
+        }
     if name == "focal_loss":
         return {"gamma": draw(st.sampled_from([0.0, 0.5, 2.0, 3.0])), "base": draw(BASES)}
     assert name == "poly1_cross_entropy"
@@ -136,14 +154,21 @@ def test_kl_divergence_agrees(case, base, reduction, log_target):
     with np.errstate(divide="ignore"):
         target = np.log(q) if log_target else q
     np_value = inp.kl_divergence(logits, target, reduction=reduction, base=base, log_target=log_target)
-    torch_value = tf.kl_divergence(torch.as_tensor(logits), torch.as_tensor(target), reduction=reduction,
-                                   base=base, log_target=log_target)
+    torch_value = tf.kl_divergence(
+        torch.as_tensor(logits), torch.as_tensor(target), reduction=reduction, base=base, log_target=log_target
+    )
     _compare(np_value, torch_value)
 
 
 @SETTINGS
-@given(seed=st.integers(0, 2**32 - 1), shape=st.sampled_from([(0,), (5,), (3, 4), (2, 3, 2)]), base=BASES,
-       reduction=st.sampled_from(["none", "mean", "sum"]), use_weight=st.booleans(), use_pos_weight=st.booleans())
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    shape=st.sampled_from([(0,), (5,), (3, 4), (2, 3, 2)]),
+    base=BASES,
+    reduction=st.sampled_from(["none", "mean", "sum"]),
+    use_weight=st.booleans(),
+    use_pos_weight=st.booleans(),
+)
 def test_binary_losses_agree(seed, shape, base, reduction, use_weight, use_pos_weight):
     rng = np.random.default_rng(seed)
     probs = rng.uniform(size=shape)
@@ -154,13 +179,21 @@ def test_binary_losses_agree(seed, shape, base, reduction, use_weight, use_pos_w
     weight = rng.uniform(0.1, 2.0, size=shape[-1:]) if use_weight else None
     pos_weight = rng.uniform(0.1, 4.0, size=shape[-1:]) if use_pos_weight else None
     t = torch.as_tensor
-    _compare(inp.binary_cross_entropy(probs, target, weight, reduction, base=base),
-             tf.binary_cross_entropy(t(probs), t(target), None if weight is None else t(weight), reduction,
-                                     base=base))
-    _compare(inp.binary_cross_entropy_with_logits(logits, target, weight, reduction, pos_weight, base=base),
-             tf.binary_cross_entropy_with_logits(t(logits), t(target), None if weight is None else t(weight),
-                                                 reduction, None if pos_weight is None else t(pos_weight),
-                                                 base=base))
+    _compare(
+        inp.binary_cross_entropy(probs, target, weight, reduction, base=base),
+        tf.binary_cross_entropy(t(probs), t(target), None if weight is None else t(weight), reduction, base=base),
+    )
+    _compare(
+        inp.binary_cross_entropy_with_logits(logits, target, weight, reduction, pos_weight, base=base),
+        tf.binary_cross_entropy_with_logits(
+            t(logits),
+            t(target),
+            None if weight is None else t(weight),
+            reduction,
+            None if pos_weight is None else t(pos_weight),
+            base=base,
+        ),
+    )
 
 
 @pytest.mark.parametrize("base", [None, 2, 10, 0.5])
@@ -191,12 +224,18 @@ def test_both_reject_the_same_bad_arguments(name, why, logits, target, options, 
         getattr(tf, name)(torch.as_tensor(logits), torch.as_tensor(target), **t_options)
 
 
-@pytest.mark.parametrize(("name", "options"), [
-    ("cross_entropy", {"base": 1.0}), ("min_entropy_loss", {"entropy_base": 0.0}),
-    ("mixed_entropy_loss", {"eps": 1.0}), ("mixed_entropy_loss", {"reverse_base": -2.0}),
-    ("symmetric_cross_entropy", {"log_zero": 0.5}), ("focal_loss", {"gamma": -1.0}),
-    ("poly1_cross_entropy", {"epsilon": float("nan")}),
-])
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("cross_entropy", {"base": 1.0}),
+        ("min_entropy_loss", {"entropy_base": 0.0}),
+        ("mixed_entropy_loss", {"eps": 1.0}),
+        ("mixed_entropy_loss", {"reverse_base": -2.0}),
+        ("symmetric_cross_entropy", {"log_zero": 0.5}),
+        ("focal_loss", {"gamma": -1.0}),
+        ("poly1_cross_entropy", {"epsilon": float("nan")}),
+    ],
+)
 def test_both_reject_the_same_bad_options(name, options):
     logits, target = np.zeros((2, 3)), np.array([0, 1])
     with pytest.raises(ValueError):
@@ -208,12 +247,17 @@ def test_both_reject_the_same_bad_options(name, options):
 # Edge cases where torch itself gives NaN or an arbitrary value: both layers follow docs/design.md.
 def test_zero_denominator_with_label_smoothing_gives_zero():
     logits, target, weight = np.zeros((2, 3)), np.array([0, 1]), np.array([0.0, 0.0, 1.0])
-    _compare(inp.cross_entropy(logits, target, weight, label_smoothing=0.3),
-             tf.cross_entropy(torch.as_tensor(logits), torch.as_tensor(target), torch.as_tensor(weight),
-                              label_smoothing=0.3))
+    _compare(
+        inp.cross_entropy(logits, target, weight, label_smoothing=0.3),
+        tf.cross_entropy(
+            torch.as_tensor(logits), torch.as_tensor(target), torch.as_tensor(weight), label_smoothing=0.3
+        ),
+    )
 
 
 def test_binary_cross_entropy_with_infinite_logits_is_finite():
     logits, target = np.array([np.inf, -np.inf]), np.array([1.0, 0.0])
-    _compare(inp.binary_cross_entropy_with_logits(logits, target),
-             tf.binary_cross_entropy_with_logits(torch.as_tensor(logits), torch.as_tensor(target)))
+    _compare(
+        inp.binary_cross_entropy_with_logits(logits, target),
+        tf.binary_cross_entropy_with_logits(torch.as_tensor(logits), torch.as_tensor(target)),
+    )

@@ -40,7 +40,7 @@ FUNCS = {
     "mixed_entropy_loss": lambda x, y: F.mixed_entropy_loss(x, y, reverse_weight=0.3),
     "entropy": lambda x, y: F.entropy(x, reduction="mean"),
     "kl_divergence": lambda x, y: F.kl_divergence(x, torch.full_like(x, 1.0 / x.shape[1])),
-    **{k: (lambda mod: (lambda x, y: mod(x, y)))(m) for k, m in MODULES.items()},
+    **{k: (lambda mod: lambda x, y: mod(x, y))(m) for k, m in MODULES.items()},
 }
 
 
@@ -115,8 +115,10 @@ class _Wrap(torch.nn.Module):
         return FUNCS[self.name](x, y)
 
 
-@pytest.mark.parametrize("name", ["cross_entropy", "min_entropy_loss", "mixed_entropy_loss", "entropy",
-                                  "SimilarityCrossEntropyLoss", "FocalLoss"])
+@pytest.mark.parametrize(
+    "name",
+    ["cross_entropy", "min_entropy_loss", "mixed_entropy_loss", "entropy", "SimilarityCrossEntropyLoss", "FocalLoss"],
+)
 def test_export_runs_and_equals_eager(name):
     x, y = data(8)
     batch = torch.export.Dim("batch", min=2)
@@ -147,8 +149,8 @@ def test_vmap_grad_per_sample_gradients(name, backend):
     with infoloss.use_backend(backend):
         per_sample = torch.func.vmap(torch.func.grad(one))(x, y)
     for i in range(x.shape[0]):
-        xi = x[i:i + 1].clone().requires_grad_()
-        plain(name, xi, y[i:i + 1]).backward()
+        xi = x[i : i + 1].clone().requires_grad_()
+        plain(name, xi, y[i : i + 1]).backward()
         torch.testing.assert_close(per_sample[i], xi.grad[0], rtol=1e-9, atol=1e-12)
 
 
@@ -162,8 +164,17 @@ def test_vmap_forward_over_batched_logits_and_targets():
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-@pytest.mark.parametrize("name", ["cross_entropy", "min_entropy_loss", "mixed_entropy_loss", "MinEntropyLoss",
-                                  "SimilarityCrossEntropyLoss", "focal_loss"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "cross_entropy",
+        "min_entropy_loss",
+        "mixed_entropy_loss",
+        "MinEntropyLoss",
+        "SimilarityCrossEntropyLoss",
+        "focal_loss",
+    ],
+)
 def test_autocast_returns_float32_like_torch(name, dtype):
     fn = FUNCS.get(name) or (lambda x, y: F.focal_loss(x, y))
     x, y = data(16)
@@ -248,12 +259,15 @@ def test_minus_inf_logit_against_positive_target_is_inf(loss, backend):
     x = torch.randn(3, C, dtype=torch.float64)
     x[1, 2] = -math.inf
     q = torch.softmax(torch.randn(3, C, dtype=torch.float64), 1)
-    fns = {"ce": lambda: F.cross_entropy(x, q, reduction="none"),
-           "min": lambda: F.min_entropy_loss(x, q, reduction="none"),
-           "mix": lambda: F.mixed_entropy_loss(x, q, reduction="none"),
-           "sce": lambda: F.symmetric_cross_entropy(x, q, reduction="none"),
-           "sim": lambda: infoloss.bespoke.similarity_cross_entropy(x, torch.tensor([0, 2, 1]), SIM.double(),
-                                                                    reduction="none")}
+    fns = {
+        "ce": lambda: F.cross_entropy(x, q, reduction="none"),
+        "min": lambda: F.min_entropy_loss(x, q, reduction="none"),
+        "mix": lambda: F.mixed_entropy_loss(x, q, reduction="none"),
+        "sce": lambda: F.symmetric_cross_entropy(x, q, reduction="none"),
+        "sim": lambda: infoloss.bespoke.similarity_cross_entropy(
+            x, torch.tensor([0, 2, 1]), SIM.double(), reduction="none"
+        ),
+    }
     with infoloss.use_backend(backend):
         out = fns[loss]()
     assert out[1].item() == math.inf
@@ -268,8 +282,10 @@ def test_minus_inf_logit_against_zero_target_is_finite_limit():
     out = F.min_entropy_loss(x, q)
     out.backward()
     xs = torch.tensor([[0.0, 1.0]], dtype=torch.float64, requires_grad=True)  # the limit drops the class
-    want = TF.cross_entropy(xs, torch.tensor([[0.5, 0.5]], dtype=torch.float64)) + 0.1 * torch.special.entr(
-        torch.softmax(xs, 1)).sum()
+    want = (
+        TF.cross_entropy(xs, torch.tensor([[0.5, 0.5]], dtype=torch.float64))
+        + 0.1 * torch.special.entr(torch.softmax(xs, 1)).sum()
+    )
     want.backward()
     torch.testing.assert_close(out, want)
     torch.testing.assert_close(x.grad[0, [0, 2]], xs.grad[0])
@@ -311,8 +327,10 @@ def test_tiny_eps_and_very_negative_log_zero_are_finite(dtype, target, rows):
     t = y if target == "index" else torch.softmax(torch.randn(rows, C, dtype=dtype), 1)
     q = TF.one_hot(y, C).double() if target == "index" else t.double()
     logp = torch.log_softmax(x.double(), 1)
-    for eps_log, out in ((math.log(1e-46), F.mixed_entropy_loss(x, t, reverse_weight=0.5, eps=1e-46, reduction="none")),
-                         (-200.0, F.symmetric_cross_entropy(x, t, alpha=0.1, beta=1.0, log_zero=-200.0, reduction="none"))):
+    for eps_log, out in (
+        (math.log(1e-46), F.mixed_entropy_loss(x, t, reverse_weight=0.5, eps=1e-46, reduction="none")),
+        (-200.0, F.symmetric_cross_entropy(x, t, alpha=0.1, beta=1.0, log_zero=-200.0, reduction="none")),
+    ):
         assert torch.isfinite(out).all()
         ce = -(q * logp).sum(1)
         rev = -(logp.exp() * torch.log(q).clamp_min(eps_log)).sum(1)

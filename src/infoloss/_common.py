@@ -53,8 +53,9 @@ def xlogy_safe(x: Tensor, logy: Tensor) -> Tensor:
     return torch.where(zero, torch.zeros_like(x), x * torch.where(zero, torch.zeros_like(logy), logy))
 
 
-def smoothed_target(target: Tensor, num_classes: int, label_smoothing: float, dtype: torch.dtype,
-                    ignore_index: int) -> Tensor:
+def smoothed_target(
+    target: Tensor, num_classes: int, label_smoothing: float, dtype: torch.dtype, ignore_index: int
+) -> Tensor:
     """Dense (M, C) target distribution ``q' = (1 - eps) q + eps / C`` (ignored rows: one-hot of class 0)."""
     if target.dtype.is_floating_point:
         q = target.to(dtype)
@@ -62,14 +63,16 @@ def smoothed_target(target: Tensor, num_classes: int, label_smoothing: float, dt
         safe = torch.where(target == ignore_index, torch.zeros_like(target), target)
         # scatter, not one_hot: one_hot reads the labels' max (data-dependent, fails under vmap)
         q = torch.zeros((*safe.shape, num_classes), dtype=dtype, device=safe.device).scatter(
-            -1, safe.unsqueeze(-1), 1.0)
+            -1, safe.unsqueeze(-1), 1.0
+        )
     if label_smoothing > 0:
         q = q * (1.0 - label_smoothing) + label_smoothing / num_classes
     return q
 
 
-def sample_weights(target: Tensor, weight: Tensor | None, ignore_index: int, dtype: torch.dtype,
-                   device: torch.device) -> Tensor:
+def sample_weights(
+    target: Tensor, weight: Tensor | None, ignore_index: int, dtype: torch.dtype, device: torch.device
+) -> Tensor:
     """Per-row sample weight ``s_i`` (docs/design.md): ``w[y_i]`` (0 if ignored) or ``sum_c w_c q_ic``."""
     if target.dtype.is_floating_point:
         if weight is None:
@@ -82,8 +85,7 @@ def sample_weights(target: Tensor, weight: Tensor | None, ignore_index: int, dty
     return torch.where(valid, weight.to(dtype)[safe], torch.zeros((), dtype=dtype, device=device))
 
 
-def ce_rows(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
-            label_smoothing: float) -> Tensor:
+def ce_rows(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, label_smoothing: float) -> Tensor:
     """torch's per-element cross entropy (reduction='none') from (M, C) log-probabilities, 0 log 0 = 0."""
     dtype = logp.dtype
     num_classes = logp.shape[-1]

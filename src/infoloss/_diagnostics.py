@@ -58,8 +58,12 @@ def _triton_state() -> dict[str, Any]:
 
 def _cuda_state(torch: Any) -> dict[str, Any]:
     ok = bool(torch.cuda.is_available())
-    state: dict[str, Any] = {"available": ok, "device_count": 0, "devices": [],
-                             "torch_cuda": getattr(torch.version, "cuda", None)}
+    state: dict[str, Any] = {
+        "available": ok,
+        "device_count": 0,
+        "devices": [],
+        "torch_cuda": getattr(torch.version, "cuda", None),
+    }
     if ok:
         try:
             state["device_count"] = torch.cuda.device_count()
@@ -81,13 +85,15 @@ def _cpu_kernel_state(probe: bool) -> dict[str, Any]:
     state = _ckernel.build_info()
     state["build"] = None if state["vector"] is None else ("vector" if state["vector"] else "scalar")
     state["threads"] = max(1, torch.get_num_threads())
-    state["threads_note"] = ("row blocks run on a pool of torch.get_num_threads() workers when M*C >= 65536, "
-                             "else on the calling thread")
+    state["threads_note"] = (
+        "row blocks run on a pool of torch.get_num_threads() workers when M*C >= 65536, else on the calling thread"
+    )
     return state
 
 
-def _implementation(device: str, dtype: Any, target: str, backend: str, cpu: dict[str, Any],
-                    triton_ok: bool, cuda_ok: bool) -> str:
+def _implementation(
+    device: str, dtype: Any, target: str, backend: str, cpu: dict[str, Any], triton_ok: bool, cuda_ok: bool
+) -> str:
     """Best description of what ``infoloss.functional`` runs for one case.
 
     Asks the op layer first (``infoloss._ops.implementation_for(device, dtype, target) -> str``, when it
@@ -154,8 +160,9 @@ def diagnostics(*, probe: bool = True) -> dict[str, Any]:
         for dtype in (torch.float32, torch.float64, torch.bfloat16):
             for target in ("index", "prob"):
                 name = str(dtype).replace("torch.", "")
-                impl[f"{device}/{name}/{target}"] = _implementation(device, dtype, target, backend, cpu, triton_ok,
-                                                                    cuda["available"])
+                impl[f"{device}/{name}/{target}"] = _implementation(
+                    device, dtype, target, backend, cpu, triton_ok, cuda["available"]
+                )
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),

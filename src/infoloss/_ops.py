@@ -49,8 +49,15 @@ DOUBLE_BACKWARD_MSG = (
 SMALL_ELEMENTS = 1 << 14  # at or below this many logits a CPU eager call is overhead-bound: compose aten ops
 
 
-def implementation(device: torch.device | str, dtype: torch.dtype, prob_target: bool, *,
-                   fused: bool = False, numel: int | None = None, traced: bool | None = None) -> str:
+def implementation(
+    device: torch.device | str,
+    dtype: torch.dtype,
+    prob_target: bool,
+    *,
+    fused: bool = False,
+    numel: int | None = None,
+    traced: bool | None = None,
+) -> str:
     """The kernel that runs for ``(device, dtype, target kind)`` under the backend in effect.
 
     One of ``"reference"``, ``"aten"``, ``"ckernel"``, ``"eager"``, ``"triton"`` (see the module's table), or ``"auto"``
@@ -81,9 +88,19 @@ def implementation(device: torch.device | str, dtype: torch.dtype, prob_target: 
 
 # --------------------------------------------------------------------------------------- the custom op
 @torch.library.custom_op("infoloss::ce_family_rows", mutates_args=(), device_types=None)
-def _rows_op(logits: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, label_smoothing: float,
-             ce: float, ent: float, rev: float, rev_log_eps: float, want_grad: bool,
-             impl: str) -> tuple[Tensor, Tensor]:
+def _rows_op(
+    logits: Tensor,
+    target: Tensor,
+    weight: Tensor | None,
+    ignore_index: int,
+    label_smoothing: float,
+    ce: float,
+    ent: float,
+    rev: float,
+    rev_log_eps: float,
+    want_grad: bool,
+    impl: str,
+) -> tuple[Tensor, Tensor]:
     """Loss rows (M,) and gradient rows (M, C) (an empty (0,) tensor when ``want_grad`` is False)."""
     opts = RowOptions(ignore_index, label_smoothing, ce, ent, rev, rev_log_eps)
     loss, grad = compute(logits, target, weight, opts, want_grad=want_grad, impl=impl)
@@ -91,9 +108,19 @@ def _rows_op(logits: Tensor, target: Tensor, weight: Tensor | None, ignore_index
 
 
 @_rows_op.register_fake
-def _rows_fake(logits: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, label_smoothing: float,
-               ce: float, ent: float, rev: float, rev_log_eps: float, want_grad: bool,
-               impl: str) -> tuple[Tensor, Tensor]:
+def _rows_fake(
+    logits: Tensor,
+    target: Tensor,
+    weight: Tensor | None,
+    ignore_index: int,
+    label_smoothing: float,
+    ce: float,
+    ent: float,
+    rev: float,
+    rev_log_eps: float,
+    want_grad: bool,
+    impl: str,
+) -> tuple[Tensor, Tensor]:
     loss = logits.new_empty((logits.shape[0],), dtype=compute_dtype(logits.dtype))
     grad = logits.new_empty(logits.shape) if want_grad else logits.new_empty((0,))
     return loss, grad
@@ -119,15 +146,22 @@ _rows_op.register_autograd(_op_backward, setup_context=_setup_context)
 
 
 @_rows_op.register_vmap
-def _rows_vmap(info: Any, in_dims: tuple[Any, ...], logits: Tensor, target: Tensor, weight: Tensor | None,
-               *args: Any) -> tuple[tuple[Tensor, Tensor], tuple[int | None, int | None]]:
+def _rows_vmap(
+    info: Any, in_dims: tuple[Any, ...], logits: Tensor, target: Tensor, weight: Tensor | None, *args: Any
+) -> tuple[tuple[Tensor, Tensor], tuple[int | None, int | None]]:
     """Rows are independent: fold the vmapped dim into the rows, run once, unfold."""
     ld, td, wd = in_dims[:3]
     bsz = info.batch_size
     if wd is not None:  # batched class weights: one call per sample
-        outs = [torch.ops.infoloss.ce_family_rows(
-            logits.select(ld, i) if ld is not None else logits, target.select(td, i) if td is not None else target,
-            weight.select(wd, i), *args) for i in range(bsz)]  # type: ignore[union-attr]
+        outs = [
+            torch.ops.infoloss.ce_family_rows(
+                logits.select(ld, i) if ld is not None else logits,
+                target.select(td, i) if td is not None else target,
+                weight.select(wd, i),
+                *args,
+            )
+            for i in range(bsz)
+        ]  # type: ignore[union-attr]
         loss = torch.stack([o[0] for o in outs])
         want_grad = args[-2]
         grad = torch.stack([o[1] for o in outs]) if want_grad else outs[0][1]
@@ -135,8 +169,9 @@ def _rows_vmap(info: Any, in_dims: tuple[Any, ...], logits: Tensor, target: Tens
     z = logits.movedim(ld, 0) if ld is not None else logits.unsqueeze(0).expand(bsz, *logits.shape)
     t = target.movedim(td, 0) if td is not None else target.unsqueeze(0).expand(bsz, *target.shape)
     rows, num_classes = z.shape[1], z.shape[2]
-    loss, grad = torch.ops.infoloss.ce_family_rows(z.reshape(bsz * rows, num_classes),
-                                                   t.reshape(bsz * rows, *t.shape[2:]), weight, *args)
+    loss, grad = torch.ops.infoloss.ce_family_rows(
+        z.reshape(bsz * rows, num_classes), t.reshape(bsz * rows, *t.shape[2:]), weight, *args
+    )
     if args[-2]:
         return (loss.reshape(bsz, rows), grad.reshape(bsz, rows, num_classes)), (0, 0)
     return (loss.reshape(bsz, rows), grad), (0, None)
@@ -181,11 +216,28 @@ class _Rows(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(logits: Tensor, target: Tensor, weight: Tensor | None, opts: RowOptions,  # type: ignore[override]
-                impl: str, via_op: bool) -> tuple[Tensor, Tensor]:
+    def forward(
+        logits: Tensor,
+        target: Tensor,
+        weight: Tensor | None,
+        opts: RowOptions,  # type: ignore[override]
+        impl: str,
+        via_op: bool,
+    ) -> tuple[Tensor, Tensor]:
         if via_op:
-            return torch.ops.infoloss.ce_family_rows(logits, target, weight, opts.ignore_index, opts.label_smoothing,
-                                                     opts.ce, opts.ent, opts.rev, opts.rev_log_eps, True, impl)
+            return torch.ops.infoloss.ce_family_rows(
+                logits,
+                target,
+                weight,
+                opts.ignore_index,
+                opts.label_smoothing,
+                opts.ce,
+                opts.ent,
+                opts.rev,
+                opts.rev_log_eps,
+                True,
+                impl,
+            )
         loss, grad = compute(logits.detach(), target, weight, opts, want_grad=True, impl=impl)
         assert grad is not None
         return loss, grad
@@ -237,8 +289,9 @@ def _aten_rows(logits2d: Tensor, target: Tensor, weight: Tensor | None, opts: Ro
     w = weight.to(dtype) if weight is not None else None
     loss = torch.zeros(z.shape[0], dtype=dtype)
     if opts.ce != 0:
-        ce = torch.nn.functional.cross_entropy(z, target, weight=w, ignore_index=opts.ignore_index, reduction="none",
-                                               label_smoothing=opts.label_smoothing)
+        ce = torch.nn.functional.cross_entropy(
+            z, target, weight=w, ignore_index=opts.ignore_index, reduction="none", label_smoothing=opts.label_smoothing
+        )
         loss = ce * opts.ce
     if opts.ent != 0 or opts.rev != 0:
         logp = torch.log_softmax(z, 1)
@@ -256,8 +309,9 @@ def _aten_rows(logits2d: Tensor, target: Tensor, weight: Tensor | None, opts: Ro
 
 
 # ----------------------------------------------------------------------------------------- entry points
-def ce_family_rows(logits2d: Tensor, target: Tensor, weight: Tensor | None, opts: RowOptions, *,
-                   fused: bool = False) -> Tensor:
+def ce_family_rows(
+    logits2d: Tensor, target: Tensor, weight: Tensor | None, opts: RowOptions, *, fused: bool = False
+) -> Tensor:
     """Per-row ``ce*CE_i + ent*s_i*H_i + rev*s_i*R_i`` (nats) for (M, C) logits; (M,) float32/float64.
 
     ``target`` is (M,) int64 class indices or (M, C) probabilities, ``weight`` optional (C,). The result
@@ -271,23 +325,51 @@ def ce_family_rows(logits2d: Tensor, target: Tensor, weight: Tensor | None, opts
         (tensor([1.3863, 1.3863]), True)
     """
     traced = tracing()
-    impl = implementation(logits2d.device, logits2d.dtype, target.dtype.is_floating_point, fused=fused,
-                          numel=logits2d.numel(), traced=traced)
+    impl = implementation(
+        logits2d.device,
+        logits2d.dtype,
+        target.dtype.is_floating_point,
+        fused=fused,
+        numel=logits2d.numel(),
+        traced=traced,
+    )
     if impl == "aten":
         return _aten_rows(logits2d, target, weight, opts)
-    if impl == "reference" or (target.dtype.is_floating_point and target.requires_grad) or (
-            weight is not None and weight.requires_grad):
+    if (
+        impl == "reference"
+        or (target.dtype.is_floating_point and target.requires_grad)
+        or (weight is not None and weight.requires_grad)
+    ):
         # the reference composes gradients w.r.t. targets and class weights too
         from infoloss import _reference
 
-        return _reference.ce_family_rows(logits2d, target, weight=weight, ignore_index=opts.ignore_index,
-                                         label_smoothing=opts.label_smoothing, ce_coef=opts.ce,
-                                         ent_coef=opts.ent, rev_coef=opts.rev, rev_log_eps=opts.rev_log_eps)
+        return _reference.ce_family_rows(
+            logits2d,
+            target,
+            weight=weight,
+            ignore_index=opts.ignore_index,
+            label_smoothing=opts.label_smoothing,
+            ce_coef=opts.ce,
+            ent_coef=opts.ent,
+            rev_coef=opts.rev,
+            rev_log_eps=opts.rev_log_eps,
+        )
     if torch.is_grad_enabled() and (logits2d.requires_grad or traced):
         return _Rows.apply(logits2d, target, weight, opts, impl, traced)[0]
     if traced:
-        return torch.ops.infoloss.ce_family_rows(logits2d, target, weight, opts.ignore_index, opts.label_smoothing,
-                                                 opts.ce, opts.ent, opts.rev, opts.rev_log_eps, False, impl)[0]
+        return torch.ops.infoloss.ce_family_rows(
+            logits2d,
+            target,
+            weight,
+            opts.ignore_index,
+            opts.label_smoothing,
+            opts.ce,
+            opts.ent,
+            opts.rev,
+            opts.rev_log_eps,
+            False,
+            impl,
+        )[0]
     return compute(logits2d.detach(), target, weight, opts, want_grad=False, impl=impl)[0]
 
 

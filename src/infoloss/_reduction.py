@@ -6,8 +6,13 @@ import torch
 from torch import Tensor
 
 
-def reduce_loss(rows: Tensor, denom: Tensor | int | None, reduction: str, out_shape: torch.Size | tuple[int, ...],
-                out_dtype: torch.dtype) -> Tensor:
+def reduce_loss(
+    rows: Tensor,
+    denom: Tensor | int | None,
+    reduction: str,
+    out_shape: torch.Size | tuple[int, ...],
+    out_dtype: torch.dtype,
+) -> Tensor:
     """Reduce per-element losses ``rows`` (M,).
 
     'none' reshapes to ``out_shape``; 'sum' adds; 'mean' divides the sum by ``denom`` (a tensor, e.g. the

@@ -39,8 +39,9 @@ def entropy_rows(logits2d: Tensor) -> Tensor:
     return entropy_from_logp(logp)
 
 
-def smoothed_target(target: Tensor, num_classes: int, label_smoothing: float, dtype: torch.dtype,
-                    ignore_index: int) -> Tensor:
+def smoothed_target(
+    target: Tensor, num_classes: int, label_smoothing: float, dtype: torch.dtype, ignore_index: int
+) -> Tensor:
     """Dense (M, C) target distribution q' = (1 - eps) q + eps / C (ignored rows: one-hot of class 0)."""
     if target.dtype.is_floating_point:
         q = target.to(dtype)
@@ -48,14 +49,16 @@ def smoothed_target(target: Tensor, num_classes: int, label_smoothing: float, dt
         safe = torch.where(target == ignore_index, torch.zeros_like(target), target)
         # scatter, not one_hot: one_hot reads the labels' max (data-dependent, fails under vmap)
         q = torch.zeros((*safe.shape, num_classes), dtype=dtype, device=safe.device).scatter(
-            -1, safe.unsqueeze(-1), 1.0)
+            -1, safe.unsqueeze(-1), 1.0
+        )
     if label_smoothing > 0:
         q = q * (1.0 - label_smoothing) + label_smoothing / num_classes
     return q
 
 
-def sample_weights(target: Tensor, weight: Tensor | None, ignore_index: int, dtype: torch.dtype,
-                   device: torch.device) -> Tensor:
+def sample_weights(
+    target: Tensor, weight: Tensor | None, ignore_index: int, dtype: torch.dtype, device: torch.device
+) -> Tensor:
     """Per-row sample weight s_i (see docs/design.md): w[y_i] (0 if ignored) or sum_c w_c q_ic."""
     if target.dtype.is_floating_point:
         if weight is None:
@@ -68,8 +71,7 @@ def sample_weights(target: Tensor, weight: Tensor | None, ignore_index: int, dty
     return torch.where(valid, weight.to(dtype)[safe], torch.zeros((), dtype=dtype, device=device))
 
 
-def ce_rows(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,
-            label_smoothing: float) -> Tensor:
+def ce_rows(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, label_smoothing: float) -> Tensor:
     """torch's per-element cross entropy (reduction='none') from log-probabilities, 0 log 0 = 0."""
     dtype = logp.dtype
     num_classes = logp.shape[-1]
@@ -91,9 +93,18 @@ def ce_rows(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: i
     return torch.where(valid, loss, torch.zeros_like(loss))
 
 
-def ce_family_rows(logits2d: Tensor, target: Tensor, *, weight: Tensor | None, ignore_index: int,
-                   label_smoothing: float, ce_coef: float, ent_coef: float, rev_coef: float,
-                   rev_log_eps: float) -> Tensor:
+def ce_family_rows(
+    logits2d: Tensor,
+    target: Tensor,
+    *,
+    weight: Tensor | None,
+    ignore_index: int,
+    label_smoothing: float,
+    ce_coef: float,
+    ent_coef: float,
+    rev_coef: float,
+    rev_log_eps: float,
+) -> Tensor:
     """Per-row ``ce_coef*CE + ent_coef*s*H + rev_coef*s*R`` in nats; (M, C), (M,)|(M, C) -> (M,)."""
     dtype = compute_dtype(logits2d.dtype)
     logp = torch.log_softmax(logits2d.to(dtype), dim=-1)

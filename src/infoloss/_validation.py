@@ -146,12 +146,16 @@ def flatten_input_target(input: Tensor, target: Tensor, ignore_index: int) -> Fl
     if not isinstance(target, Tensor):
         raise TypeError(f"target must be a torch.Tensor, got {type(target).__name__}")
     if input.dim() == 0:
-        raise ValueError("input must have a class dimension: expected shape (C,), (N, C) or (N, C, d1, ...), got a scalar")
+        raise ValueError(
+            "input must have a class dimension: expected shape (C,), (N, C) or (N, C, d1, ...), got a scalar"
+        )
     if target.device != input.device:
         raise ValueError(f"target is on {target.device} but input is on {input.device}")
     num_classes = input.shape[class_dim(input)]
     if num_classes == 0:
-        raise ValueError(f"input has no classes: its class dim (dim {class_dim(input)}) has size 0, shape {tuple(input.shape)}")
+        raise ValueError(
+            f"input has no classes: its class dim (dim {class_dim(input)}) has size 0, shape {tuple(input.shape)}"
+        )
     logits2d = to_rows(input)
     if target.dtype.is_floating_point:
         if target.shape != input.shape:

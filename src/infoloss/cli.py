@@ -54,12 +54,11 @@ def _explain_values(args: argparse.Namespace) -> int:
     h = F.entropy(logits, base=base)
     ce = F.cross_entropy(logits, target, base=base)
     log_b = 1.0 if base is None else math.log(base)
-    reverse = F.mixed_entropy_loss(logits, target, ce_weight=0.0, reverse_weight=1.0, eps=args.eps,
-                                   reverse_base=base)
-    min_ent = F.min_entropy_loss(logits, target, entropy_weight=args.entropy_weight, ce_base=base,
-                                 entropy_base=base)
-    mix_ent = F.mixed_entropy_loss(logits, target, reverse_weight=args.reverse_weight, eps=args.eps,
-                                   ce_base=base, reverse_base=base)
+    reverse = F.mixed_entropy_loss(logits, target, ce_weight=0.0, reverse_weight=1.0, eps=args.eps, reverse_base=base)
+    min_ent = F.min_entropy_loss(logits, target, entropy_weight=args.entropy_weight, ce_base=base, entropy_base=base)
+    mix_ent = F.mixed_entropy_loss(
+        logits, target, reverse_weight=args.reverse_weight, eps=args.eps, ce_base=base, reverse_base=base
+    )
     print(f"One prediction over {num_classes} classes, target class {args.target}; values in {unit}.")
     print()
     print("| class | p | information -log p |")
@@ -72,8 +71,11 @@ def _explain_values(args: argparse.Namespace) -> int:
     rows = [
         ("entropy H(p) = -sum p log p", f"{float(h):.6g}"),
         ("cross entropy CE = -log p[target]", f"{float(ce):.6g}"),
-        ("swapped CE R = -sum p log max(q, eps)", f"{float(reverse):.6g}  (eps={args.eps:g}; equals "
-         f"(1 - p[target]) log(1/eps) = {r_check:.6g} for a one-hot target)"),
+        (
+            "swapped CE R = -sum p log max(q, eps)",
+            f"{float(reverse):.6g}  (eps={args.eps:g}; equals "
+            f"(1 - p[target]) log(1/eps) = {r_check:.6g} for a one-hot target)",
+        ),
         (f"MIN-ENT = CE + {args.entropy_weight:g} * H", f"{float(min_ent):.6g}"),
         (f"MIX-ENT = CE + {args.reverse_weight:g} * R", f"{float(mix_ent):.6g}"),
     ]

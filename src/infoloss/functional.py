@@ -62,8 +62,9 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def _reduce_rows(rows: Tensor, flat: Flat, weight: Tensor | None, ignore_index: int, reduction: str,
-                 out_dtype: torch.dtype) -> Tensor:
+def _reduce_rows(
+    rows: Tensor, flat: Flat, weight: Tensor | None, ignore_index: int, reduction: str, out_dtype: torch.dtype
+) -> Tensor:
     """Apply ``reduction`` to per-row losses with the CE denominator of ``docs/design.md``."""
     denom: Tensor | int | None
     if reduction != "mean":
@@ -75,16 +76,32 @@ def _reduce_rows(rows: Tensor, flat: Flat, weight: Tensor | None, ignore_index: 
     return reduce_loss(rows, denom, reduction, flat.out_shape, out_dtype)
 
 
-def _ce_family(input: Tensor, target: Tensor, *, weight: Tensor | None, ignore_index: int, reduction: str,
-               label_smoothing: float, ce_coef: float, ent_coef: float = 0.0, rev_coef: float = 0.0,
-               rev_log_eps: float = 0.0) -> Tensor:
+def _ce_family(
+    input: Tensor,
+    target: Tensor,
+    *,
+    weight: Tensor | None,
+    ignore_index: int,
+    reduction: str,
+    label_smoothing: float,
+    ce_coef: float,
+    ent_coef: float = 0.0,
+    rev_coef: float = 0.0,
+    rev_log_eps: float = 0.0,
+) -> Tensor:
     """Shared body of every CE-family loss: validate, flatten, run the row kernel, reduce."""
     check_reduction(reduction)
     label_smoothing = check_label_smoothing(label_smoothing)
     flat = flatten_input_target(input, target, ignore_index)
     weight = check_weight(weight, flat.logits2d.shape[-1], input)
-    opts = RowOptions(ignore_index=ignore_index, label_smoothing=label_smoothing, ce=ce_coef, ent=ent_coef,
-                      rev=rev_coef, rev_log_eps=rev_log_eps)
+    opts = RowOptions(
+        ignore_index=ignore_index,
+        label_smoothing=label_smoothing,
+        ce=ce_coef,
+        ent=ent_coef,
+        rev=rev_coef,
+        rev_log_eps=rev_log_eps,
+    )
     rows = _ops.ce_family_rows(flat.logits2d, flat.target, weight, opts)
     return _reduce_rows(rows, flat, weight, ignore_index, reduction, loss_dtype(input))
 
@@ -125,8 +142,9 @@ def information(probs: Tensor, *, base: float | None = None) -> Tensor:
     return (-torch.log(probs.to(compute_dtype(probs.dtype))) / log_base(base)).to(probs.dtype)
 
 
-def entropy(logits: Tensor | None = None, *, probs: Tensor | None = None, base: float | None = None,
-            reduction: str = "none") -> Tensor:
+def entropy(
+    logits: Tensor | None = None, *, probs: Tensor | None = None, base: float | None = None, reduction: str = "none"
+) -> Tensor:
     r"""Shannon entropy of a categorical distribution over the class dimension.
 
     .. math:: H(p) = -\sum_c p_c \log_b p_c, \qquad 0 \log 0 = 0
@@ -168,8 +186,16 @@ def entropy(logits: Tensor | None = None, *, probs: Tensor | None = None, base: 
 
 
 # --------------------------------------------------------------------------------------------- cross entropy
-def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0, *, base: float | None = None) -> Tensor:
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    *,
+    base: float | None = None,
+) -> Tensor:
     r"""Cross entropy between a target distribution and ``softmax(input)``; drop-in for ``F.cross_entropy``.
 
     .. math::
@@ -199,12 +225,20 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
         >>> round(cross_entropy(logits, torch.tensor([0]), base=2).item(), 4)
         0.6016
     """
-    return _ce_family(input, target, weight=weight, ignore_index=ignore_index, reduction=reduction,
-                      label_smoothing=label_smoothing, ce_coef=1.0 / log_base(base))
+    return _ce_family(
+        input,
+        target,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        ce_coef=1.0 / log_base(base),
+    )
 
 
-def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, reduction: str = "mean",
-                         *, base: float | None = None) -> Tensor:
+def binary_cross_entropy(
+    input: Tensor, target: Tensor, weight: Tensor | None = None, reduction: str = "mean", *, base: float | None = None
+) -> Tensor:
     r"""Binary cross entropy between target probabilities and predicted probabilities ``input``.
 
     .. math:: \ell_i = -w_i \left[ y_i \log_b x_i + (1 - y_i) \log_b (1 - x_i) \right]
@@ -231,9 +265,15 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     return _reduce_elements(values, reduction) / log_base(base)
 
 
-def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
-                                     reduction: str = "mean", pos_weight: Tensor | None = None, *,
-                                     base: float | None = None) -> Tensor:
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+    *,
+    base: float | None = None,
+) -> Tensor:
     r"""Binary cross entropy on logits, numerically stable; drop-in for ``F.binary_cross_entropy_with_logits``.
 
     .. math:: \ell_i = -w_i \left[ p_c\, y_i \log_b \sigma(x_i) + (1 - y_i) \log_b (1 - \sigma(x_i)) \right]
@@ -290,11 +330,14 @@ def _check_broadcast(t: Tensor | None, name: str, input: Tensor) -> None:
     except RuntimeError:
         shape = None
     if shape != input.shape:
-        raise ValueError(f"{name} of shape {tuple(t.shape)} does not broadcast to the input's shape {tuple(input.shape)}")
+        raise ValueError(
+            f"{name} of shape {tuple(t.shape)} does not broadcast to the input's shape {tuple(input.shape)}"
+        )
 
 
-def kl_divergence(input: Tensor, target: Tensor, *, reduction: str = "mean", base: float | None = None,
-                  log_target: bool = False) -> Tensor:
+def kl_divergence(
+    input: Tensor, target: Tensor, *, reduction: str = "mean", base: float | None = None, log_target: bool = False
+) -> Tensor:
     r"""Kullback-Leibler divergence of ``softmax(input)`` from the target distribution.
 
     .. math:: \mathrm{KL}(q \,\|\, p) = \sum_c q_c \left(\log_b q_c - \log_b p_c\right), \quad p = \operatorname{softmax}(x)
@@ -341,10 +384,19 @@ def kl_divergence(input: Tensor, target: Tensor, *, reduction: str = "mean", bas
 
 
 # ------------------------------------------------------------------------------- entropy-regularized losses
-def min_entropy_loss(input: Tensor, target: Tensor, *, ce_weight: float = 1.0, entropy_weight: float = 0.1,
-                     ce_base: float | None = None, entropy_base: float | None = None,
-                     weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean",
-                     label_smoothing: float = 0.0) -> Tensor:
+def min_entropy_loss(
+    input: Tensor,
+    target: Tensor,
+    *,
+    ce_weight: float = 1.0,
+    entropy_weight: float = 0.1,
+    ce_base: float | None = None,
+    entropy_base: float | None = None,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
     r"""MIN-ENT: cross entropy plus a minimum-entropy regularizer (arXiv 2501.13709).
 
     .. math:: \ell_i = w_{ce}\, \mathrm{CE}_i + w_H\, s_i\, H(\hat p_i), \qquad
@@ -373,14 +425,32 @@ def min_entropy_loss(input: Tensor, target: Tensor, *, ce_weight: float = 1.0, e
     """
     ce_coef = check_finite_number(ce_weight, "ce_weight") / log_base(ce_base, "ce_base")
     ent_coef = check_finite_number(entropy_weight, "entropy_weight") / log_base(entropy_base, "entropy_base")
-    return _ce_family(input, target, weight=weight, ignore_index=ignore_index, reduction=reduction,
-                      label_smoothing=label_smoothing, ce_coef=ce_coef, ent_coef=ent_coef)
+    return _ce_family(
+        input,
+        target,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        ce_coef=ce_coef,
+        ent_coef=ent_coef,
+    )
 
 
-def mixed_entropy_loss(input: Tensor, target: Tensor, *, ce_weight: float = 1.0, reverse_weight: float = 0.1,
-                       ce_base: float | None = None, reverse_base: float | None = None, eps: float = 1e-6,
-                       weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean",
-                       label_smoothing: float = 0.0) -> Tensor:
+def mixed_entropy_loss(
+    input: Tensor,
+    target: Tensor,
+    *,
+    ce_weight: float = 1.0,
+    reverse_weight: float = 0.1,
+    ce_base: float | None = None,
+    reverse_base: float | None = None,
+    eps: float = 1e-6,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
     r"""MIX-ENT: cross entropy plus the swapped ("reverse") cross entropy (arXiv 2501.13709).
 
     .. math:: \ell_i = w_{ce}\, \mathrm{CE}(q_i \to \hat p_i) + w_R\, s_i\, R_i, \qquad
@@ -410,16 +480,33 @@ def mixed_entropy_loss(input: Tensor, target: Tensor, *, ce_weight: float = 1.0,
     ce_coef = check_finite_number(ce_weight, "ce_weight") / log_base(ce_base, "ce_base")
     rev_coef = check_finite_number(reverse_weight, "reverse_weight") / log_base(reverse_base, "reverse_base")
     eps = check_open_unit(eps, "eps")
-    return _ce_family(input, target, weight=weight, ignore_index=ignore_index, reduction=reduction,
-                      label_smoothing=label_smoothing, ce_coef=ce_coef, rev_coef=rev_coef,
-                      rev_log_eps=math.log(eps))
+    return _ce_family(
+        input,
+        target,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        ce_coef=ce_coef,
+        rev_coef=rev_coef,
+        rev_log_eps=math.log(eps),
+    )
 
 
 # ------------------------------------------------------------------------------------------------ baselines
-def symmetric_cross_entropy(input: Tensor, target: Tensor, *, alpha: float = 0.1, beta: float = 1.0,
-                            log_zero: float = -4.0, weight: Tensor | None = None, ignore_index: int = -100,
-                            reduction: str = "mean", label_smoothing: float = 0.0,
-                            base: float | None = None) -> Tensor:
+def symmetric_cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    *,
+    alpha: float = 0.1,
+    beta: float = 1.0,
+    log_zero: float = -4.0,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    base: float | None = None,
+) -> Tensor:
     r"""Symmetric cross entropy (Wang et al., "Symmetric Cross Entropy for Robust Learning with Noisy Labels", 2019).
 
     .. math:: \ell_i = \alpha\, \mathrm{CE}_i + \beta\, s_i\, \mathrm{RCE}_i, \qquad
@@ -446,14 +533,22 @@ def symmetric_cross_entropy(input: Tensor, target: Tensor, *, alpha: float = 0.1
     if not log_zero < 0:
         raise ValueError(f"log_zero must be negative (it stands for log 0), got {log_zero!r}")
     scale = log_base(base)
-    return _ce_family(input, target, weight=weight, ignore_index=ignore_index, reduction=reduction,
-                      label_smoothing=label_smoothing,
-                      ce_coef=check_finite_number(alpha, "alpha") / scale,
-                      rev_coef=check_finite_number(beta, "beta") / scale, rev_log_eps=log_zero)
+    return _ce_family(
+        input,
+        target,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        ce_coef=check_finite_number(alpha, "alpha") / scale,
+        rev_coef=check_finite_number(beta, "beta") / scale,
+        rev_log_eps=log_zero,
+    )
 
 
-def _dense_target_rows(flat: Flat, weight: Tensor | None, ignore_index: int, label_smoothing: float,
-                       dtype: torch.dtype) -> Tensor:
+def _dense_target_rows(
+    flat: Flat, weight: Tensor | None, ignore_index: int, label_smoothing: float, dtype: torch.dtype
+) -> Tensor:
     """a_ic = w_c q'_ic, the per-class coefficients of CE's log-probabilities (0 for ignored rows)."""
     num_classes = flat.logits2d.shape[-1]
     q = _common.smoothed_target(flat.target, num_classes, label_smoothing, dtype, ignore_index)
@@ -463,9 +558,17 @@ def _dense_target_rows(flat: Flat, weight: Tensor | None, ignore_index: int, lab
     return a
 
 
-def focal_loss(input: Tensor, target: Tensor, *, gamma: float = 2.0, weight: Tensor | None = None,
-               ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0,
-               base: float | None = None) -> Tensor:
+def focal_loss(
+    input: Tensor,
+    target: Tensor,
+    *,
+    gamma: float = 2.0,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    base: float | None = None,
+) -> Tensor:
     r"""Multi-class focal loss (Lin et al., "Focal Loss for Dense Object Detection", 2017) on logits.
 
     .. math:: \ell_i = -\sum_c w_c\, q'_{ic}\, (1 - \hat p_{ic})^{\gamma} \log_b \hat p_{ic}
@@ -503,9 +606,17 @@ def focal_loss(input: Tensor, target: Tensor, *, gamma: float = 2.0, weight: Ten
     return _reduce_rows(rows, flat, weight, ignore_index, reduction, loss_dtype(input))
 
 
-def poly1_cross_entropy(input: Tensor, target: Tensor, *, epsilon: float = 1.0, weight: Tensor | None = None,
-                        ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0,
-                        base: float | None = None) -> Tensor:
+def poly1_cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    *,
+    epsilon: float = 1.0,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    base: float | None = None,
+) -> Tensor:
     r"""Poly-1 loss (Leng et al., "PolyLoss: A Polynomial Expansion Perspective of Classification Loss
     Functions", ICLR 2022): cross entropy plus a weighted first polynomial term.
 

@@ -49,8 +49,14 @@ from infoloss._validation import (
     log_base,
 )
 
-__all__ = ["linear_cross_entropy", "linear_min_entropy_loss", "linear_mixed_entropy_loss",
-           "linear_token_stats", "TokenStats", "LinearLossOptions"]
+__all__ = [
+    "linear_cross_entropy",
+    "linear_min_entropy_loss",
+    "linear_mixed_entropy_loss",
+    "linear_token_stats",
+    "TokenStats",
+    "LinearLossOptions",
+]
 
 _CHUNK_ELEMENTS = 1 << 23  # default chunk: ~32 MiB of float32 logits
 
@@ -90,8 +96,18 @@ class LinearLossOptions:
     gemm_dtype: torch.dtype
 
     def args(self) -> tuple[Any, ...]:
-        return (self.ce, self.ent, self.rev, self.rev_log_eps, self.ignore_index, self.label_smoothing,
-                self.softcap, self.temperature, self.chunk_size, self.gemm_dtype)
+        return (
+            self.ce,
+            self.ent,
+            self.rev,
+            self.rev_log_eps,
+            self.ignore_index,
+            self.label_smoothing,
+            self.softcap,
+            self.temperature,
+            self.chunk_size,
+            self.gemm_dtype,
+        )
 
 
 def _acc_dtype(gemm_dtype: torch.dtype) -> torch.dtype:
@@ -106,9 +122,16 @@ def _logits(h: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     return torch.addmm(bias, h, weight.t()) if bias is not None else torch.mm(h, weight.t())
 
 
-def _run(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor, o: LinearLossOptions,
-         needs: tuple[bool, bool, bool], row_scale: Tensor | None = None, denom: Tensor | float | None = None
-         ) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor | None]:
+def _run(
+    hidden: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    target: Tensor,
+    o: LinearLossOptions,
+    needs: tuple[bool, bool, bool],
+    row_scale: Tensor | None = None,
+    denom: Tensor | float | None = None,
+) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor | None]:
     """Per-row loss and the gradients for (hidden, weight, bias), rows scaled by ``row_scale`` / ``denom``.
 
     Runs with autocast off; the GEMMs run in ``o.gemm_dtype`` and the row kernel in float32 (float64).
@@ -127,8 +150,14 @@ def _run(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor, o:
     b_g = bias.to(gd) if bias is not None else None
     step = _rows_per_chunk(vocab, o.chunk_size)
     cap, temp = o.softcap, o.temperature
-    row_opts = RowOptions(ignore_index=o.ignore_index, label_smoothing=o.label_smoothing, ce=o.ce, ent=o.ent,
-                          rev=o.rev, rev_log_eps=o.rev_log_eps)
+    row_opts = RowOptions(
+        ignore_index=o.ignore_index,
+        label_smoothing=o.label_smoothing,
+        ce=o.ce,
+        ent=o.ent,
+        rev=o.rev,
+        rev_log_eps=o.rev_log_eps,
+    )
     for r0 in range(0, n, step):
         r1 = min(n, r0 + step)
         h_g = hidden[r0:r1].to(gd)
@@ -170,8 +199,12 @@ def _run(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor, o:
                 gw.addmm_(g_g.t(), h_g)
             else:
                 gw.add_(torch.mm(g_g.t(), h_g))
-    return (loss, gh, gw.to(weight.dtype) if gw is not None else None,
-            gb.to(bias.dtype) if gb is not None and bias is not None else None)
+    return (
+        loss,
+        gh,
+        gw.to(weight.dtype) if gw is not None else None,
+        gb.to(bias.dtype) if gb is not None and bias is not None else None,
+    )
 
 
 def _no_autocast(device: torch.device) -> Any:
@@ -190,13 +223,31 @@ def _opts(args: tuple[Any, ...]) -> LinearLossOptions:
 # custom ops
 # ----------------------------------------------------------------------------------------------------------
 
+
 @torch.library.custom_op("infoloss::linear_ce_family_reduced", mutates_args=())
-def _reduced_op(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor, ce: float, ent: float,
-                rev: float, rev_log_eps: float, ignore_index: int, label_smoothing: float, softcap: float,
-                temperature: float, chunk_size: int, gemm_dtype: torch.dtype, mean: bool, need_h: bool,
-                need_w: bool, need_b: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    o = LinearLossOptions(ce, ent, rev, rev_log_eps, ignore_index, label_smoothing, softcap, temperature,
-                          chunk_size, gemm_dtype)
+def _reduced_op(
+    hidden: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    target: Tensor,
+    ce: float,
+    ent: float,
+    rev: float,
+    rev_log_eps: float,
+    ignore_index: int,
+    label_smoothing: float,
+    softcap: float,
+    temperature: float,
+    chunk_size: int,
+    gemm_dtype: torch.dtype,
+    mean: bool,
+    need_h: bool,
+    need_w: bool,
+    need_b: bool,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    o = LinearLossOptions(
+        ce, ent, rev, rev_log_eps, ignore_index, label_smoothing, softcap, temperature, chunk_size, gemm_dtype
+    )
     acc = _acc_dtype(gemm_dtype)
     denom: Tensor | float | None = None  # a 0-dim tensor for class indices: never read on the host
     if mean:
@@ -205,20 +256,41 @@ def _reduced_op(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Ten
         else:
             denom = (target != ignore_index).sum().clamp_min(1).to(acc)
     with _no_autocast(hidden.device):
-        rows, gh, gw, gb = _run(hidden, weight, bias, target, o, (need_h, need_w, need_b and bias is not None),
-                                denom=denom)
+        rows, gh, gw, gb = _run(
+            hidden, weight, bias, target, o, (need_h, need_w, need_b and bias is not None), denom=denom
+        )
     loss = rows.sum()
     if denom is not None:
         loss = loss / denom
-    return (loss, gh if gh is not None else _empty(hidden), gw if gw is not None else _empty(weight),
-            gb if gb is not None else _empty(weight))
+    return (
+        loss,
+        gh if gh is not None else _empty(hidden),
+        gw if gw is not None else _empty(weight),
+        gb if gb is not None else _empty(weight),
+    )
 
 
 @_reduced_op.register_fake
-def _reduced_fake(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor, ce: float, ent: float,
-                  rev: float, rev_log_eps: float, ignore_index: int, label_smoothing: float, softcap: float,
-                  temperature: float, chunk_size: int, gemm_dtype: torch.dtype, mean: bool, need_h: bool,
-                  need_w: bool, need_b: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def _reduced_fake(
+    hidden: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    target: Tensor,
+    ce: float,
+    ent: float,
+    rev: float,
+    rev_log_eps: float,
+    ignore_index: int,
+    label_smoothing: float,
+    softcap: float,
+    temperature: float,
+    chunk_size: int,
+    gemm_dtype: torch.dtype,
+    mean: bool,
+    need_h: bool,
+    need_w: bool,
+    need_b: bool,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     loss = hidden.new_empty((), dtype=_acc_dtype(gemm_dtype))
     gh = hidden.new_empty(hidden.shape) if need_h else _empty(hidden)
     gw = weight.new_empty(weight.shape) if need_w else _empty(weight)
@@ -227,43 +299,105 @@ def _reduced_fake(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: T
 
 
 @torch.library.custom_op("infoloss::linear_ce_family_rows", mutates_args=())
-def _rows_op(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor, ce: float, ent: float,
-             rev: float, rev_log_eps: float, ignore_index: int, label_smoothing: float, softcap: float,
-             temperature: float, chunk_size: int, gemm_dtype: torch.dtype) -> Tensor:
-    o = LinearLossOptions(ce, ent, rev, rev_log_eps, ignore_index, label_smoothing, softcap, temperature,
-                          chunk_size, gemm_dtype)
+def _rows_op(
+    hidden: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    target: Tensor,
+    ce: float,
+    ent: float,
+    rev: float,
+    rev_log_eps: float,
+    ignore_index: int,
+    label_smoothing: float,
+    softcap: float,
+    temperature: float,
+    chunk_size: int,
+    gemm_dtype: torch.dtype,
+) -> Tensor:
+    o = LinearLossOptions(
+        ce, ent, rev, rev_log_eps, ignore_index, label_smoothing, softcap, temperature, chunk_size, gemm_dtype
+    )
     with _no_autocast(hidden.device):
         return _run(hidden, weight, bias, target, o, (False, False, False))[0]
 
 
 @_rows_op.register_fake
-def _rows_fake(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor, ce: float, ent: float,
-               rev: float, rev_log_eps: float, ignore_index: int, label_smoothing: float, softcap: float,
-               temperature: float, chunk_size: int, gemm_dtype: torch.dtype) -> Tensor:
+def _rows_fake(
+    hidden: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    target: Tensor,
+    ce: float,
+    ent: float,
+    rev: float,
+    rev_log_eps: float,
+    ignore_index: int,
+    label_smoothing: float,
+    softcap: float,
+    temperature: float,
+    chunk_size: int,
+    gemm_dtype: torch.dtype,
+) -> Tensor:
     return hidden.new_empty((hidden.shape[0],), dtype=_acc_dtype(gemm_dtype))
 
 
 @torch.library.custom_op("infoloss::linear_ce_family_rows_backward", mutates_args=())
-def _rows_backward_op(grad_rows: Tensor, hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor,
-                      ce: float, ent: float, rev: float, rev_log_eps: float, ignore_index: int,
-                      label_smoothing: float, softcap: float, temperature: float, chunk_size: int,
-                      gemm_dtype: torch.dtype, need_h: bool, need_w: bool, need_b: bool
-                      ) -> tuple[Tensor, Tensor, Tensor]:
-    o = LinearLossOptions(ce, ent, rev, rev_log_eps, ignore_index, label_smoothing, softcap, temperature,
-                          chunk_size, gemm_dtype)
+def _rows_backward_op(
+    grad_rows: Tensor,
+    hidden: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    target: Tensor,
+    ce: float,
+    ent: float,
+    rev: float,
+    rev_log_eps: float,
+    ignore_index: int,
+    label_smoothing: float,
+    softcap: float,
+    temperature: float,
+    chunk_size: int,
+    gemm_dtype: torch.dtype,
+    need_h: bool,
+    need_w: bool,
+    need_b: bool,
+) -> tuple[Tensor, Tensor, Tensor]:
+    o = LinearLossOptions(
+        ce, ent, rev, rev_log_eps, ignore_index, label_smoothing, softcap, temperature, chunk_size, gemm_dtype
+    )
     with _no_autocast(hidden.device):
-        _, gh, gw, gb = _run(hidden, weight, bias, target, o, (need_h, need_w, need_b and bias is not None),
-                             row_scale=grad_rows)
-    return (gh if gh is not None else _empty(hidden), gw if gw is not None else _empty(weight),
-            gb if gb is not None else _empty(weight))
+        _, gh, gw, gb = _run(
+            hidden, weight, bias, target, o, (need_h, need_w, need_b and bias is not None), row_scale=grad_rows
+        )
+    return (
+        gh if gh is not None else _empty(hidden),
+        gw if gw is not None else _empty(weight),
+        gb if gb is not None else _empty(weight),
+    )
 
 
 @_rows_backward_op.register_fake
-def _rows_backward_fake(grad_rows: Tensor, hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor,
-                        ce: float, ent: float, rev: float, rev_log_eps: float, ignore_index: int,
-                        label_smoothing: float, softcap: float, temperature: float, chunk_size: int,
-                        gemm_dtype: torch.dtype, need_h: bool, need_w: bool, need_b: bool
-                        ) -> tuple[Tensor, Tensor, Tensor]:
+def _rows_backward_fake(
+    grad_rows: Tensor,
+    hidden: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    target: Tensor,
+    ce: float,
+    ent: float,
+    rev: float,
+    rev_log_eps: float,
+    ignore_index: int,
+    label_smoothing: float,
+    softcap: float,
+    temperature: float,
+    chunk_size: int,
+    gemm_dtype: torch.dtype,
+    need_h: bool,
+    need_w: bool,
+    need_b: bool,
+) -> tuple[Tensor, Tensor, Tensor]:
     gh = hidden.new_empty(hidden.shape) if need_h else _empty(hidden)
     gw = weight.new_empty(weight.shape) if need_w else _empty(weight)
     gb = bias.new_empty(bias.shape) if need_b and bias is not None else _empty(weight)
@@ -272,10 +406,14 @@ def _rows_backward_fake(grad_rows: Tensor, hidden: Tensor, weight: Tensor, bias:
 
 # --- autograd: one formula per op, shared by register_autograd and the functorch-friendly Function ----------
 
+
 def _check_not_double_backward(name: str) -> None:
     # torch.func.grad runs backward with grad mode on (create_graph=True) at its own level: allowed there.
-    if (torch.is_grad_enabled() and not torch.compiler.is_compiling()
-            and not torch._C._are_functorch_transforms_active()):
+    if (
+        torch.is_grad_enabled()
+        and not torch.compiler.is_compiling()
+        and not torch._C._are_functorch_transforms_active()
+    ):
         raise RuntimeError(DOUBLE_BACKWARD_MSG.format(name=name))
 
 
@@ -313,8 +451,7 @@ def _rows_backward(ctx: Any, grad_rows: Tensor) -> tuple[Tensor | None, ...]:
     need_h, need_w, need_b = (bool(x) for x in (ctx.needs or ctx.needs_input_grad[:3]))
     need_b = need_b and bias is not None
     with torch.no_grad():  # the result is not differentiable again (and functorch needs the no-grad path)
-        gh, gw, gb = _rows_backward_op(grad_rows, hidden, weight, bias, target, *ctx.opt_args, need_h, need_w,
-                                       need_b)
+        gh, gw, gb = _rows_backward_op(grad_rows, hidden, weight, bias, target, *ctx.opt_args, need_h, need_w, need_b)
     return (gh if need_h else None, gw if need_w else None, gb if need_b else None) + (None,) * 11
 
 
@@ -347,9 +484,16 @@ class _Reduced(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor,  # type: ignore[override]
-                name: str, opt_args: tuple[Any, ...], mean: bool, needs: tuple[bool, bool, bool]
-                ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    def forward(
+        hidden: Tensor,
+        weight: Tensor,
+        bias: Tensor | None,
+        target: Tensor,  # type: ignore[override]
+        name: str,
+        opt_args: tuple[Any, ...],
+        mean: bool,
+        needs: tuple[bool, bool, bool],
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         return _reduced_op(hidden, weight, bias, target, *opt_args, mean, *needs)
 
     @staticmethod
@@ -379,8 +523,7 @@ class _Reduced(torch.autograd.Function):
             hidden, weight, bias, target = ctx.saved_tensors
             opt_args, mean = ctx.recompute
             with torch.no_grad():
-                grads = list(_reduced_op(hidden, weight, bias, target, *opt_args, mean, need_h, need_w,
-                                         need_b)[1:])
+                grads = list(_reduced_op(hidden, weight, bias, target, *opt_args, mean, need_h, need_w, need_b)[1:])
         out = []
         for g, need in zip(grads, ctx.needs, strict=True):
             out.append(g.mul_(go) if need else None)
@@ -392,8 +535,15 @@ class _Rows(torch.autograd.Function):
     """'none': per-row losses; backward recomputes the chunks with the per-row upstream gradient."""
 
     @staticmethod
-    def forward(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor,  # type: ignore[override]
-                name: str, opt_args: tuple[Any, ...], needs: tuple[bool, bool, bool]) -> Tensor:
+    def forward(
+        hidden: Tensor,
+        weight: Tensor,
+        bias: Tensor | None,
+        target: Tensor,  # type: ignore[override]
+        name: str,
+        opt_args: tuple[Any, ...],
+        needs: tuple[bool, bool, bool],
+    ) -> Tensor:
         return _rows_op(hidden, weight, bias, target, *opt_args)
 
     @staticmethod
@@ -410,6 +560,7 @@ class _Rows(torch.autograd.Function):
 # ----------------------------------------------------------------------------------------------------------
 # validation and the public functions
 # ----------------------------------------------------------------------------------------------------------
+
 
 def _check_index(value: Any, name: str) -> int:
     try:
@@ -429,7 +580,7 @@ def _gemm_dtype(hidden: Tensor, weight: Tensor, bias: Tensor | None) -> tuple[to
     """The dtype the GEMMs run in, and whether autocast chose it."""
     dev = hidden.device.type
     params = [hidden.dtype, weight.dtype] + ([bias.dtype] if bias is not None else [])
-    if (dev in ("cpu", "cuda") and torch.is_autocast_enabled(dev) and torch.float64 not in params):
+    if dev in ("cpu", "cuda") and torch.is_autocast_enabled(dev) and torch.float64 not in params:
         return torch.get_autocast_dtype(dev), True
     if len(set(params)) != 1:
         names = "hidden, weight" + (", bias" if bias is not None else "")
@@ -443,12 +594,13 @@ def _check_target(target: Tensor, n_lead: torch.Size, vocab: int, ignore_index: 
         raise TypeError(f"target must be a torch.Tensor, got {type(target).__name__}")
     if target.dtype.is_floating_point:
         if target.shape != (*n_lead, vocab):
-            raise ValueError(f"probability target must have shape {(*n_lead, vocab)} (hidden's leading dims and "
-                             f"V={vocab}), got {tuple(target.shape)} (class-index targets must have an "
-                             "integer dtype)")
+            raise ValueError(
+                f"probability target must have shape {(*n_lead, vocab)} (hidden's leading dims and "
+                f"V={vocab}), got {tuple(target.shape)} (class-index targets must have an "
+                "integer dtype)"
+            )
         if target.requires_grad:
-            raise ValueError("the linear losses do not differentiate w.r.t. a probability target; pass "
-                             "target.detach()")
+            raise ValueError("the linear losses do not differentiate w.r.t. a probability target; pass target.detach()")
         if target.device.type == "cpu" and not torch.compiler.is_compiling() and target.numel():
             bad = (target < 0) | torch.isnan(target)
             if bool(bad.any()):
@@ -457,20 +609,38 @@ def _check_target(target: Tensor, n_lead: torch.Size, vocab: int, ignore_index: 
     if target.dtype == torch.bool or target.dtype.is_complex:
         raise TypeError(f"target must be integer class indices or floating probabilities, got {target.dtype}")
     if target.shape != n_lead:
-        raise ValueError(f"class-index target must have shape {tuple(n_lead)} (hidden's leading dims), got "
-                         f"{tuple(target.shape)}")
+        raise ValueError(
+            f"class-index target must have shape {tuple(n_lead)} (hidden's leading dims), got {tuple(target.shape)}"
+        )
     if target.device.type == "cpu" and not torch.compiler.is_compiling() and target.numel():
         flat = target.reshape(-1)
         bad = (flat != ignore_index) & ((flat < 0) | (flat >= vocab))
         if bool(bad.any()):
-            raise ValueError(f"class index {int(flat[bad][0])} is out of range for {vocab} classes "
-                             f"(valid: 0..{vocab - 1}, or ignore_index={ignore_index})")
+            raise ValueError(
+                f"class index {int(flat[bad][0])} is out of range for {vocab} classes "
+                f"(valid: 0..{vocab - 1}, or ignore_index={ignore_index})"
+            )
     return False
 
 
-def _family(hidden: Tensor, weight: Tensor, target: Tensor, bias: Tensor | None, *, name: str, ce: float,
-            ent: float, rev: float, rev_log_eps: float, ignore_index: int, reduction: str,
-            label_smoothing: float, softcap: float | None, temperature: float, chunk_size: int | None) -> Tensor:
+def _family(
+    hidden: Tensor,
+    weight: Tensor,
+    target: Tensor,
+    bias: Tensor | None,
+    *,
+    name: str,
+    ce: float,
+    ent: float,
+    rev: float,
+    rev_log_eps: float,
+    ignore_index: int,
+    reduction: str,
+    label_smoothing: float,
+    softcap: float | None,
+    temperature: float,
+    chunk_size: int | None,
+) -> Tensor:
     check_floating(hidden, "hidden")
     check_floating(weight, "weight")
     if hidden.dim() < 1:
@@ -501,11 +671,24 @@ def _family(hidden: Tensor, weight: Tensor, target: Tensor, bias: Tensor | None,
     t2 = target.reshape(-1, vocab) if prob else target.reshape(-1)
     if t2.dtype != torch.int64 and not prob:
         t2 = t2.long()
-    opts = LinearLossOptions(float(ce), float(ent), float(rev), float(rev_log_eps), ignore_index, label_smoothing,
-                             cap, temperature, int(chunk_size or 0), gd)
+    opts = LinearLossOptions(
+        float(ce),
+        float(ent),
+        float(rev),
+        float(rev_log_eps),
+        ignore_index,
+        label_smoothing,
+        cap,
+        temperature,
+        int(chunk_size or 0),
+        gd,
+    )
     grad_on = torch.is_grad_enabled()
-    needs = (grad_on and hidden.requires_grad, grad_on and weight.requires_grad,
-             grad_on and bias is not None and bias.requires_grad)
+    needs = (
+        grad_on and hidden.requires_grad,
+        grad_on and weight.requires_grad,
+        grad_on and bias is not None and bias.requires_grad,
+    )
     if reduction == "none":
         out = _Rows.apply(h2, weight, bias, t2, name, opts.args(), needs).reshape(lead)
     else:
@@ -545,10 +728,20 @@ _COMMON = """
         RuntimeError: on double backward (``create_graph=True``)."""
 
 
-def linear_cross_entropy(hidden: Tensor, weight: Tensor, target: Tensor, bias: Tensor | None = None, *,
-                         ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0,
-                         base: float | None = None, softcap: float | None = None, temperature: float = 1.0,
-                         chunk_size: int | None = None) -> Tensor:
+def linear_cross_entropy(
+    hidden: Tensor,
+    weight: Tensor,
+    target: Tensor,
+    bias: Tensor | None = None,
+    *,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    base: float | None = None,
+    softcap: float | None = None,
+    temperature: float = 1.0,
+    chunk_size: int | None = None,
+) -> Tensor:
     """Cross entropy of ``hidden @ weight.T + bias`` without materializing the (N, V) logits.
 
     ``loss_i = -sum_c q'_ic log softmax(z_i)_c / ln(base)`` with ``z_i = weight @ hidden_i + bias`` (then
@@ -568,17 +761,42 @@ def linear_cross_entropy(hidden: Tensor, weight: Tensor, target: Tensor, bias: T
         >>> h.grad.shape, w.grad.shape
         (torch.Size([2, 2]), torch.Size([3, 2]))
     """
-    return _family(hidden, weight, target, bias, name="linear_cross_entropy", ce=1.0 / log_base(base), ent=0.0,
-                   rev=0.0, rev_log_eps=0.0, ignore_index=ignore_index, reduction=reduction,
-                   label_smoothing=label_smoothing, softcap=softcap, temperature=temperature,
-                   chunk_size=chunk_size)
+    return _family(
+        hidden,
+        weight,
+        target,
+        bias,
+        name="linear_cross_entropy",
+        ce=1.0 / log_base(base),
+        ent=0.0,
+        rev=0.0,
+        rev_log_eps=0.0,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        softcap=softcap,
+        temperature=temperature,
+        chunk_size=chunk_size,
+    )
 
 
-def linear_min_entropy_loss(hidden: Tensor, weight: Tensor, target: Tensor, bias: Tensor | None = None, *,
-                            ce_weight: float = 1.0, entropy_weight: float = 0.1, ce_base: float | None = None,
-                            entropy_base: float | None = None, ignore_index: int = -100,
-                            reduction: str = "mean", label_smoothing: float = 0.0, softcap: float | None = None,
-                            temperature: float = 1.0, chunk_size: int | None = None) -> Tensor:
+def linear_min_entropy_loss(
+    hidden: Tensor,
+    weight: Tensor,
+    target: Tensor,
+    bias: Tensor | None = None,
+    *,
+    ce_weight: float = 1.0,
+    entropy_weight: float = 0.1,
+    ce_base: float | None = None,
+    entropy_base: float | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    softcap: float | None = None,
+    temperature: float = 1.0,
+    chunk_size: int | None = None,
+) -> Tensor:
     """MIN-ENT of ``hidden @ weight.T + bias``: ``ce_weight * CE_i + entropy_weight * s_i * H_i``, chunked.
 
     ``CE_i`` as :func:`linear_cross_entropy` (in ``ce_base``), ``H_i = -sum_c p_ic log p_ic`` (in
@@ -596,20 +814,43 @@ def linear_min_entropy_loss(hidden: Tensor, weight: Tensor, target: Tensor, bias
         >>> round(linear_min_entropy_loss(h, w, torch.tensor([0, 1]), entropy_weight=0.5).item(), 4)
         0.6981
     """
-    return _family(hidden, weight, target, bias, name="linear_min_entropy_loss",
-                   ce=check_finite_number(ce_weight, "ce_weight") / log_base(ce_base, "ce_base"),
-                   ent=check_finite_number(entropy_weight, "entropy_weight") / log_base(entropy_base, "entropy_base"),
-                   rev=0.0, rev_log_eps=0.0, ignore_index=ignore_index, reduction=reduction,
-                   label_smoothing=label_smoothing, softcap=softcap, temperature=temperature,
-                   chunk_size=chunk_size)
+    return _family(
+        hidden,
+        weight,
+        target,
+        bias,
+        name="linear_min_entropy_loss",
+        ce=check_finite_number(ce_weight, "ce_weight") / log_base(ce_base, "ce_base"),
+        ent=check_finite_number(entropy_weight, "entropy_weight") / log_base(entropy_base, "entropy_base"),
+        rev=0.0,
+        rev_log_eps=0.0,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        softcap=softcap,
+        temperature=temperature,
+        chunk_size=chunk_size,
+    )
 
 
-def linear_mixed_entropy_loss(hidden: Tensor, weight: Tensor, target: Tensor, bias: Tensor | None = None,
-                              *, ce_weight: float = 1.0, reverse_weight: float = 0.1,
-                              ce_base: float | None = None, reverse_base: float | None = None,
-                              eps: float = 1e-6, ignore_index: int = -100, reduction: str = "mean",
-                              label_smoothing: float = 0.0, softcap: float | None = None,
-                              temperature: float = 1.0, chunk_size: int | None = None) -> Tensor:
+def linear_mixed_entropy_loss(
+    hidden: Tensor,
+    weight: Tensor,
+    target: Tensor,
+    bias: Tensor | None = None,
+    *,
+    ce_weight: float = 1.0,
+    reverse_weight: float = 0.1,
+    ce_base: float | None = None,
+    reverse_base: float | None = None,
+    eps: float = 1e-6,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    softcap: float | None = None,
+    temperature: float = 1.0,
+    chunk_size: int | None = None,
+) -> Tensor:
     """MIX-ENT of ``hidden @ weight.T + bias``: ``ce_weight * CE_i + reverse_weight * s_i * R_i``, chunked.
 
     ``R_i = -sum_c p_ic log max(q'_ic, eps)`` is the swapped (reverse) cross entropy (in ``reverse_base``),
@@ -627,23 +868,40 @@ def linear_mixed_entropy_loss(hidden: Tensor, weight: Tensor, target: Tensor, bi
         0.702
     """
     eps = check_open_unit(eps, "eps")
-    return _family(hidden, weight, target, bias, name="linear_mixed_entropy_loss",
-                   ce=check_finite_number(ce_weight, "ce_weight") / log_base(ce_base, "ce_base"), ent=0.0,
-                   rev=check_finite_number(reverse_weight, "reverse_weight") / log_base(reverse_base, "reverse_base"),
-                   rev_log_eps=math.log(eps), ignore_index=ignore_index, reduction=reduction,
-                   label_smoothing=label_smoothing, softcap=softcap, temperature=temperature,
-                   chunk_size=chunk_size)
+    return _family(
+        hidden,
+        weight,
+        target,
+        bias,
+        name="linear_mixed_entropy_loss",
+        ce=check_finite_number(ce_weight, "ce_weight") / log_base(ce_base, "ce_base"),
+        ent=0.0,
+        rev=check_finite_number(reverse_weight, "reverse_weight") / log_base(reverse_base, "reverse_base"),
+        rev_log_eps=math.log(eps),
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        softcap=softcap,
+        temperature=temperature,
+        chunk_size=chunk_size,
+    )
 
 
 for _fn in (linear_cross_entropy, linear_min_entropy_loss, linear_mixed_entropy_loss):
-    _fn.__doc__ = (_fn.__doc__ or "").replace("{shapes}", _SHAPES.lstrip("\n").lstrip()
-                                              ).replace("{common}", _COMMON)
+    _fn.__doc__ = (_fn.__doc__ or "").replace("{shapes}", _SHAPES.lstrip("\n").lstrip()).replace("{common}", _COMMON)
 del _fn
 
 
 @torch.no_grad()
-def linear_token_stats(hidden: Tensor, weight: Tensor, target: Tensor, bias: Tensor | None = None, *,
-                       ignore_index: int = -100, chunk_size: int | None = None) -> TokenStats:
+def linear_token_stats(
+    hidden: Tensor,
+    weight: Tensor,
+    target: Tensor,
+    bias: Tensor | None = None,
+    *,
+    ignore_index: int = -100,
+    chunk_size: int | None = None,
+) -> TokenStats:
     """Per-token entropy ``H_i`` and target log-probability ``log p_{i, y_i}`` (nats), no logits kept.
 
     Forward only (no gradient; see ``infoloss.tokens`` for the differentiable primitive).
@@ -682,6 +940,12 @@ def linear_token_stats(hidden: Tensor, weight: Tensor, target: Tensor, bias: Ten
     from infoloss.tokens import token_logprob_entropy
 
     valid = target != ignore_index
-    out = token_logprob_entropy(hidden, weight, torch.where(valid, target.long(), 0), bias=bias,
-                                ignore_index=torch.iinfo(torch.int64).min, chunk_size=chunk_size)
+    out = token_logprob_entropy(
+        hidden,
+        weight,
+        torch.where(valid, target.long(), 0),
+        bias=bias,
+        ignore_index=torch.iinfo(torch.int64).min,
+        chunk_size=chunk_size,
+    )
     return TokenStats(out.entropy, torch.where(valid, out.logprob, 0.0))

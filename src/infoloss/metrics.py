@@ -69,13 +69,16 @@ def _check(logits: Tensor, target: Tensor | None, name: str) -> None:
     if target is None:
         return
     if not isinstance(target, Tensor) or target.dim() != 1 or target.dtype not in (torch.int64, torch.int32):
-        raise ValueError(f"{name}: target must be an int64 (N,) tensor of class indices, got "
-                         f"{tuple(target.shape) if isinstance(target, Tensor) else type(target).__name__}")  # fmt: skip
+        raise ValueError(
+            f"{name}: target must be an int64 (N,) tensor of class indices, got "
+            f"{tuple(target.shape) if isinstance(target, Tensor) else type(target).__name__}"
+        )
     if target.shape[0] != logits.shape[0]:
         raise ValueError(f"{name}: logits have {logits.shape[0]} rows but target has {target.shape[0]}")
     if target.numel() and (int(target.min()) < 0 or int(target.max()) >= logits.shape[1]):
-        raise ValueError(f"{name}: target must lie in 0..{logits.shape[1] - 1}, got "
-                         f"{int(target.min())}..{int(target.max())}")  # fmt: skip
+        raise ValueError(
+            f"{name}: target must lie in 0..{logits.shape[1] - 1}, got {int(target.min())}..{int(target.max())}"
+        )
 
 
 def _check_bins(n_bins: int) -> None:
@@ -249,7 +252,9 @@ def mistake_severity(logits: Tensor, target: Tensor, distances: Tensor) -> Tenso
     return d.mean()
 
 
-def fit_temperature(logits: Tensor, target: Tensor, *, max_iter: int = 100, bounds: tuple[float, float] = (0.01, 100.0)) -> float:
+def fit_temperature(
+    logits: Tensor, target: Tensor, *, max_iter: int = 100, bounds: tuple[float, float] = (0.01, 100.0)
+) -> float:
     """Temperature scaling: the ``T > 0`` minimizing ``NLL(z / T) = mean_i -log softmax(z_i / T)_{y_i}``.
 
     One scalar, fitted in float64 with ``torch.optim.LBFGS`` (strong Wolfe line search) over ``log T``,
@@ -282,8 +287,9 @@ def fit_temperature(logits: Tensor, target: Tensor, *, max_iter: int = 100, boun
     if bool(z.argmax(1).eq(y).all()):
         return float(bounds[0])
     log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([log_t], lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe",
-                            tolerance_grad=1e-12, tolerance_change=1e-14)  # fmt: skip
+    opt = torch.optim.LBFGS(
+        [log_t], lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe", tolerance_grad=1e-12, tolerance_change=1e-14
+    )
     lo, hi = math.log(bounds[0]), math.log(bounds[1])
 
     def closure() -> Tensor:

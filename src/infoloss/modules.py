@@ -44,7 +44,9 @@ class _WeightedLoss(nn.Module):
         check_reduction(reduction)
         if weight is not None:
             if not isinstance(weight, Tensor):
-                raise TypeError(f"weight must be a 1-D floating tensor with one entry per class, got {type(weight).__name__}")
+                raise TypeError(
+                    f"weight must be a 1-D floating tensor with one entry per class, got {type(weight).__name__}"
+                )
             if weight.dim() != 1 or not weight.dtype.is_floating_point:
                 raise ValueError(
                     f"weight must be a 1-D floating tensor with one entry per class, got shape "
@@ -56,8 +58,12 @@ class _WeightedLoss(nn.Module):
         self.label_smoothing = check_label_smoothing(label_smoothing)
 
     def _options(self) -> dict:
-        return dict(weight=self.weight, ignore_index=self.ignore_index, reduction=self.reduction,
-                    label_smoothing=self.label_smoothing)
+        return dict(
+            weight=self.weight,
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+            label_smoothing=self.label_smoothing,
+        )
 
     def extra_repr(self) -> str:
         return f"ignore_index={self.ignore_index}, reduction={self.reduction!r}, label_smoothing={self.label_smoothing}"
@@ -77,8 +83,15 @@ class CrossEntropyLoss(_WeightedLoss):
         1.0
     """
 
-    def __init__(self, weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean",
-                 label_smoothing: float = 0.0, *, base: float | None = None) -> None:
+    def __init__(
+        self,
+        weight: Tensor | None = None,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+        *,
+        base: float | None = None,
+    ) -> None:
         super().__init__(weight, ignore_index, reduction, label_smoothing)
         log_base(base)
         self.base = base
@@ -107,8 +120,16 @@ class _TwoTermLoss(_WeightedLoss):
 
     _reg_name = "reg_weight"
 
-    def __init__(self, ce_weight: float, reg_weight: float, weight: Tensor | None, ignore_index: int,
-                 reduction: str, label_smoothing: float, learnable: bool) -> None:
+    def __init__(
+        self,
+        ce_weight: float,
+        reg_weight: float,
+        weight: Tensor | None,
+        ignore_index: int,
+        reduction: str,
+        label_smoothing: float,
+        learnable: bool,
+    ) -> None:
         super().__init__(weight, ignore_index, reduction, label_smoothing)
         self.ce_weight = check_finite_number(ce_weight, "ce_weight")
         reg_weight = check_finite_number(reg_weight, self._reg_name)
@@ -177,17 +198,34 @@ class MinEntropyLoss(_TwoTermLoss):
 
     _reg_name = "entropy_weight"
 
-    def __init__(self, *, ce_weight: float = 1.0, entropy_weight: float = 0.1, ce_base: float | None = None,
-                 entropy_base: float | None = None, weight: Tensor | None = None, ignore_index: int = -100,
-                 reduction: str = "mean", label_smoothing: float = 0.0, learnable: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        ce_weight: float = 1.0,
+        entropy_weight: float = 0.1,
+        ce_base: float | None = None,
+        entropy_base: float | None = None,
+        weight: Tensor | None = None,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+        learnable: bool = False,
+    ) -> None:
         super().__init__(ce_weight, entropy_weight, weight, ignore_index, reduction, label_smoothing, learnable)
         log_base(ce_base, "ce_base")
         log_base(entropy_base, "entropy_base")
         self.ce_base, self.entropy_base = ce_base, entropy_base
 
     def _fixed(self, input: Tensor, target: Tensor, ce_weight: float, reg_weight: float) -> Tensor:
-        return F.min_entropy_loss(input, target, ce_weight=ce_weight, entropy_weight=reg_weight,
-                                  ce_base=self.ce_base, entropy_base=self.entropy_base, **self._options())
+        return F.min_entropy_loss(
+            input,
+            target,
+            ce_weight=ce_weight,
+            entropy_weight=reg_weight,
+            ce_base=self.ce_base,
+            entropy_base=self.entropy_base,
+            **self._options(),
+        )
 
 
 class MixedEntropyLoss(_TwoTermLoss):
@@ -207,10 +245,20 @@ class MixedEntropyLoss(_TwoTermLoss):
 
     _reg_name = "reverse_weight"
 
-    def __init__(self, *, ce_weight: float = 1.0, reverse_weight: float = 0.1, ce_base: float | None = None,
-                 reverse_base: float | None = None, eps: float = 1e-6, weight: Tensor | None = None,
-                 ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0,
-                 learnable: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        ce_weight: float = 1.0,
+        reverse_weight: float = 0.1,
+        ce_base: float | None = None,
+        reverse_base: float | None = None,
+        eps: float = 1e-6,
+        weight: Tensor | None = None,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+        learnable: bool = False,
+    ) -> None:
         super().__init__(ce_weight, reverse_weight, weight, ignore_index, reduction, label_smoothing, learnable)
         log_base(ce_base, "ce_base")
         log_base(reverse_base, "reverse_base")
@@ -218,9 +266,16 @@ class MixedEntropyLoss(_TwoTermLoss):
         self.ce_base, self.reverse_base = ce_base, reverse_base
 
     def _fixed(self, input: Tensor, target: Tensor, ce_weight: float, reg_weight: float) -> Tensor:
-        return F.mixed_entropy_loss(input, target, ce_weight=ce_weight, reverse_weight=reg_weight,
-                                    ce_base=self.ce_base, reverse_base=self.reverse_base, eps=self.eps,
-                                    **self._options())
+        return F.mixed_entropy_loss(
+            input,
+            target,
+            ce_weight=ce_weight,
+            reverse_weight=reg_weight,
+            ce_base=self.ce_base,
+            reverse_base=self.reverse_base,
+            eps=self.eps,
+            **self._options(),
+        )
 
 
 class SymmetricCrossEntropyLoss(_WeightedLoss):
@@ -234,9 +289,18 @@ class SymmetricCrossEntropyLoss(_WeightedLoss):
         tensor(2.)
     """
 
-    def __init__(self, *, alpha: float = 0.1, beta: float = 1.0, log_zero: float = -4.0,
-                 weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean",
-                 label_smoothing: float = 0.0, base: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        alpha: float = 0.1,
+        beta: float = 1.0,
+        log_zero: float = -4.0,
+        weight: Tensor | None = None,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+        base: float | None = None,
+    ) -> None:
         super().__init__(weight, ignore_index, reduction, label_smoothing)
         self.alpha = check_finite_number(alpha, "alpha")
         self.beta = check_finite_number(beta, "beta")
@@ -247,8 +311,9 @@ class SymmetricCrossEntropyLoss(_WeightedLoss):
         self.base = base
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return F.symmetric_cross_entropy(input, target, alpha=self.alpha, beta=self.beta, log_zero=self.log_zero,
-                                         base=self.base, **self._options())
+        return F.symmetric_cross_entropy(
+            input, target, alpha=self.alpha, beta=self.beta, log_zero=self.log_zero, base=self.base, **self._options()
+        )
 
 
 class FocalLoss(_WeightedLoss):
@@ -261,8 +326,16 @@ class FocalLoss(_WeightedLoss):
         >>> loss = infoloss.FocalLoss(gamma=2.0)(torch.randn(4, 3), torch.tensor([0, 1, 2, 0]))
     """
 
-    def __init__(self, *, gamma: float = 2.0, weight: Tensor | None = None, ignore_index: int = -100,
-                 reduction: str = "mean", label_smoothing: float = 0.0, base: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        gamma: float = 2.0,
+        weight: Tensor | None = None,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+        base: float | None = None,
+    ) -> None:
         super().__init__(weight, ignore_index, reduction, label_smoothing)
         self.gamma = check_finite_number(gamma, "gamma")
         if self.gamma < 0:
@@ -285,8 +358,16 @@ class Poly1CrossEntropyLoss(_WeightedLoss):
         1.1931
     """
 
-    def __init__(self, *, epsilon: float = 1.0, weight: Tensor | None = None, ignore_index: int = -100,
-                 reduction: str = "mean", label_smoothing: float = 0.0, base: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        epsilon: float = 1.0,
+        weight: Tensor | None = None,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+        base: float | None = None,
+    ) -> None:
         super().__init__(weight, ignore_index, reduction, label_smoothing)
         self.epsilon = check_finite_number(epsilon, "epsilon")
         log_base(base)

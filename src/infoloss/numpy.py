@@ -133,9 +133,7 @@ def _check_class_weight(weight: ArrayLike | None, num_classes: int) -> FloatArra
         return np.ones(num_classes)
     w = _as_float_array(weight, "weight")
     if w.shape != (num_classes,):
-        raise ValueError(
-            f"weight must be a 1-D array with one entry per class ({num_classes}), got shape {w.shape}"
-        )
+        raise ValueError(f"weight must be a 1-D array with one entry per class ({num_classes}), got shape {w.shape}")
     return w
 
 
@@ -145,14 +143,12 @@ def _is_class_index(target: np.ndarray) -> bool:
         return True
     if target.dtype.kind == "f":
         return False
-    raise TypeError(
-        "target must be integer class indices or floating class probabilities, "
-        f"got dtype {target.dtype}"
-    )
+    raise TypeError(f"target must be integer class indices or floating class probabilities, got dtype {target.dtype}")
 
 
-def _check_index_target(target: np.ndarray, input_shape: tuple[int, ...], num_classes: int,
-                        ignore_index: int | None) -> np.ndarray:
+def _check_index_target(
+    target: np.ndarray, input_shape: tuple[int, ...], num_classes: int, ignore_index: int | None
+) -> np.ndarray:
     """Validate class indices; returns the boolean mask of elements that count (not ignored)."""
     expected = _shape_without_class(input_shape)
     if target.shape != expected:
@@ -165,9 +161,7 @@ def _check_index_target(target: np.ndarray, input_shape: tuple[int, ...], num_cl
     if np.any(bad):
         raise ValueError(
             f"class index {target[bad].flat[0]} is out of range for {num_classes} classes "
-            f"(valid: 0..{num_classes - 1}"
-            + ("" if ignore_index is None else f" or ignore_index={ignore_index}")
-            + ")"
+            f"(valid: 0..{num_classes - 1}" + ("" if ignore_index is None else f" or ignore_index={ignore_index}") + ")"
         )
     return valid
 
@@ -184,9 +178,7 @@ def _check_broadcasts(arr: FloatArray, shape: tuple[int, ...], name: str) -> Non
 
 def _check_prob_target(target: np.ndarray, input_shape: tuple[int, ...]) -> FloatArray:
     if target.shape != input_shape:
-        raise ValueError(
-            f"probability target must have the same shape as input {input_shape}, got {target.shape}"
-        )
+        raise ValueError(f"probability target must have the same shape as input {input_shape}, got {target.shape}")
     q = target.astype(np.float64)
     bad = (q < 0) | np.isnan(q)
     if np.any(bad):
@@ -236,8 +228,9 @@ class _Batch(NamedTuple):
     denominator: float  # the 'mean' denominator
 
 
-def _prepare(input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, ignore_index: int,
-             label_smoothing: float) -> _Batch:
+def _prepare(
+    input: ArrayLike, target: ArrayLike, weight: ArrayLike | None, ignore_index: int, label_smoothing: float
+) -> _Batch:
     """Validate a (logits, target) pair of the cross-entropy family and build the dense target."""
     x = _as_float_array(input, "input")
     num_classes = _check_input(x)
@@ -304,8 +297,13 @@ def information(probs: ArrayLike, *, base: float | None = None) -> FloatArray:
         return -np.log(p) / ln_b + 0.0  # + 0.0 turns -0.0 (for p = 1) into 0.0
 
 
-def entropy(logits: ArrayLike | None = None, *, probs: ArrayLike | None = None, base: float | None = None,
-            reduction: str = "none") -> FloatArray:
+def entropy(
+    logits: ArrayLike | None = None,
+    *,
+    probs: ArrayLike | None = None,
+    base: float | None = None,
+    reduction: str = "none",
+) -> FloatArray:
     """Shannon entropy of a categorical distribution over the class dim.
 
     ``H(p) = -sum_c p_c log_b p_c`` with ``p = softmax(logits)`` (or ``probs`` as given, not renormalized)
@@ -343,9 +341,16 @@ def entropy(logits: ArrayLike | None = None, *, probs: ArrayLike | None = None, 
     return _reduce(h, reduction, float(h.size))
 
 
-def cross_entropy(input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None,
-                  ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0, *,
-                  base: float | None = None) -> FloatArray:
+def cross_entropy(
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    *,
+    base: float | None = None,
+) -> FloatArray:
     """Cross entropy between the target distribution and ``softmax(input)`` (torch's semantics).
 
     Per element ``CE_i = -sum_c w_c q'_c log p_c`` with ``p = softmax(input)`` over the class dim and
@@ -376,8 +381,9 @@ def cross_entropy(input: ArrayLike, target: ArrayLike, weight: ArrayLike | None 
     return _reduce(_ce_per_element(b) / ln_b, reduction, b.denominator)
 
 
-def cross_entropy_from_probs(probs: ArrayLike, target: ArrayLike, *, eps: float = 1e-15,
-                             reduction: str = "mean", base: float | None = None) -> FloatArray:
+def cross_entropy_from_probs(
+    probs: ArrayLike, target: ArrayLike, *, eps: float = 1e-15, reduction: str = "mean", base: float | None = None
+) -> FloatArray:
     """Textbook cross entropy from already-softmaxed probabilities, clipped to ``[eps, 1 - eps]``.
 
     ``loss_i = -sum_c q_c log_b clip(p_c, eps, 1 - eps)``; 'mean' averages over elements (N * d1 * ...).
@@ -422,8 +428,14 @@ def cross_entropy_from_probs(probs: ArrayLike, target: ArrayLike, *, eps: float 
     return _reduce(loss, reduction, float(loss.size))
 
 
-def binary_cross_entropy(input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None,
-                         reduction: str = "mean", *, base: float | None = None) -> FloatArray:
+def binary_cross_entropy(
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    reduction: str = "mean",
+    *,
+    base: float | None = None,
+) -> FloatArray:
     """Binary cross entropy between target ``y`` and predicted probability ``x``, elementwise.
 
     ``loss = -w [y log x + (1 - y) log(1 - x)]`` with each log clamped at -100 (as torch does, so that
@@ -458,9 +470,15 @@ def binary_cross_entropy(input: ArrayLike, target: ArrayLike, weight: ArrayLike 
     return _reduce(loss, reduction, float(loss.size))
 
 
-def binary_cross_entropy_with_logits(input: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None,
-                                     reduction: str = "mean", pos_weight: ArrayLike | None = None, *,
-                                     base: float | None = None) -> FloatArray:
+def binary_cross_entropy_with_logits(
+    input: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    reduction: str = "mean",
+    pos_weight: ArrayLike | None = None,
+    *,
+    base: float | None = None,
+) -> FloatArray:
     """Binary cross entropy on logits ``x`` (torch's semantics, including ``pos_weight``).
 
     Per element::
@@ -504,8 +522,9 @@ def binary_cross_entropy_with_logits(input: ArrayLike, target: ArrayLike, weight
     return _reduce(loss, reduction, float(loss.size))
 
 
-def kl_divergence(input: ArrayLike, target: ArrayLike, *, reduction: str = "mean", base: float | None = None,
-                  log_target: bool = False) -> FloatArray:
+def kl_divergence(
+    input: ArrayLike, target: ArrayLike, *, reduction: str = "mean", base: float | None = None, log_target: bool = False
+) -> FloatArray:
     """Kullback-Leibler divergence ``KL(q || p)`` of ``p = softmax(input)`` from the target ``q``.
 
     ``KL_i = sum_c q_c (log q_c - log p_c)`` over the class dim, with ``0 log 0 = 0``; each ``KL_i`` is
@@ -548,11 +567,19 @@ def kl_divergence(input: ArrayLike, target: ArrayLike, *, reduction: str = "mean
     return _reduce(kl, reduction, float(kl.size))
 
 
-def min_entropy_loss(input: ArrayLike, target: ArrayLike, *, ce_weight: float = 1.0,
-                     entropy_weight: float = 0.1, ce_base: float | None = None,
-                     entropy_base: float | None = None, weight: ArrayLike | None = None,
-                     ignore_index: int = -100, reduction: str = "mean",
-                     label_smoothing: float = 0.0) -> FloatArray:
+def min_entropy_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    *,
+    ce_weight: float = 1.0,
+    entropy_weight: float = 0.1,
+    ce_base: float | None = None,
+    entropy_base: float | None = None,
+    weight: ArrayLike | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> FloatArray:
     """MIN-ENT: cross entropy plus a minimum-entropy regularizer on the prediction.
 
     ``loss_i = ce_weight * CE_i / ln(ce_base) + entropy_weight * s_i * H(p_i) / ln(entropy_base)``
@@ -576,11 +603,20 @@ def min_entropy_loss(input: ArrayLike, target: ArrayLike, *, ce_weight: float = 
     return _reduce(loss, reduction, b.denominator)
 
 
-def mixed_entropy_loss(input: ArrayLike, target: ArrayLike, *, ce_weight: float = 1.0,
-                       reverse_weight: float = 0.1, ce_base: float | None = None,
-                       reverse_base: float | None = None, eps: float = 1e-6, weight: ArrayLike | None = None,
-                       ignore_index: int = -100, reduction: str = "mean",
-                       label_smoothing: float = 0.0) -> FloatArray:
+def mixed_entropy_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    *,
+    ce_weight: float = 1.0,
+    reverse_weight: float = 0.1,
+    ce_base: float | None = None,
+    reverse_base: float | None = None,
+    eps: float = 1e-6,
+    weight: ArrayLike | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> FloatArray:
     """MIX-ENT: cross entropy plus the swapped (reverse) cross entropy.
 
     ``loss_i = ce_weight * CE_i / ln(ce_base) + reverse_weight * s_i * R_i / ln(reverse_base)`` with
@@ -611,10 +647,19 @@ def mixed_entropy_loss(input: ArrayLike, target: ArrayLike, *, ce_weight: float 
     return _reduce(loss, reduction, b.denominator)
 
 
-def symmetric_cross_entropy(input: ArrayLike, target: ArrayLike, *, alpha: float = 0.1, beta: float = 1.0,
-                            log_zero: float = -4.0, weight: ArrayLike | None = None, ignore_index: int = -100,
-                            reduction: str = "mean", label_smoothing: float = 0.0,
-                            base: float | None = None) -> FloatArray:
+def symmetric_cross_entropy(
+    input: ArrayLike,
+    target: ArrayLike,
+    *,
+    alpha: float = 0.1,
+    beta: float = 1.0,
+    log_zero: float = -4.0,
+    weight: ArrayLike | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    base: float | None = None,
+) -> FloatArray:
     """Symmetric cross entropy (Wang et al., 2019): CE plus reverse CE with ``log 0 := log_zero``.
 
     ``loss_i = (alpha * CE_i + beta * s_i * R_i) / ln(base)`` with
@@ -641,9 +686,17 @@ def symmetric_cross_entropy(input: ArrayLike, target: ArrayLike, *, alpha: float
     return _reduce(loss, reduction, b.denominator)
 
 
-def focal_loss(input: ArrayLike, target: ArrayLike, *, gamma: float = 2.0, weight: ArrayLike | None = None,
-               ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0,
-               base: float | None = None) -> FloatArray:
+def focal_loss(
+    input: ArrayLike,
+    target: ArrayLike,
+    *,
+    gamma: float = 2.0,
+    weight: ArrayLike | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    base: float | None = None,
+) -> FloatArray:
     """Focal loss (Lin et al., 2017), multi-class form with soft targets.
 
     ``loss_i = -sum_c w_c q'_c (1 - p_c)^gamma log_b p_c``, ``p = softmax(input)``; ``gamma = 0`` gives
@@ -669,9 +722,17 @@ def focal_loss(input: ArrayLike, target: ArrayLike, *, gamma: float = 2.0, weigh
     return _reduce(loss, reduction, b.denominator)
 
 
-def poly1_cross_entropy(input: ArrayLike, target: ArrayLike, *, epsilon: float = 1.0,
-                        weight: ArrayLike | None = None, ignore_index: int = -100, reduction: str = "mean",
-                        label_smoothing: float = 0.0, base: float | None = None) -> FloatArray:
+def poly1_cross_entropy(
+    input: ArrayLike,
+    target: ArrayLike,
+    *,
+    epsilon: float = 1.0,
+    weight: ArrayLike | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    base: float | None = None,
+) -> FloatArray:
     """Poly-1 cross entropy (Leng et al., 2022): CE plus ``epsilon`` times the first polynomial term.
 
     ``loss_i = (CE_i + epsilon * s_i * (1 - sum_c q'_c p_c)) / ln(base)``; for a one-hot target the bracket

@@ -16,8 +16,15 @@ __all__ = ["regularizer_weight"]
 _KINDS = ("constant", "linear", "cosine")
 
 
-def regularizer_weight(epoch: int, *, peak: float, warmup_epochs: int = 0, total_epochs: int | None = None,
-                       decay: str = "constant", final: float = 0.0) -> float:
+def regularizer_weight(
+    epoch: int,
+    *,
+    peak: float,
+    warmup_epochs: int = 0,
+    total_epochs: int | None = None,
+    decay: str = "constant",
+    final: float = 0.0,
+) -> float:
     r"""The regularizer weight at ``epoch`` (0-based): linear warm-up to ``peak``, then hold or decay.
 
     .. math::

@@ -49,9 +49,18 @@ def _comm(group: Any) -> Comm:
     return Comm(None, single=True) if group is None else Comm(group)
 
 
-def token_logprob_entropy(hidden: Tensor, weight: Tensor, target: Tensor, *, bias: Tensor | None = None,
-                          temperature: float = 1.0, ignore_index: int = -100, group: Any = None,
-                          chunk_size: int | None = None, reduce_hidden_grad: bool = True) -> TokenLogprobEntropy:
+def token_logprob_entropy(
+    hidden: Tensor,
+    weight: Tensor,
+    target: Tensor,
+    *,
+    bias: Tensor | None = None,
+    temperature: float = 1.0,
+    ignore_index: int = -100,
+    group: Any = None,
+    chunk_size: int | None = None,
+    reduce_hidden_grad: bool = True,
+) -> TokenLogprobEntropy:
     r"""Per-token ``log p_{y}`` and entropy ``H`` of ``softmax((hidden @ weight.T + bias) / temperature)``.
 
     .. math:: \log p_{i y_i} = z_{i y_i} - \log \sum_c e^{z_{ic}}, \quad H_i = -\sum_c p_{ic} \log p_{ic},
@@ -106,15 +115,31 @@ def token_logprob_entropy(hidden: Tensor, weight: Tensor, target: Tensor, *, bia
     comm = _comm(group)
     spec = Spec("index", entropy=True, ignore_index=ignore_index)
     known = (weight.shape[0],) if comm.world == 1 else None
-    plan = Plan("token_logprob_entropy", spec, comm, (0.0, 1.0, 0.0), "tokens", chunk_size, known, temperature,
-                None, bool(reduce_hidden_grad))
+    plan = Plan(
+        "token_logprob_entropy",
+        spec,
+        comm,
+        (0.0, 1.0, 0.0),
+        "tokens",
+        chunk_size,
+        known,
+        temperature,
+        None,
+        bool(reduce_hidden_grad),
+    )
     logprob, entropy = LinearTokens.apply(h2, weight, bias, tgt, plan)
     return TokenLogprobEntropy(logprob.reshape(lead), entropy.reshape(lead))
 
 
-def token_logprob_entropy_from_logits(logits: Tensor, target: Tensor, *, temperature: float = 1.0,
-                                      ignore_index: int = -100, group: Any = None,
-                                      chunk_size: int | None = None) -> TokenLogprobEntropy:
+def token_logprob_entropy_from_logits(
+    logits: Tensor,
+    target: Tensor,
+    *,
+    temperature: float = 1.0,
+    ignore_index: int = -100,
+    group: Any = None,
+    chunk_size: int | None = None,
+) -> TokenLogprobEntropy:
     r"""Per-token ``log p_y`` and entropy ``H`` of ``softmax(logits / temperature)``, both differentiable.
 
     The logits twin of :func:`token_logprob_entropy`: the vocabulary is the **last** dim (language-model
@@ -160,12 +185,14 @@ def token_logprob_entropy_from_logits(logits: Tensor, target: Tensor, *, tempera
     if isinstance(target, Tensor) and tuple(target.shape) != lead:
         raise ValueError(f"target must have the logits' leading shape {lead}, got {tuple(target.shape)}")
     z = logits.reshape(math.prod(lead), logits.shape[-1])
-    _, tgt = check_target(target.reshape(-1) if isinstance(target, Tensor) else target, z.shape[0], z.shape[1],
-                          z.device)
+    _, tgt = check_target(
+        target.reshape(-1) if isinstance(target, Tensor) else target, z.shape[0], z.shape[1], z.device
+    )
     comm = _comm(group)
     spec = Spec("index", entropy=True, ignore_index=ignore_index)
     known = (z.shape[1],) if comm.world == 1 else None
-    plan = Plan("token_logprob_entropy_from_logits", spec, comm, (0.0, 1.0, 0.0), "tokens", chunk_size, known,
-                temperature)
+    plan = Plan(
+        "token_logprob_entropy_from_logits", spec, comm, (0.0, 1.0, 0.0), "tokens", chunk_size, known, temperature
+    )
     logprob, entropy = LogitsTokens.apply(z, tgt, plan)
     return TokenLogprobEntropy(logprob.reshape(lead), entropy.reshape(lead))

@@ -24,12 +24,14 @@ from infoloss.bespoke import (
 
 def test_animal_rows_match_the_forum_answer() -> None:
     assert ANIMAL_CLASSES == ("horse", "zebra", "whale", "shark")
-    expected = torch.tensor([
-        [0.8, 0.2, 0.0, 0.0],   # horse
-        [0.3, 0.7, 0.0, 0.0],   # zebra
-        [0.0, 0.0, 0.9, 0.1],   # whale
-        [0.0, 0.0, 0.1, 0.9],   # shark
-    ])
+    expected = torch.tensor(
+        [
+            [0.8, 0.2, 0.0, 0.0],  # horse
+            [0.3, 0.7, 0.0, 0.0],  # zebra
+            [0.0, 0.0, 0.9, 0.1],  # whale
+            [0.0, 0.0, 0.1, 0.9],  # shark
+        ]
+    )
     torch.testing.assert_close(animal_target_matrix(), expected)
     validate_target_matrix(animal_target_matrix())
 
@@ -42,8 +44,11 @@ def test_animal_worked_example_numbers() -> None:
     whale = torch.tensor([[0.0, 1.0, 2.0, 0.0]], dtype=torch.float64)
     got = {
         name: (float(fn(horse, y, m)), float(fn(whale, y, m)))
-        for name, fn, m in (("sim", bespoke.similarity_cross_entropy, t), ("pair", bespoke.pairwise_cost_loss, k),
-                            ("exp", bespoke.expected_cost_loss, k))
+        for name, fn, m in (
+            ("sim", bespoke.similarity_cross_entropy, t),
+            ("pair", bespoke.pairwise_cost_loss, k),
+            ("exp", bespoke.expected_cost_loss, k),
+        )
     }
     lse = math.log(math.exp(2) + math.exp(1) + 2)
     assert got["sim"][0] == pytest.approx(0.3 * (lse - 2) + 0.7 * (lse - 1))
@@ -56,8 +61,18 @@ def test_animal_worked_example_numbers() -> None:
 
 
 def test_fashion_mnist_hierarchy() -> None:
-    assert FASHION_MNIST_CLASSES == ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                                     "Sneaker", "Bag", "Ankle boot")
+    assert FASHION_MNIST_CLASSES == (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    )
     tree = fashion_mnist_hierarchy()
     assert sorted(hierarchy_leaves(tree)) == sorted(FASHION_MNIST_CLASSES)
     tree["tops"].append("x")
@@ -68,8 +83,9 @@ def test_fashion_mnist_distances() -> None:
     d = fashion_mnist_distance_matrix()
     tops, footwear = [0, 2, 4, 6], [5, 7, 9]
     group = {c: "tops" for c in tops} | {c: "footwear" for c in footwear} | {1: "trou", 3: "dress", 8: "bag"}
-    expected = torch.tensor([[0.0 if i == j else (1.0 if group[i] == group[j] else 2.0) for j in range(10)]
-                             for i in range(10)])
+    expected = torch.tensor(
+        [[0.0 if i == j else (1.0 if group[i] == group[j] else 2.0) for j in range(10)] for i in range(10)]
+    )
     torch.testing.assert_close(d, expected)
     torch.testing.assert_close(fashion_mnist_distance_matrix(metric="path_length"), 2 * expected)
 
@@ -77,11 +93,11 @@ def test_fashion_mnist_distances() -> None:
 def test_fashion_mnist_target_matrix() -> None:
     t = fashion_mnist_target_matrix(beta=4.0, dtype=torch.float64)
     z = 1 + 3 * math.exp(-4) + 6 * math.exp(-8)
-    assert float(t[0, 0]) == pytest.approx(1 / z)      # T-shirt
-    assert float(t[0, 6]) == pytest.approx(math.exp(-4) / z)   # Shirt: same group
-    assert float(t[0, 7]) == pytest.approx(math.exp(-8) / z)   # Sneaker
+    assert float(t[0, 0]) == pytest.approx(1 / z)  # T-shirt
+    assert float(t[0, 6]) == pytest.approx(math.exp(-4) / z)  # Shirt: same group
+    assert float(t[0, 7]) == pytest.approx(math.exp(-8) / z)  # Sneaker
     zb = 1 + 9 * math.exp(-8)
-    assert float(t[8, 8]) == pytest.approx(1 / zb)     # Bag: alone in its group
+    assert float(t[8, 8]) == pytest.approx(1 / zb)  # Bag: alone in its group
     loss = SimilarityCrossEntropyLoss(fashion_mnist_target_matrix())
     assert loss.num_classes == 10
 

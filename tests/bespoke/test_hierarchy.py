@@ -23,22 +23,28 @@ def test_leaves_depth_first() -> None:
 
 
 def test_lca_height_hand_derived() -> None:
-    expected = torch.tensor([
-        [0, 1, 2, 3],   # x: y under b (h=1), z under a (h=2), w under root (h=3)
-        [1, 0, 2, 3],
-        [2, 2, 0, 3],
-        [3, 3, 3, 0],
-    ], dtype=torch.float32)
+    expected = torch.tensor(
+        [
+            [0, 1, 2, 3],  # x: y under b (h=1), z under a (h=2), w under root (h=3)
+            [1, 0, 2, 3],
+            [2, 2, 0, 3],
+            [3, 3, 3, 0],
+        ],
+        dtype=torch.float32,
+    )
     torch.testing.assert_close(hierarchy_distance_matrix(TREE), expected)
 
 
 def test_path_length_hand_derived() -> None:
-    expected = torch.tensor([
-        [0, 2, 3, 4],   # x-y: x->b->y; x-z: x->b->a->z; x-w: x->b->a->root->w
-        [2, 0, 3, 4],
-        [3, 3, 0, 3],
-        [4, 4, 3, 0],
-    ], dtype=torch.float32)
+    expected = torch.tensor(
+        [
+            [0, 2, 3, 4],  # x-y: x->b->y; x-z: x->b->a->z; x-w: x->b->a->root->w
+            [2, 0, 3, 4],
+            [3, 3, 0, 3],
+            [4, 4, 3, 0],
+        ],
+        dtype=torch.float32,
+    )
     torch.testing.assert_close(hierarchy_distance_matrix(TREE, metric="path_length"), expected)
 
 
@@ -70,17 +76,21 @@ def test_target_matrix_hand_values() -> None:
     ("call", "exc", "match"),
     [
         (lambda: hierarchy_leaves({"a": ["x", "y"], "b": ["y"]}), ValueError, "duplicate leaf name 'y'"),
-        (lambda: hierarchy_distance_matrix(TREE, ["x", "y", "z", "cat"]), ValueError,
-         r"unknown class names \['cat'\]"),
+        (lambda: hierarchy_distance_matrix(TREE, ["x", "y", "z", "cat"]), ValueError, r"unknown class names \['cat'\]"),
         (lambda: hierarchy_distance_matrix(TREE, ["x", "y", "z"]), ValueError, r"leaves \['w'\] are missing"),
-        (lambda: hierarchy_distance_matrix(TREE, ["x", "x", "y", "z", "w"]), ValueError,
-         "duplicate class name 'x'"),
-        (lambda: hierarchy_distance_matrix(TREE, metric="euclid"),  # type: ignore[arg-type]
-         ValueError, "metric must be one of"),
+        (lambda: hierarchy_distance_matrix(TREE, ["x", "x", "y", "z", "w"]), ValueError, "duplicate class name 'x'"),
+        (
+            lambda: hierarchy_distance_matrix(TREE, metric="euclid"),  # type: ignore[arg-type]
+            ValueError,
+            "metric must be one of",
+        ),
         (lambda: hierarchy_leaves({"a": []}), ValueError, "node 'a' has no leaves"),
         (lambda: hierarchy_leaves({"a": 3}), TypeError, "node 'a' has a value of type int"),
-        (lambda: hierarchy_leaves({1: ["x"]}),  # type: ignore[dict-item]
-         TypeError, "node names must be str"),
+        (
+            lambda: hierarchy_leaves({1: ["x"]}),  # type: ignore[dict-item]
+            TypeError,
+            "node names must be str",
+        ),
         (lambda: hierarchy_target_matrix(TREE, beta=0.0), ValueError, "beta must be a finite number > 0"),
     ],
 )

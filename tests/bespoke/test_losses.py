@@ -101,8 +101,7 @@ def test_similarity_weight_numerator_and_denominator() -> None:
     keep = y != -100
     per = F.cross_entropy(x[keep], T64[y[keep]], weight=W64, reduction="none")
     torch.testing.assert_close(similarity_cross_entropy(x, y, T64, weight=W64, reduction="sum"), per.sum())
-    torch.testing.assert_close(similarity_cross_entropy(x, y, T64, weight=W64),
-                               per.sum() / W64[y[keep]].sum())
+    torch.testing.assert_close(similarity_cross_entropy(x, y, T64, weight=W64), per.sum() / W64[y[keep]].sum())
 
 
 def test_similarity_1d_input() -> None:
@@ -119,8 +118,7 @@ def test_base_divides_by_log_base(base: float) -> None:
     # expected cost: base scales only the CE term
     ec = expected_cost_loss(x, y, K64)
     ce = F.cross_entropy(x, y)
-    torch.testing.assert_close(expected_cost_loss(x, y, K64, ce_weight=0.3, base=base),
-                               ec + 0.3 * ce / math.log(base))
+    torch.testing.assert_close(expected_cost_loss(x, y, K64, ce_weight=0.3, base=base), ec + 0.3 * ce / math.log(base))
 
 
 def test_zero_target_with_neg_inf_logit_is_finite() -> None:
@@ -155,11 +153,14 @@ def test_pairwise_diagonal_ignored() -> None:
 def test_pairwise_uniform_cost_is_sum_of_binary_ce() -> None:
     x, y = _data(ignore=False)
     one = torch.tensor(1.0, dtype=torch.float64)
-    ref = torch.stack([
-        torch.stack([F.binary_cross_entropy_with_logits(x[i, int(y[i])] - x[i, j], one)
-                     for j in range(C) if j != int(y[i])]).sum()
-        for i in range(x.shape[0])
-    ])
+    ref = torch.stack(
+        [
+            torch.stack(
+                [F.binary_cross_entropy_with_logits(x[i, int(y[i])] - x[i, j], one) for j in range(C) if j != int(y[i])]
+            ).sum()
+            for i in range(x.shape[0])
+        ]
+    )
     torch.testing.assert_close(pairwise_cost_loss(x, y, 1 - torch.eye(C), reduction="none"), ref)
 
 
@@ -169,11 +170,9 @@ def test_expected_cost_equals_loop(ce_weight: float, use_weight: bool) -> None:
     x, y = _data((9,), seed=11)
     w = W64 if use_weight else None
     per = torch.tensor(_loop_expected(x, y, K64, ce_weight, w), dtype=torch.float64)
-    torch.testing.assert_close(expected_cost_loss(x, y, K64, ce_weight=ce_weight, weight=w, reduction="none"),
-                               per)
+    torch.testing.assert_close(expected_cost_loss(x, y, K64, ce_weight=ce_weight, weight=w, reduction="none"), per)
     s = (y != -100).to(torch.float64) if w is None else torch.where(y != -100, w[y.clamp_min(0)], 0.0)
-    torch.testing.assert_close(ExpectedCostLoss(K64, ce_weight=ce_weight, weight=w)(x, y),
-                               per.sum() / s.sum())
+    torch.testing.assert_close(ExpectedCostLoss(K64, ce_weight=ce_weight, weight=w)(x, y), per.sum() / s.sum())
 
 
 def test_expected_cost_zero_one_is_one_minus_p_true() -> None:
@@ -185,8 +184,10 @@ def test_expected_cost_zero_one_is_one_minus_p_true() -> None:
 def test_expected_cost_nd() -> None:
     x, y = _data((2, 3), seed=2)
     flat_x, flat_y = x.movedim(1, -1).reshape(-1, C), y.reshape(-1)
-    torch.testing.assert_close(expected_cost_loss(x, y, K64, ce_weight=0.2, reduction="none").reshape(-1),
-                               expected_cost_loss(flat_x, flat_y, K64, ce_weight=0.2, reduction="none"))
+    torch.testing.assert_close(
+        expected_cost_loss(x, y, K64, ce_weight=0.2, reduction="none").reshape(-1),
+        expected_cost_loss(flat_x, flat_y, K64, ce_weight=0.2, reduction="none"),
+    )
 
 
 # ---------------------------------------------------------------------------- shared behaviour
@@ -270,10 +271,11 @@ def test_ranking_plain_ce_cannot_tell() -> None:
 
 
 def test_modules_store_buffers_and_move() -> None:
-    for mod, attr in ((SimilarityCrossEntropyLoss(label_smoothing_matrix(3, 0.1), weight=torch.ones(3)),
-                       "target_matrix"),
-                      (PairwiseCostLoss(1 - torch.eye(3)), "cost_matrix"),
-                      (ExpectedCostLoss(1 - torch.eye(3), ce_weight=0.5), "cost_matrix")):
+    for mod, attr in (
+        (SimilarityCrossEntropyLoss(label_smoothing_matrix(3, 0.1), weight=torch.ones(3)), "target_matrix"),
+        (PairwiseCostLoss(1 - torch.eye(3)), "cost_matrix"),
+        (ExpectedCostLoss(1 - torch.eye(3), ce_weight=0.5), "cost_matrix"),
+    ):
         assert attr in dict(mod.named_buffers())
         assert attr in mod.state_dict()
         mod = mod.double()

@@ -48,8 +48,9 @@ def test_label_smoothing_with_weight_equals_torch(reduction: str) -> None:
     y = torch.randint(0, 4, (10,), generator=g)
     y[2] = 7
     w = torch.tensor([0.5, 2.0, 1.0, 3.0], dtype=torch.float64)
-    ours = similarity_cross_entropy(x, y, label_smoothing_matrix(4, 0.2, dtype=torch.float64), weight=w,
-                                    ignore_index=7, reduction=reduction)
+    ours = similarity_cross_entropy(
+        x, y, label_smoothing_matrix(4, 0.2, dtype=torch.float64), weight=w, ignore_index=7, reduction=reduction
+    )
     ref = F.cross_entropy(x, y, weight=w, ignore_index=7, reduction=reduction, label_smoothing=0.2)
     torch.testing.assert_close(ours, ref)
 
@@ -61,16 +62,16 @@ def test_label_smoothing_float32_exact_enough() -> None:
 
 
 def test_from_distances_hand_values() -> None:
-    t = target_matrix_from_distances([[0.0, 1.0, 3.0], [1.0, 0.0, 2.0], [3.0, 2.0, 0.0]], temperature=2.0,
-                                     dtype=torch.float64)
+    t = target_matrix_from_distances(
+        [[0.0, 1.0, 3.0], [1.0, 0.0, 2.0], [3.0, 2.0, 0.0]], temperature=2.0, dtype=torch.float64
+    )
     row0 = torch.tensor([1.0, math.exp(-0.5), math.exp(-1.5)], dtype=torch.float64)
     torch.testing.assert_close(t[0], row0 / row0.sum())
     assert t.sum(1).sub(1).abs().max() < 1e-12
 
 
 def test_from_similarities_hand_values() -> None:
-    t = target_matrix_from_similarities(torch.tensor([[1.0, 0.5], [0.5, 1.0]]), temperature=0.5,
-                                        dtype=torch.float64)
+    t = target_matrix_from_similarities(torch.tensor([[1.0, 0.5], [0.5, 1.0]]), temperature=0.5, dtype=torch.float64)
     p = 1 / (1 + math.exp(-1.0))
     torch.testing.assert_close(t, torch.tensor([[p, 1 - p], [1 - p, p]], dtype=torch.float64))
 
@@ -127,21 +128,34 @@ def test_validate_cost_matrix() -> None:
     [
         (lambda: label_smoothing_matrix(0, 0.1), ValueError, "num_classes must be an int >= 1"),
         (lambda: label_smoothing_matrix(3, 1.5), ValueError, r"eps must be a number in \[0, 1\]"),
-        (lambda: target_matrix_from_distances([[0.0, 1.0], [1.0, 0.0]], temperature=0.0), ValueError,
-         "temperature must be a finite number > 0"),
-        (lambda: target_matrix_from_distances([[0.0, -1.0], [1.0, 0.0]]), ValueError,
-         r"distance must be non-negative; entry \(0, 1\)"),
-        (lambda: target_matrix_from_similarities([[0.0, float("nan")], [1.0, 0.0]]), ValueError,
-         "similarity must be finite"),
-        (lambda: target_matrix_from_groups([[0, 1], [1, 2]], 3), ValueError,
-         "disjoint; class 1 is in group 0 and group 1"),
-        (lambda: target_matrix_from_groups([[0, 5]], 3), ValueError,
-         "class index 5 in groups is out of range"),
-        (lambda: target_matrix_from_groups([["a", "z"]], classes=["a", "b"]), ValueError,
-         "unknown class name 'z'"),
+        (
+            lambda: target_matrix_from_distances([[0.0, 1.0], [1.0, 0.0]], temperature=0.0),
+            ValueError,
+            "temperature must be a finite number > 0",
+        ),
+        (
+            lambda: target_matrix_from_distances([[0.0, -1.0], [1.0, 0.0]]),
+            ValueError,
+            r"distance must be non-negative; entry \(0, 1\)",
+        ),
+        (
+            lambda: target_matrix_from_similarities([[0.0, float("nan")], [1.0, 0.0]]),
+            ValueError,
+            "similarity must be finite",
+        ),
+        (
+            lambda: target_matrix_from_groups([[0, 1], [1, 2]], 3),
+            ValueError,
+            "disjoint; class 1 is in group 0 and group 1",
+        ),
+        (lambda: target_matrix_from_groups([[0, 5]], 3), ValueError, "class index 5 in groups is out of range"),
+        (lambda: target_matrix_from_groups([["a", "z"]], classes=["a", "b"]), ValueError, "unknown class name 'z'"),
         (lambda: target_matrix_from_groups([["a", "b"]], 2), ValueError, "pass classes"),
-        (lambda: target_matrix_from_groups([[0, 1]], 2, keep=[0.5]), ValueError,
-         "keep must be one number or 2 numbers"),
+        (
+            lambda: target_matrix_from_groups([[0, 1]], 2, keep=[0.5]),
+            ValueError,
+            "keep must be one number or 2 numbers",
+        ),
         (lambda: target_matrix_from_groups([[0, 1]], 2, keep=1.5), ValueError, r"keep must lie in \[0, 1\]"),
         (lambda: target_matrix_from_groups([[0, 0]], 2), ValueError, "lists a class twice"),
     ],

@@ -37,10 +37,10 @@ def test_average_cost_and_mistake_severity() -> None:
 
 
 def test_mistake_severity_nd_scores() -> None:
-    y = torch.tensor([[0, 2]])                       # (N=1, d=2)
+    y = torch.tensor([[0, 2]])  # (N=1, d=2)
     scores = torch.zeros(1, 3, 2)
-    scores[0, 1, 0] = 1.0                            # element 0 predicts 1 (cost 1)
-    scores[0, 0, 1] = 1.0                            # element 1 predicts 0 (cost 2)
+    scores[0, 1, 0] = 1.0  # element 0 predicts 1 (cost 1)
+    scores[0, 0, 1] = 1.0  # element 1 predicts 0 (cost 2)
     assert float(mistake_severity(scores, y, COST)) == pytest.approx(1.5)
 
 

@@ -11,8 +11,9 @@ from infoloss.experiments.data import Dataset, load_dataset
 def tiny_digits(n_train: int = 240, n_test: int = 120) -> Dataset:
     """The first ``n_train`` / ``n_test`` examples of the digits split (8x8, 10 classes)."""
     ds = load_dataset("digits")
-    return Dataset("digits", ds.x_train[:n_train], ds.y_train[:n_train], ds.x_test[:n_test], ds.y_test[:n_test],
-                   ds.classes)  # fmt: skip
+    return Dataset(
+        "digits", ds.x_train[:n_train], ds.y_train[:n_train], ds.x_test[:n_test], ds.y_test[:n_test], ds.classes
+    )
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,9 @@ from infoloss.experiments.report import PLOT_FILES
 
 def _cc(**kw) -> CompareConfig:
     train = TrainConfig(dataset="digits", model="mlp", epochs=2, batch_size=32, progress=False, device="cpu")
-    return CompareConfig(name="tiny", losses=["ce", "min-ent", "sce"], seeds=[0, 1, 2], train=train,
-                         n_bootstrap=500, **kw)  # fmt: skip
+    return CompareConfig(
+        name="tiny", losses=["ce", "min-ent", "sce"], seeds=[0, 1, 2], train=train, n_bootstrap=500, **kw
+    )
 
 
 def test_compare_writes_every_output_and_resumes(tmp_path, tiny, capsys, monkeypatch):

@@ -27,8 +27,9 @@ def test_from_dict_types_and_unknown_keys():
 
 def test_toml_file_and_flags_override(tmp_path):
     f = tmp_path / "c.toml"
-    f.write_text('name = "x"\nlosses = ["ce", "mix-ent"]\nseeds = [3, 4]\n[train]\nepochs = 7\nlr = 0.1\n'
-                 'dataset = "digits"\n')  # fmt: skip
+    f.write_text(
+        'name = "x"\nlosses = ["ce", "mix-ent"]\nseeds = [3, 4]\n[train]\nepochs = 7\nlr = 0.1\ndataset = "digits"\n'
+    )
     assert load_toml(f)["train"]["epochs"] == 7
     args = build_parser().parse_args(["compare", "--config", str(f), "--lr", "0.2", "--no-progress"])
     cc = compare_config_from_args(args)
@@ -89,8 +90,25 @@ def test_cli_missing_data_dir_names_the_path(tmp_path, capsys):
 
 def test_cli_train_then_evaluate(tmp_path, capsys):
     run = tmp_path / "r"
-    assert main(["train", "--model", "mlp", "--epochs", "1", "--train-subset", "200", "--run-dir", str(run),
-                 "--no-progress", "--device", "cpu"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "mlp",
+                "--epochs",
+                "1",
+                "--train-subset",
+                "200",
+                "--run-dir",
+                str(run),
+                "--no-progress",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     final = json.loads((run / "final.json").read_text())["final"]
     capsys.readouterr()
     assert main(["evaluate", str(run / "checkpoint.pt"), "--json", "--device", "cpu"]) == 0
@@ -129,8 +147,25 @@ def test_shipped_config_files_parse_and_default_file_matches_embedded():
 
 def test_cli_compare_end_to_end(tmp_path, capsys):
     run = tmp_path / "cmp"
-    argv = ["compare", "--losses", "ce", "mix-ent", "--num-seeds", "2", "--epochs", "1", "--model", "mlp",
-            "--train-subset", "200", "--run-dir", str(run), "--no-progress", "--device", "cpu"]  # fmt: skip
+    argv = [
+        "compare",
+        "--losses",
+        "ce",
+        "mix-ent",
+        "--num-seeds",
+        "2",
+        "--epochs",
+        "1",
+        "--model",
+        "mlp",
+        "--train-subset",
+        "200",
+        "--run-dir",
+        str(run),
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "- **mix-ent** vs ce: " in out and f"run directory: {run}" in out

@@ -26,8 +26,9 @@ def _free_port() -> int:
 
 
 def _worker(rank: int, world: int, port: int, run_dir: str, ds, cfg: TrainConfig) -> None:
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))  # fmt: skip
+    os.environ.update(
+        RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
+    )
     torch.set_num_threads(1)
     try:
         # every rank gets its own directory argument; only rank 0 may write into it
@@ -40,10 +41,10 @@ def _worker(rank: int, world: int, port: int, run_dir: str, ds, cfg: TrainConfig
 def test_ddp_two_gloo_processes_match_single_process_evaluation(tmp_path):
     full = load_dataset("digits")
     # odd test size: shards of 61 and 60 examples, no padding
-    ds = Dataset("digits", full.x_train[:256], full.y_train[:256], full.x_test[:121], full.y_test[:121],
-                 full.classes)  # fmt: skip
-    cfg = TrainConfig(dataset="digits", model="cnn", loss="mix-ent-learnable", epochs=2, batch_size=32,
-                      device="cpu", progress=False)  # fmt: skip
+    ds = Dataset("digits", full.x_train[:256], full.y_train[:256], full.x_test[:121], full.y_test[:121], full.classes)
+    cfg = TrainConfig(
+        dataset="digits", model="cnn", loss="mix-ent-learnable", epochs=2, batch_size=32, device="cpu", progress=False
+    )
     mp.spawn(_worker, args=(2, _free_port(), str(tmp_path), ds, cfg), nprocs=2, join=True)
 
     assert not (tmp_path / "rank1").exists()  # rank 1 wrote nothing

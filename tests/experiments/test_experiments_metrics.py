@@ -15,8 +15,9 @@ def test_ece_hand_computed():
     #   0.95 right, 0.97 wrong  -> bin (14/15, 1]:   conf 0.96,  acc 0.5, weight 2/5
     #   0.55 right, 0.58 right  -> bin (8/15, 9/15]: conf 0.565, acc 1.0, weight 2/5
     #   0.42 wrong              -> bin (6/15, 7/15]: conf 0.42,  acc 0.0, weight 1/5
-    probs = torch.tensor([[0.95, 0.05, 0.00], [0.03, 0.97, 0.00], [0.55, 0.45, 0.00], [0.42, 0.58, 0.00],
-                          [0.30, 0.28, 0.42]])  # fmt: skip
+    probs = torch.tensor(
+        [[0.95, 0.05, 0.00], [0.03, 0.97, 0.00], [0.55, 0.45, 0.00], [0.42, 0.58, 0.00], [0.30, 0.28, 0.42]]
+    )
     labels = torch.tensor([0, 0, 0, 1, 0])
     expected = 2 / 5 * abs(0.5 - 0.96) + 2 / 5 * abs(1 - 0.565) + 1 / 5 * abs(0 - 0.42)
     assert expected_calibration_error(probs, labels) == pytest.approx(expected)  # 0.442

@@ -13,8 +13,18 @@ def _conv(cin, cout):  # 3x3 conv with bias, then BatchNorm2d (weight + bias)
 
 
 def test_vgg5_parameter_count():
-    channels = [(1, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 256),
-                (256, 256), (256, 256), (256, 256)]  # fmt: skip
+    channels = [
+        (1, 64),
+        (64, 64),
+        (64, 128),
+        (128, 128),
+        (128, 256),
+        (256, 256),
+        (256, 256),
+        (256, 256),
+        (256, 256),
+        (256, 256),
+    ]
     features = sum(_conv(a, b) for a, b in channels)
     classifier = (256 * 512 + 512) + 2 * 512 + (512 * 26 + 26)  # Linear, BatchNorm1d, Linear
     model = build_model("vgg5", (1, 28, 28), 26)

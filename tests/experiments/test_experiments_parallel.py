@@ -14,13 +14,32 @@ _TIMING = ("images_per_s", "epoch_time_s")
 
 
 def _rows(path):
-    return [{k: v for k, v in json.loads(x).items() if k not in _TIMING}
-            for x in (path / "metrics.jsonl").read_text().splitlines()]  # fmt: skip
+    return [
+        {k: v for k, v in json.loads(x).items() if k not in _TIMING}
+        for x in (path / "metrics.jsonl").read_text().splitlines()
+    ]
 
 
 def test_jobs_equal_serial(tmp_path, capsys):
-    argv = ["compare", "--losses", "ce", "min-ent", "--num-seeds", "2", "--model", "mlp", "--epochs", "2",
-            "--train-subset", "200", "--threads", "1", "--no-progress", "--device", "cpu"]  # fmt: skip
+    argv = [
+        "compare",
+        "--losses",
+        "ce",
+        "min-ent",
+        "--num-seeds",
+        "2",
+        "--model",
+        "mlp",
+        "--epochs",
+        "2",
+        "--train-subset",
+        "200",
+        "--threads",
+        "1",
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
     assert main([*argv, "--run-dir", str(tmp_path / "serial")]) == 0
     assert main([*argv, "--run-dir", str(tmp_path / "jobs"), "--jobs", "2"]) == 0
     capsys.readouterr()

@@ -25,11 +25,20 @@ def test_vgg5_is_the_stated_network():
     feats = list(m.features)
     convs = [x for x in feats if isinstance(x, nn.Conv2d)]
     assert [(c.in_channels, c.out_channels) for c in convs] == [
-        (1, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 256), (256, 256), (256, 256), (256, 256)
-    ]  # fmt: skip
+        (1, 64),
+        (64, 64),
+        (64, 128),
+        (128, 128),
+        (128, 256),
+        (256, 256),
+        (256, 256),
+        (256, 256),
+        (256, 256),
+        (256, 256),
+    ]
     assert all(c.kernel_size == (3, 3) and c.padding == (1, 1) and c.bias is not None for c in convs)
     kinds = "".join({nn.Conv2d: "c", nn.BatchNorm2d: "b", nn.ReLU: "r", nn.MaxPool2d: "M"}[type(x)] for x in feats)
-    assert kinds == "cbrcbrM" "cbrcbrM" "cbrcbrcbrM" "cbrcbrcbrM"
+    assert kinds == "cbrcbrMcbrcbrMcbrcbrcbrMcbrcbrcbrM"
     head = [type(x) for x in m.classifier]
     assert head == [nn.Flatten, nn.Dropout, nn.Linear, nn.BatchNorm1d, nn.ReLU, nn.Dropout, nn.Linear]
     assert m.classifier[1].p == 0.5 and m.classifier[5].p == 0.5
@@ -45,15 +54,31 @@ def test_paper_protocol_config():
     cc = from_dict(CompareConfig, load_toml(CONFIGS / "emnist-letters-spinal-protocol.toml"))
     t = cc.train
     assert (t.optimizer, t.lr, t.batch_size, t.schedule, t.augment, t.num_outputs) == (
-        "adam", 0.005, 100, "random-restart", "perspective-rotation", 62)  # fmt: skip
+        "adam",
+        0.005,
+        100,
+        "random-restart",
+        "perspective-rotation",
+        62,
+    )
     assert t.val_fraction > 0 and cc.select == "best-val" and cc.select_metric == "val_acc"
     assert all("learnable" in loss for loss in cc.losses if loss not in ("ce",))
     assert t.model == "vgg5" and t.weight_decay == 0.0 and len(cc.seeds) >= 5
 
 
 def test_random_restart_is_steered_by_validation(tiny):
-    cfg = TrainConfig(model="mlp", epochs=6, batch_size=32, optimizer="adam", lr=0.005, schedule="random-restart",
-                      val_fraction=0.25, progress=False, device="cpu", num_outputs=12)  # fmt: skip
+    cfg = TrainConfig(
+        model="mlp",
+        epochs=6,
+        batch_size=32,
+        optimizer="adam",
+        lr=0.005,
+        schedule="random-restart",
+        val_fraction=0.25,
+        progress=False,
+        device="cpu",
+        num_outputs=12,
+    )
     h = train(cfg, None, dataset=tiny).history
     best, lr = -math.inf, 0.005
     for e, row in enumerate(h):
@@ -77,7 +102,9 @@ def test_augmentation_is_reproducible_and_off_means_identity(tiny):
     # the background stays background: a blank image is unchanged by any draw
     blank = torch.full((3, 1, 28, 28), -0.42)
     torch.testing.assert_close(perspective_rotation(blank, torch.Generator().manual_seed(3), p=1.0), blank)
-    cfg = TrainConfig(model="mlp", epochs=1, batch_size=32, augment="perspective-rotation", progress=False, device="cpu")
+    cfg = TrainConfig(
+        model="mlp", epochs=1, batch_size=32, augment="perspective-rotation", progress=False, device="cpu"
+    )
     r1 = train(cfg, None, dataset=tiny).final
     r2 = train(cfg, None, dataset=tiny).final
     assert r1["test_acc"] == r2["test_acc"] and r1["train_loss"] == r2["train_loss"]

@@ -42,8 +42,11 @@ def test_every_run_of_a_grid_validates_on_the_same_recorded_split(tmp_path, tiny
     train_cfg = TrainConfig(model="mlp", epochs=1, batch_size=32, progress=False, device="cpu", val_fraction=0.25)
     cc = CompareConfig(losses=["ce", "min-ent"], seeds=[0, 1], train=train_cfg, n_bootstrap=200)
     compare_mod.run_compare(cc, tmp_path, dataset=tiny, quiet=True)
-    splits = [json.loads((compare_mod.run_subdir(tmp_path, loss, s) / "config.json").read_text())["split"]
-              for loss in cc.losses for s in cc.seeds]  # fmt: skip
+    splits = [
+        json.loads((compare_mod.run_subdir(tmp_path, loss, s) / "config.json").read_text())["split"]
+        for loss in cc.losses
+        for s in cc.seeds
+    ]
     assert all(sp == splits[0] for sp in splits)
     assert splits[0]["n_val"] == 60 and splits[0]["val_seed"] == 0 and len(splits[0]["val_indices_sha256"]) == 64
     row = json.loads((compare_mod.run_subdir(tmp_path, "ce", 0) / "metrics.jsonl").read_text().splitlines()[0])
@@ -53,9 +56,18 @@ def test_every_run_of_a_grid_validates_on_the_same_recorded_split(tmp_path, tiny
 
 def _history(n=6, seed=0):
     rng = random.Random(seed)
-    return [{"epoch": i + 1, "val_acc": rng.choice([90.0, 91.0, 92.0]), "val_nll": rng.random(),
-             "val_ece": rng.random(), "test_acc": rng.random() * 100, "test_nll": rng.random(),
-             "test_ece": rng.random()} for i in range(n)]  # fmt: skip
+    return [
+        {
+            "epoch": i + 1,
+            "val_acc": rng.choice([90.0, 91.0, 92.0]),
+            "val_nll": rng.random(),
+            "val_ece": rng.random(),
+            "test_acc": rng.random() * 100,
+            "test_nll": rng.random(),
+            "test_ece": rng.random(),
+        }
+        for i in range(n)
+    ]
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -76,14 +88,18 @@ def test_best_val_never_reads_test_metrics(seed):
 
 
 def test_compare_select_best_val_reports_the_chosen_epoch(tmp_path, tiny):
-    train_cfg = TrainConfig(model="mlp", epochs=4, batch_size=32, progress=False, device="cpu", val_fraction=0.25,
-                            lr=0.02)  # fmt: skip
+    train_cfg = TrainConfig(
+        model="mlp", epochs=4, batch_size=32, progress=False, device="cpu", val_fraction=0.25, lr=0.02
+    )
     cc = CompareConfig(losses=["ce", "min-ent"], seeds=[0, 1], train=train_cfg, n_bootstrap=200, select="best-val")
     res = compare_mod.run_compare(cc, tmp_path, dataset=tiny, quiet=True)
     reported = json.loads((tmp_path / "summary.json").read_text())["reported"]
     for loss in cc.losses:
         for seed, rec in zip(cc.seeds, reported[loss], strict=True):
-            rows = [json.loads(x) for x in (compare_mod.run_subdir(tmp_path, loss, seed) / "metrics.jsonl").read_text().splitlines()]
+            rows = [
+                json.loads(x)
+                for x in (compare_mod.run_subdir(tmp_path, loss, seed) / "metrics.jsonl").read_text().splitlines()
+            ]
             want = max(range(4), key=lambda i: (rows[i]["val_acc"], -rows[i]["val_nll"], -i))
             assert rec["epoch"] == want + 1 and rec["test_acc"] == rows[want]["test_acc"]
     assert "reported: epoch of best val_acc" in (tmp_path / "summary.md").read_text()

@@ -48,8 +48,14 @@ def test_paired_p_value_matches_scipy_ttest_rel():
 def test_paired_bootstrap_interval_matches_scipy_bootstrap():
     d_a, d_b = np.array([1.0, 2.0, 3.5, 2.5, 1.5]), np.zeros(5)
     p = paired_comparison(d_a, d_b, n_bootstrap=2000, seed=3)
-    ref = stats.bootstrap((d_a,), np.mean, n_resamples=2000, method="percentile", confidence_level=0.95,
-                          random_state=np.random.default_rng(3)).confidence_interval  # fmt: skip
+    ref = stats.bootstrap(
+        (d_a,),
+        np.mean,
+        n_resamples=2000,
+        method="percentile",
+        confidence_level=0.95,
+        random_state=np.random.default_rng(3),
+    ).confidence_interval
     assert (p.ci_low, p.ci_high) == pytest.approx((ref.low, ref.high))
 
 

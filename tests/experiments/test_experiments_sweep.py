@@ -21,21 +21,33 @@ def test_parse_grid():
     assert f.name == "min-ent" and f.keys == ("entropy_weight",) and len(f.specs) == 6
     assert f.specs[0] == "min-ent:entropy_weight=-0.2" and f.values[0] == (-0.2,)
     g = parse_grid("mix-ent:reverse_weight=0.1,0.2,eps=1e-6,1e-4")
-    assert g.specs == ("mix-ent:reverse_weight=0.1,eps=1e-6", "mix-ent:reverse_weight=0.1,eps=1e-4",
-                       "mix-ent:reverse_weight=0.2,eps=1e-6", "mix-ent:reverse_weight=0.2,eps=1e-4")  # fmt: skip
+    assert g.specs == (
+        "mix-ent:reverse_weight=0.1,eps=1e-6",
+        "mix-ent:reverse_weight=0.1,eps=1e-4",
+        "mix-ent:reverse_weight=0.2,eps=1e-6",
+        "mix-ent:reverse_weight=0.2,eps=1e-4",
+    )
     assert parse_grid("ce").specs == ("ce",)
-    for bad, match in (("min-ent:0.1", "comes before any key=value"), ("nope:x=1", "unknown loss 'nope'"),
-                       ("min-ent:entropy_weight=0.1,0.1", "repeated value"),
-                       ("min-ent:entropy_weight=1,entropy_weight=2", "given twice")):  # fmt: skip
+    for bad, match in (
+        ("min-ent:0.1", "comes before any key=value"),
+        ("nope:x=1", "unknown loss 'nope'"),
+        ("min-ent:entropy_weight=0.1,0.1", "repeated value"),
+        ("min-ent:entropy_weight=1,entropy_weight=2", "given twice"),
+    ):
         with pytest.raises(ConfigError, match=match):
             parse_grid(bad)
 
 
 def _sc(seeds=5, **kw) -> SweepConfig:
     train = TrainConfig(model="mlp", epochs=1, batch_size=32, progress=False, device="cpu", val_fraction=0.25)
-    base = dict(name="tiny-sweep", losses=["ce", "label-smoothing:label_smoothing=0.05,0.3",
-                                           "min-ent:entropy_weight=0.05,0.5"],
-                baselines=["ce", "label-smoothing"], seeds=list(range(seeds)), n_bootstrap=300, train=train)  # fmt: skip
+    base = dict(
+        name="tiny-sweep",
+        losses=["ce", "label-smoothing:label_smoothing=0.05,0.3", "min-ent:entropy_weight=0.05,0.5"],
+        baselines=["ce", "label-smoothing"],
+        seeds=list(range(seeds)),
+        n_bootstrap=300,
+        train=train,
+    )
     base.update(kw)
     return SweepConfig(**base)
 
@@ -54,8 +66,10 @@ def swept(tmp_path_factory, tiny):
 def test_sweep_chooses_on_validation_and_holm_corrects(swept):
     out, res = swept
     sc = _sc()
-    for fam, specs in (("label-smoothing", ["label-smoothing:label_smoothing=0.05", "label-smoothing:label_smoothing=0.3"]),
-                       ("min-ent", ["min-ent:entropy_weight=0.05", "min-ent:entropy_weight=0.5"])):  # fmt: skip
+    for fam, specs in (
+        ("label-smoothing", ["label-smoothing:label_smoothing=0.05", "label-smoothing:label_smoothing=0.3"]),
+        ("min-ent", ["min-ent:entropy_weight=0.05", "min-ent:entropy_weight=0.5"]),
+    ):
         means = [np.mean([_rows(run_subdir(out, s, k))[-1]["val_acc"] for k in sc.seeds]) for s in specs]
         assert res.chosen[fam] == specs[int(np.argmax(means))]  # first on ties, like np.argmax
     assert res.chosen["ce"] == "ce"
@@ -114,9 +128,29 @@ def test_sweep_reanalysis_trains_nothing_and_few_seeds_give_no_verdict(swept, ti
 
 def test_sweep_cli(tmp_path, capsys):
     run = tmp_path / "s"
-    argv = ["sweep", "--losses", "ce", "confidence-penalty:entropy_weight=-0.1,-0.3", "--baselines", "ce",
-            "--num-seeds", "2", "--model", "mlp", "--epochs", "1", "--train-subset", "200", "--val-fraction", "0.2",
-            "--no-progress", "--device", "cpu", "--run-dir", str(run)]  # fmt: skip
+    argv = [
+        "sweep",
+        "--losses",
+        "ce",
+        "confidence-penalty:entropy_weight=-0.1,-0.3",
+        "--baselines",
+        "ce",
+        "--num-seeds",
+        "2",
+        "--model",
+        "mlp",
+        "--epochs",
+        "1",
+        "--train-subset",
+        "200",
+        "--val-fraction",
+        "0.2",
+        "--no-progress",
+        "--device",
+        "cpu",
+        "--run-dir",
+        str(run),
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "## Comparisons on test_acc" in out and "- **confidence-penalty** vs ce: no verdict: 2 seeds" in out

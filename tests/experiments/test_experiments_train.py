@@ -18,8 +18,16 @@ _TIMING = ("images_per_s", "epoch_time_s")
 
 
 def _cfg(**kw) -> TrainConfig:
-    base = dict(dataset="digits", model="cnn", loss="mix-ent-learnable", epochs=4, batch_size=32, lr=0.05,
-                progress=False, device="cpu")  # fmt: skip
+    base = dict(
+        dataset="digits",
+        model="cnn",
+        loss="mix-ent-learnable",
+        epochs=4,
+        batch_size=32,
+        lr=0.05,
+        progress=False,
+        device="cpu",
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -102,8 +110,10 @@ def test_resume_with_other_config_is_refused(tmp_path, tiny):
         train(_cfg(loss="min-ent", epochs=1), tmp_path, dataset=tiny)
 
 
-@pytest.mark.parametrize(("key", "value"), [("weight_decay", 1e-3), ("momentum", 0.5), ("gamma", 0.5),
-                                            ("val_fraction", 0.2), ("train_subset", 200)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("weight_decay", 1e-3), ("momentum", 0.5), ("gamma", 0.5), ("val_fraction", 0.2), ("train_subset", 200)],
+)
 def test_resume_refuses_any_changed_setting(tmp_path, tiny, key, value):
     cfg = _cfg(loss="ce", model="mlp", epochs=3)
     assert train(cfg, tmp_path, dataset=tiny, stop_after_epoch=1).interrupted
@@ -114,11 +124,14 @@ def test_resume_refuses_any_changed_setting(tmp_path, tiny, key, value):
     assert (tmp_path / "config.json").read_text() == before  # nothing rewritten
     # the checkpoint alone (config.json lost) refuses it too
     (tmp_path / "config.json").unlink()
-    with pytest.raises(ConfigError, match=rf"cannot resume .*checkpoint.pt: it was trained with other settings \({key}: "):
+    with pytest.raises(
+        ConfigError, match=rf"cannot resume .*checkpoint.pt: it was trained with other settings \({key}: "
+    ):
         train(changed, tmp_path, dataset=tiny)
     # knobs that do not change what is computed may change
-    res = train(dataclasses.replace(cfg, threads=1, progress=False, eval_batch_size=64, name="x"), tmp_path,
-                dataset=tiny)  # fmt: skip
+    res = train(
+        dataclasses.replace(cfg, threads=1, progress=False, eval_batch_size=64, name="x"), tmp_path, dataset=tiny
+    )
     assert not res.interrupted and len(res.history) == 3
 
 

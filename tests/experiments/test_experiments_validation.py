@@ -59,8 +59,10 @@ def _fails(argv, match, tmp_path, capsys):
         (["compare", "--losses", "ce", "min-ent:entropy_weight=abc"], "entropy_weight must be a number"),
         (["compare", "--losses", "ce", "pairwise"], "loss spec 'pairwise': this loss needs a class hierarchy"),
         (["compare", "--select", "best-val"], "select 'best-val' needs a validation split"),
-        (["compare", "--select", "best-val", "--val-fraction", "0.1", "--select-metric", "test_acc"],
-         "select_metric must be a validation metric"),
+        (
+            ["compare", "--select", "best-val", "--val-fraction", "0.1", "--select-metric", "test_acc"],
+            "select_metric must be a validation metric",
+        ),
         (["compare", "--num-seeds", "0"], "--num-seeds must be >= 1"),
         (["compare", "--jobs", "0"], "jobs must be >= 1"),
         (["compare", "--shard", "3/2"], "--shard must be i/n with 0 <= i < n"),
@@ -74,21 +76,38 @@ def test_bad_settings_fail_before_training(argv, match, tmp_path, capsys):
     cmd, rest = argv[0], argv[1:]
     base = TINY if cmd == "train" else [*TINY, "--num-seeds", "2"]
     if cmd == "sweep":
-        base = [*TINY, "--num-seeds", "2", "--val-fraction", "0.2", "--losses", "ce", "label-smoothing",
-                "confidence-penalty"]  # fmt: skip
+        base = [
+            *TINY,
+            "--num-seeds",
+            "2",
+            "--val-fraction",
+            "0.2",
+            "--losses",
+            "ce",
+            "label-smoothing",
+            "confidence-penalty",
+        ]
     _fails([cmd, *base, *rest, "--run-dir", str(tmp_path / "run")], match, tmp_path, capsys)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_on_a_cpu_machine(tmp_path, capsys):
-    line = _fails(["train", *TINY[:-2], "--device", "cuda", "--run-dir", str(tmp_path / "run")],
-                  "device 'cuda' is not available", tmp_path, capsys)  # fmt: skip
+    line = _fails(
+        ["train", *TINY[:-2], "--device", "cuda", "--run-dir", str(tmp_path / "run")],
+        "device 'cuda' is not available",
+        tmp_path,
+        capsys,
+    )
     assert "use --device cpu or auto" in line
 
 
 def test_config_that_is_a_directory(tmp_path, capsys):
-    _fails(["compare", "--config", str(tmp_path), "--run-dir", str(tmp_path / "run")], "is a directory, not a TOML",
-           tmp_path, capsys)  # fmt: skip
+    _fails(
+        ["compare", "--config", str(tmp_path), "--run-dir", str(tmp_path / "run")],
+        "is a directory, not a TOML",
+        tmp_path,
+        capsys,
+    )
 
 
 def test_empty_test_split(tmp_path, capsys):
@@ -99,9 +118,25 @@ def test_empty_test_split(tmp_path, capsys):
     write_idx(d / "train-labels-idx1-ubyte", rng.integers(0, 10, 50, dtype=np.uint8))
     write_idx(d / "t10k-images-idx3-ubyte", np.zeros((0, 28, 28), dtype=np.uint8))
     write_idx(d / "t10k-labels-idx1-ubyte", np.zeros(0, dtype=np.uint8))
-    _fails(["train", "--dataset", "fashion-mnist", "--data-dir", str(d), "--model", "mlp", "--epochs", "1",
-            "--no-progress", "--run-dir", str(tmp_path / "run")], "fashion-mnist: the test split is empty",
-           tmp_path, capsys)  # fmt: skip
+    _fails(
+        [
+            "train",
+            "--dataset",
+            "fashion-mnist",
+            "--data-dir",
+            str(d),
+            "--model",
+            "mlp",
+            "--epochs",
+            "1",
+            "--no-progress",
+            "--run-dir",
+            str(tmp_path / "run"),
+        ],
+        "fashion-mnist: the test split is empty",
+        tmp_path,
+        capsys,
+    )
 
 
 def test_evaluate_checkpoint_without_config_or_of_another_model(tmp_path, capsys):
@@ -114,10 +149,10 @@ def test_evaluate_checkpoint_without_config_or_of_another_model(tmp_path, capsys
     _fails(["evaluate", str(no_cfg)], "nocfg.pt records no config", tmp_path, capsys)
     other = tmp_path / "other.pt"
     torch.save({**ckpt, "config": {**ckpt["config"], "model": "cnn"}}, other)
-    _fails(["evaluate", str(other), "--device", "cpu"], "its weights do not fit model 'cnn' on digits", tmp_path,
-           capsys)  # fmt: skip
-    _fails(["evaluate", str(run / "checkpoint.pt"), "--batch-size", "0"], "--batch-size must be >= 1", tmp_path,
-           capsys)  # fmt: skip
+    _fails(
+        ["evaluate", str(other), "--device", "cpu"], "its weights do not fit model 'cnn' on digits", tmp_path, capsys
+    )
+    _fails(["evaluate", str(run / "checkpoint.pt"), "--batch-size", "0"], "--batch-size must be >= 1", tmp_path, capsys)
 
 
 def test_compare_run_dir_with_other_settings_is_refused(tmp_path, capsys):
@@ -126,9 +161,12 @@ def test_compare_run_dir_with_other_settings_is_refused(tmp_path, capsys):
     assert main(argv) == 0
     capsys.readouterr()
     summary, config = (run / "summary.md").read_text(), (run / "config.json").read_text()
-    for flag, value, shown in (("--epochs", "2", "train.epochs: 1 -> 2"), ("--lr", "0.1", "train.lr: 0.05 -> 0.1"),
-                               ("--model", "cnn", "train.model: 'mlp' -> 'cnn'"),
-                               ("--weight-decay", "0", "train.weight_decay: 0.0005 -> 0.0")):  # fmt: skip
+    for flag, value, shown in (
+        ("--epochs", "2", "train.epochs: 1 -> 2"),
+        ("--lr", "0.1", "train.lr: 0.05 -> 0.1"),
+        ("--model", "cnn", "train.model: 'mlp' -> 'cnn'"),
+        ("--weight-decay", "0", "train.weight_decay: 0.0005 -> 0.0"),
+    ):
         changed = [*argv, flag, value]
         assert main(changed) == 2
         err = capsys.readouterr().err.strip()
@@ -150,6 +188,24 @@ def test_sweep_directory_is_not_a_compare_directory(tmp_path, capsys):
     run = tmp_path / "cmp"
     assert main(["compare", *TINY, "--losses", "ce", "--num-seeds", "1", "--run-dir", str(run)]) == 0
     capsys.readouterr()
-    assert main(["sweep", *TINY, "--losses", "ce", "label-smoothing", "--baselines", "ce", "--num-seeds", "1",
-                 "--val-fraction", "0.2", "--run-dir", str(run)]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "sweep",
+                *TINY,
+                "--losses",
+                "ce",
+                "label-smoothing",
+                "--baselines",
+                "ce",
+                "--num-seeds",
+                "1",
+                "--val-fraction",
+                "0.2",
+                "--run-dir",
+                str(run),
+            ]
+        )
+        == 2
+    )
     assert "holds a compare, not a sweep" in capsys.readouterr().err

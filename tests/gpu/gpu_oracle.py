@@ -11,9 +11,19 @@ def _xlogy0(p: Tensor, logp: Tensor) -> Tensor:
     return torch.where(p > 0, p * logp, torch.zeros_like(p))
 
 
-def ce_family(z: Tensor, target: Tensor, *, weight: Tensor | None = None, ignore_index: int = -100,
-              label_smoothing: float = 0.0, ce: float = 1.0, ent: float = 0.0, rev: float = 0.0,
-              rev_eps: float = 1e-6, reduction: str = "mean") -> Tensor:
+def ce_family(
+    z: Tensor,
+    target: Tensor,
+    *,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    ce: float = 1.0,
+    ent: float = 0.0,
+    rev: float = 0.0,
+    rev_eps: float = 1e-6,
+    reduction: str = "mean",
+) -> Tensor:
     """``ce * CE + ent * s * H + rev * s * R`` reduced like F.cross_entropy, in float64 (differentiable in z).
 
     CE is torch's ``F.cross_entropy`` (weights, smoothing, ignore_index, its 'mean' denominator); H the
@@ -28,16 +38,27 @@ def ce_family(z: Tensor, target: Tensor, *, weight: Tensor | None = None, ignore
     h = -_xlogy0(p, logp).sum(1)
     if target.dtype.is_floating_point:
         q = target.double()
-        ce_rows = F.cross_entropy(z, q, weight=weight.double() if weight is not None else None, reduction="none",
-                                  label_smoothing=label_smoothing)
+        ce_rows = F.cross_entropy(
+            z,
+            q,
+            weight=weight.double() if weight is not None else None,
+            reduction="none",
+            label_smoothing=label_smoothing,
+        )
         s = (q * w).sum(1)
         q_s = (1 - label_smoothing) * q + label_smoothing / c
         denom = torch.tensor(float(n), dtype=torch.float64, device=z.device)
     else:
         valid = target != ignore_index
         y = torch.where(valid, target, torch.zeros_like(target))
-        ce_rows = F.cross_entropy(z, target, weight=weight.double() if weight is not None else None,
-                                  ignore_index=ignore_index, reduction="none", label_smoothing=label_smoothing)
+        ce_rows = F.cross_entropy(
+            z,
+            target,
+            weight=weight.double() if weight is not None else None,
+            ignore_index=ignore_index,
+            reduction="none",
+            label_smoothing=label_smoothing,
+        )
         s = torch.where(valid, w[y], torch.zeros_like(w[y]))
         q_s = (1 - label_smoothing) * F.one_hot(y, c).double() + label_smoothing / c
         denom = s.sum()
@@ -69,5 +90,6 @@ def assert_close_scaled(actual: Tensor, expected: Tensor, rtol: float, atol_rel:
     """assert_close in float64 with atol = atol_rel * max|expected| (gradients are tiny entries of a large tensor)."""
     expected = expected.double()
     scale = float(expected.abs().max()) if expected.numel() else 1.0
-    torch.testing.assert_close(actual.double(), expected, rtol=rtol, atol=atol_rel * max(scale, 1e-30),
-                               msg=lambda m: f"{what}: {m}")
+    torch.testing.assert_close(
+        actual.double(), expected, rtol=rtol, atol=atol_rel * max(scale, 1e-30), msg=lambda m: f"{what}: {m}"
+    )

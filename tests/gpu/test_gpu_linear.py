@@ -13,11 +13,14 @@ pytestmark = pytest.mark.gpu
 
 LINEAR = {
     "ce": (lambda h, w, t, b, **k: infoloss.linear_cross_entropy(h, w, t, b, **k), {}),
-    "minent": (lambda h, w, t, b, **k: infoloss.linear_min_entropy_loss(h, w, t, b, entropy_weight=0.3, **k),
-               {"ent": 0.3}),
-    "mixent": (lambda h, w, t, b, **k: infoloss.linear_mixed_entropy_loss(h, w, t, b, reverse_weight=0.25,
-                                                                          eps=1e-4, **k),
-               {"rev": 0.25, "rev_eps": 1e-4}),
+    "minent": (
+        lambda h, w, t, b, **k: infoloss.linear_min_entropy_loss(h, w, t, b, entropy_weight=0.3, **k),
+        {"ent": 0.3},
+    ),
+    "mixent": (
+        lambda h, w, t, b, **k: infoloss.linear_mixed_entropy_loss(h, w, t, b, reverse_weight=0.25, eps=1e-4, **k),
+        {"rev": 0.25, "rev_eps": 1e-4},
+    ),
 }
 # (rtol, atol relative to max |reference|): loss, gradients. bf16: logits come out of a bf16 GEMM (rounded
 # to bf16), so the loss is good to ~1e-2 and the gradients to a few 1e-2 of their largest entry.
@@ -50,7 +53,7 @@ def _check(name, x, w, b, target, what, upstream=None, **kw):
     ref, grads = loss_and_grads(oracle, *[t for t in (x, w, b) if t is not None], upstream=upstream)
     (lr, la), (gr, ga) = LTOL[x.dtype]
     assert_close_scaled(out.detach(), ref, lr, la, f"{what} loss")
-    for leaf, g, label in zip(leaves, grads, ("hidden", "weight", "bias")[:len(leaves)], strict=True):
+    for leaf, g, label in zip(leaves, grads, ("hidden", "weight", "bias")[: len(leaves)], strict=True):
         assert leaf.grad is not None, f"{what}: no gradient for {label}"
         assert_close_scaled(leaf.grad, g, gr, ga, f"{what} d{label}")
 
@@ -89,8 +92,14 @@ def _token_fn():
 
 def _split(out):
     ent = getattr(out, "entropy", None)
-    logp = next((getattr(out, k) for k in ("target_logprob", "logprob", "log_prob", "token_logprob")
-                 if getattr(out, k, None) is not None), None)
+    logp = next(
+        (
+            getattr(out, k)
+            for k in ("target_logprob", "logprob", "log_prob", "token_logprob")
+            if getattr(out, k, None) is not None
+        ),
+        None,
+    )
     assert ent is not None and logp is not None, f"unexpected result fields: {type(out)}"
     return ent, logp
 
@@ -101,7 +110,7 @@ def test_token_logprob_and_entropy(device, gpu_backend, dtype):
     x, w, _, y, _ = _inputs(70, 48, 2500, dtype, device, seed=4, bias=False)
     y[7] = -100
     ent, logp = _split(fn(x, w, y, chunk_size=16))
-    logits = (x.double() @ w.double().T)
+    logits = x.double() @ w.double().T
     lp = torch.log_softmax(logits, 1)
     ref_ent = -(lp.exp() * lp).sum(1)
     ref_logp = lp.gather(1, y.clamp_min(0)[:, None]).squeeze(1).masked_fill(y == -100, 0.0)

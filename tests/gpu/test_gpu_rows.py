@@ -16,10 +16,14 @@ DTYPES = [torch.float32, torch.bfloat16, torch.float16]
 LOSSES = {
     "ce": (lambda z, t, **k: IF.cross_entropy(z, t, **k), {}),
     "minent": (lambda z, t, **k: IF.min_entropy_loss(z, t, entropy_weight=0.3, **k), {"ent": 0.3}),
-    "confidence_penalty": (lambda z, t, **k: IF.min_entropy_loss(z, t, ce_weight=0.7, entropy_weight=-0.2, **k),
-                           {"ce": 0.7, "ent": -0.2}),
-    "mixent": (lambda z, t, **k: IF.mixed_entropy_loss(z, t, reverse_weight=0.25, eps=1e-4, **k),
-               {"rev": 0.25, "rev_eps": 1e-4}),
+    "confidence_penalty": (
+        lambda z, t, **k: IF.min_entropy_loss(z, t, ce_weight=0.7, entropy_weight=-0.2, **k),
+        {"ce": 0.7, "ent": -0.2},
+    ),
+    "mixent": (
+        lambda z, t, **k: IF.mixed_entropy_loss(z, t, reverse_weight=0.25, eps=1e-4, **k),
+        {"rev": 0.25, "rev_eps": 1e-4},
+    ),
 }
 
 
@@ -106,8 +110,8 @@ def test_masked_logits_give_zero_probability(device, gpu_backend):
 
 def test_non_contiguous_logits(device, gpu_backend):
     z, y, _ = _inputs(50, 2000, torch.float32, device, seed=6)
-    strided = torch.cat([z, z], dim=1)[:, ::2]          # row stride 4000, column stride 2
-    column_major = z.t().contiguous().t()               # column stride != 1
+    strided = torch.cat([z, z], dim=1)[:, ::2]  # row stride 4000, column stride 2
+    column_major = z.t().contiguous().t()  # column stride != 1
     for view in (strided, column_major):
         assert not view.is_contiguous()
         for loss in ("ce", "minent"):
@@ -147,8 +151,10 @@ def test_fused_peak_memory_is_one_gradient(cuda_device, gpu_backend):
     nv = z.numel() * z.element_size()
     z.requires_grad_()
     results = {}
-    for name, fn in (("infoloss_minent", lambda: IF.min_entropy_loss(z, y, entropy_weight=0.1)),
-                     ("torch_ce", lambda: torch.nn.functional.cross_entropy(z, y))):
+    for name, fn in (
+        ("infoloss_minent", lambda: IF.min_entropy_loss(z, y, entropy_weight=0.1)),
+        ("torch_ce", lambda: torch.nn.functional.cross_entropy(z, y)),
+    ):
         fn().backward()  # warm-up (kernel compilation, allocator)
         z.grad = None
         torch.cuda.synchronize()

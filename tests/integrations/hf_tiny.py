@@ -7,9 +7,18 @@ import torch
 VOCAB = 257
 SOFTCAP = 3.0  # small, so tanh is far from linear on these logits
 
-_COMMON = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
-               intermediate_size=64, vocab_size=VOCAB, pad_token_id=0, bos_token_id=1, eos_token_id=2,
-               max_position_embeddings=64)
+_COMMON = dict(
+    hidden_size=32,
+    num_hidden_layers=1,
+    num_attention_heads=2,
+    num_key_value_heads=1,
+    intermediate_size=64,
+    vocab_size=VOCAB,
+    pad_token_id=0,
+    bos_token_id=1,
+    eos_token_id=2,
+    max_position_embeddings=64,
+)
 
 # family -> (config class, model class, config extras)
 FAMILIES: dict[str, tuple[str, str, dict]] = {
@@ -33,9 +42,19 @@ def make_model(family: str, seed: int = 0, dtype: torch.dtype = torch.float32) -
 
     cfg_name, model_name, extra = FAMILIES[family]
     if family == "gpt2":
-        cfg = transformers.GPT2Config(n_embd=32, n_layer=1, n_head=2, vocab_size=VOCAB, n_positions=64,
-                                      resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-                                      bos_token_id=1, eos_token_id=2, pad_token_id=0)
+        cfg = transformers.GPT2Config(
+            n_embd=32,
+            n_layer=1,
+            n_head=2,
+            vocab_size=VOCAB,
+            n_positions=64,
+            resid_pdrop=0.0,
+            embd_pdrop=0.0,
+            attn_pdrop=0.0,
+            bos_token_id=1,
+            eos_token_id=2,
+            pad_token_id=0,
+        )
     else:
         cfg = getattr(transformers, cfg_name)(**_COMMON, **extra)
     torch.manual_seed(seed)

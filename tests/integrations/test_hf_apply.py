@@ -57,7 +57,7 @@ def test_ce_loss_and_gradients_equal_stock_with_padding_and_accumulation(family:
     patched.zero_grad()
     total = 0.0
     for i in (0, 2):
-        part = {k: v[i:i + 2] for k, v in big.items()}
+        part = {k: v[i : i + 2] for k, v in big.items()}
         loss = patched(**part, num_items_in_batch=n).loss
         loss.backward()
         total += loss.item()
@@ -171,8 +171,9 @@ def test_return_dict_false_and_positional_input_ids() -> None:
     model = apply_infoloss(make_model("gpt2"), "ce")
     inputs = batch()
     ref = model(**inputs).loss
-    out = model(inputs["input_ids"], attention_mask=inputs["attention_mask"], labels=inputs["labels"],
-                return_dict=False)
+    out = model(
+        inputs["input_ids"], attention_mask=inputs["attention_mask"], labels=inputs["labels"], return_dict=False
+    )
     assert isinstance(out, tuple) and torch.equal(out[0], ref)
 
 
@@ -210,18 +211,30 @@ def test_remove_infoloss_restores_the_stock_forward() -> None:
 
 
 def _tiny(cfg_name: str, model_name: str, **extra: object) -> nn.Module:
-    cfg = getattr(transformers, cfg_name)(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                          num_key_value_heads=1, intermediate_size=64, vocab_size=64,
-                                          pad_token_id=0, bos_token_id=1, eos_token_id=2, **extra)
+    cfg = getattr(transformers, cfg_name)(
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        intermediate_size=64,
+        vocab_size=64,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        **extra,
+    )
     return getattr(transformers, model_name)(cfg)
 
 
-@pytest.mark.parametrize("cfg_name, model_name, reason", [
-    ("CohereConfig", "CohereForCausalLM", "logit_scale"),
-    ("GraniteConfig", "GraniteForCausalLM", "logits_scaling"),
-    ("MixtralConfig", "MixtralForCausalLM", "auxiliary loss"),
-    ("LlamaConfig", "LlamaForSequenceClassification", "not among the verified"),
-])
+@pytest.mark.parametrize(
+    "cfg_name, model_name, reason",
+    [
+        ("CohereConfig", "CohereForCausalLM", "logit_scale"),
+        ("GraniteConfig", "GraniteForCausalLM", "logits_scaling"),
+        ("MixtralConfig", "MixtralForCausalLM", "auxiliary loss"),
+        ("LlamaConfig", "LlamaForSequenceClassification", "not among the verified"),
+    ],
+)
 def test_unsupported_models_are_refused(cfg_name: str, model_name: str, reason: str) -> None:
     extra = {"num_local_experts": 2, "num_experts_per_tok": 1} if cfg_name == "MixtralConfig" else {}
     with pytest.raises(ValueError, match=reason):

@@ -30,7 +30,7 @@ def _worker(rank: int, port: int, out: str) -> None:
         ddp = torch.nn.parallel.DistributedDataParallel(model)
         big = batch(b=4)
         n_total = (big["labels"][:, 1:] != -100).sum()  # what the Trainer all-gathers
-        part = {k: v[2 * rank: 2 * rank + 2] for k, v in big.items()}
+        part = {k: v[2 * rank : 2 * rank + 2] for k, v in big.items()}
         # the Trainer multiplies by the world size (average_tokens_across_devices): DDP averages gradients
         loss = ddp(**part, num_items_in_batch=n_total).loss * WORLD
         loss.backward()

@@ -28,8 +28,10 @@ def _logits_labels(b: int = 4, t: int = 7, v: int = 11, seed: int = 0) -> tuple[
 
 
 def test_import_infoloss_does_not_import_transformers() -> None:
-    code = ("import sys, infoloss, infoloss.integrations; "
-            "assert 'transformers' not in sys.modules and 'trl' not in sys.modules, 'imported'")
+    code = (
+        "import sys, infoloss, infoloss.integrations; "
+        "assert 'transformers' not in sys.modules and 'trl' not in sys.modules, 'imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -74,12 +76,12 @@ def test_gradient_accumulation_equals_one_big_batch() -> None:
     big = fn(logits, labels, 11)
     (g_big,) = torch.autograd.grad(big, logits)
     n = (labels[:, 1:] != -100).sum()  # what the Trainer passes: shifted non-ignored tokens of all micro-batches
-    parts = [fn(logits[i:i + 2], labels[i:i + 2], 11, num_items_in_batch=n) for i in (0, 2)]
+    parts = [fn(logits[i : i + 2], labels[i : i + 2], 11, num_items_in_batch=n) for i in (0, 2)]
     (g_acc,) = torch.autograd.grad(sum(parts), logits)
     torch.testing.assert_close(sum(parts), big, rtol=1e-6, atol=1e-6)
     torch.testing.assert_close(g_acc, g_big, rtol=1e-5, atol=1e-7)
     # the per-micro-batch mean (the bug) differs here: the two halves have different token counts
-    naive = sum(fn(logits[i:i + 2], labels[i:i + 2], 11) for i in (0, 2)) / 2
+    naive = sum(fn(logits[i : i + 2], labels[i : i + 2], 11) for i in (0, 2)) / 2
     assert abs(naive.item() - big.item()) > 1e-3
 
 
@@ -91,8 +93,9 @@ def test_all_ignored_is_zero_not_nan() -> None:
     assert loss.item() == 0.0 and torch.all(logits.grad == 0)
 
 
-@pytest.mark.parametrize("name", ["ce", "label-smoothing", "min-ent", "confidence-penalty", "mix-ent", "sce",
-                                  "focal", "poly1"])
+@pytest.mark.parametrize(
+    "name", ["ce", "label-smoothing", "min-ent", "confidence-penalty", "mix-ent", "sce", "focal", "poly1"]
+)
 def test_defaults_agree_with_the_experiment_registry(name: str) -> None:
     from infoloss.experiments.losses import LossContext, build_loss
 

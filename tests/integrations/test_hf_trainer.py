@@ -45,10 +45,25 @@ class _Rows(torch.utils.data.Dataset):
 
 
 def _args(tmp: Path, cls: type, bs: int, ga: int, **kw: object) -> object:
-    return cls(output_dir=str(tmp), per_device_train_batch_size=bs, gradient_accumulation_steps=ga, max_steps=2,
-               learning_rate=1.0, lr_scheduler_type="constant", optim="sgd", weight_decay=0.0, max_grad_norm=0.0,
-               logging_steps=1, save_strategy="no", report_to="none", use_cpu=True, seed=0,
-               dataloader_num_workers=0, disable_tqdm=True, **kw)
+    return cls(
+        output_dir=str(tmp),
+        per_device_train_batch_size=bs,
+        gradient_accumulation_steps=ga,
+        max_steps=2,
+        learning_rate=1.0,
+        lr_scheduler_type="constant",
+        optim="sgd",
+        weight_decay=0.0,
+        max_grad_norm=0.0,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        use_cpu=True,
+        seed=0,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+        **kw,
+    )
 
 
 def _params(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -56,8 +71,12 @@ def _params(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _train_trainer(model: torch.nn.Module, tmp: Path, bs: int, ga: int) -> tuple[dict, list]:
-    trainer = transformers.Trainer(model=model, args=_args(tmp, transformers.TrainingArguments, bs, ga),
-                                   train_dataset=_Rows(), callbacks=[TokenEntropyCallback()])
+    trainer = transformers.Trainer(
+        model=model,
+        args=_args(tmp, transformers.TrainingArguments, bs, ga),
+        train_dataset=_Rows(),
+        callbacks=[TokenEntropyCallback()],
+    )
     trainer.train()
     return _params(model), trainer.state.log_history
 
@@ -113,8 +132,9 @@ def _tokenizer() -> object:
     vocab = {"<pad>": 0, "<s>": 1, "</s>": 2, "<unk>": 3, **{f"w{i}": i for i in range(4, VOCAB)}}
     tok = tokenizers.Tokenizer(WordLevel(vocab, unk_token="<unk>"))
     tok.pre_tokenizer = WhitespaceSplit()
-    return transformers.PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>",
-                                                bos_token="<s>", unk_token="<unk>")
+    return transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", bos_token="<s>", unk_token="<unk>"
+    )
 
 
 def _text_dataset() -> object:
@@ -125,8 +145,17 @@ def _text_dataset() -> object:
 
 
 def _sft(trainer_cls: type, model: torch.nn.Module, tmp: Path, bs: int, ga: int, **kw: object) -> object:
-    args = _args(tmp, _trl().SFTConfig, bs, ga, max_length=16, packing=False, dataset_num_proc=None,
-                 bf16=False, gradient_checkpointing=False)
+    args = _args(
+        tmp,
+        _trl().SFTConfig,
+        bs,
+        ga,
+        max_length=16,
+        packing=False,
+        dataset_num_proc=None,
+        bf16=False,
+        gradient_checkpointing=False,
+    )
     return trainer_cls(model=model, args=args, train_dataset=_text_dataset(), processing_class=_tokenizer(), **kw)
 
 
@@ -183,8 +212,14 @@ def test_plain_sft_trainer_bypasses_the_model_loss(tmp_path: Path) -> None:
 
 def test_sft_trainer_with_compute_loss_func(tmp_path: Path) -> None:
     base = make_model("qwen3")
-    trainer = _sft(_trl().SFTTrainer, copy.deepcopy(base), tmp_path, 2, 2,
-                   compute_loss_func=compute_loss_func("min-ent", entropy_weight=W))
+    trainer = _sft(
+        _trl().SFTTrainer,
+        copy.deepcopy(base),
+        tmp_path,
+        2,
+        2,
+        compute_loss_func=compute_loss_func("min-ent", entropy_weight=W),
+    )
     batch = _one_batch(trainer)
     loss = trainer.compute_loss(trainer.model, dict(batch))
     assert abs(loss.item() - _oracle_min_ent(base, batch)) < 1e-5
@@ -199,8 +234,12 @@ def test_infoloss_sft_trainer_under_trl_default_bf16_autocast(tmp_path: Path) ->
     base = make_model("gemma2")
     args = _args(tmp_path, _trl().SFTConfig, 2, 2, max_length=16, packing=False, dataset_num_proc=None)
     assert args.bf16  # TRL's default: accelerate runs the training forward under CPU bf16 autocast
-    trainer = InfolossSFTTrainer(model=apply_infoloss(copy.deepcopy(base), "min-ent", entropy_weight=W), args=args,
-                                 train_dataset=_text_dataset(), processing_class=_tokenizer())
+    trainer = InfolossSFTTrainer(
+        model=apply_infoloss(copy.deepcopy(base), "min-ent", entropy_weight=W),
+        args=args,
+        train_dataset=_text_dataset(),
+        processing_class=_tokenizer(),
+    )
     batch = _one_batch(trainer)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         loss = trainer.compute_loss(trainer.model, dict(batch))

@@ -31,8 +31,13 @@ def _free_port() -> int:
 
 def _entry(rank: int, fn: Callable[..., list[str]], world: int, port: int, outdir: str, args: tuple[Any, ...]) -> None:
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world,
-                            timeout=datetime.timedelta(seconds=120))
+    dist.init_process_group(
+        "gloo",
+        init_method=f"tcp://127.0.0.1:{port}",
+        rank=rank,
+        world_size=world,
+        timeout=datetime.timedelta(seconds=120),
+    )
     try:
         fails = fn(rank, world, *args)
         if dist.is_initialized():  # (a worker may run code that makes and destroys its own group)
@@ -45,8 +50,9 @@ def _entry(rank: int, fn: Callable[..., list[str]], world: int, port: int, outdi
 
 def _run(fn: Callable[..., list[str]], world: int, *args: Any, outdir: Path) -> None:
     method = "fork" if sys.platform.startswith("linux") else "spawn"
-    mp.start_processes(_entry, args=(fn, world, _free_port(), str(outdir), args), nprocs=world, join=True,
-                       start_method=method)
+    mp.start_processes(
+        _entry, args=(fn, world, _free_port(), str(outdir), args), nprocs=world, join=True, start_method=method
+    )
     fails = []
     for r in range(world):
         fails += [f"rank {r}: {m}" for m in json.loads(Path(outdir, f"rank{r}.json").read_text())]

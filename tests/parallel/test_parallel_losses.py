@@ -67,12 +67,19 @@ def _backward(out: torch.Tensor, up: torch.Tensor) -> None:
 
 FAMILIES: dict[str, tuple[Any, Any, list[dict[str, Any]]]] = {
     "ce": (P.vocab_parallel_cross_entropy, F.cross_entropy, [{}, {"base": 2}]),
-    "minent": (P.vocab_parallel_min_entropy_loss, F.min_entropy_loss,
-               [{"entropy_weight": 0.3}, {"ce_weight": 0.7, "entropy_weight": -0.4, "ce_base": 2,
-                                          "entropy_base": 10}]),
-    "mixent": (P.vocab_parallel_mixed_entropy_loss, F.mixed_entropy_loss,
-               [{"reverse_weight": 0.4, "eps": 1e-3}, {"ce_weight": 0.5, "reverse_weight": 1.5, "reverse_base": 2,
-                                                       "ce_base": 10, "eps": 1e-6}]),
+    "minent": (
+        P.vocab_parallel_min_entropy_loss,
+        F.min_entropy_loss,
+        [{"entropy_weight": 0.3}, {"ce_weight": 0.7, "entropy_weight": -0.4, "ce_base": 2, "entropy_base": 10}],
+    ),
+    "mixent": (
+        P.vocab_parallel_mixed_entropy_loss,
+        F.mixed_entropy_loss,
+        [
+            {"reverse_weight": 0.4, "eps": 1e-3},
+            {"ce_weight": 0.5, "reverse_weight": 1.5, "reverse_base": 2, "ce_base": 10, "eps": 1e-6},
+        ],
+    ),
 }
 
 
@@ -82,8 +89,9 @@ def _logits_grid(ck: Checker, rank: int, sizes: tuple[int, ...], group: Any, dty
     for dtype in dtypes:
         tol = 1e-10 if dtype == torch.float64 else 1e-5
         d = _data(sizes, dtype)
-        grid = itertools.product(FAMILIES.items(), ("index", "prob"), (False, True), (0.0, 0.2),
-                                 ("mean", "sum", "none"))
+        grid = itertools.product(
+            FAMILIES.items(), ("index", "prob"), (False, True), (0.0, 0.2), ("mean", "sum", "none")
+        )
         for i, ((name, (mine, oracle, options)), kind, weighted, eps, reduction) in enumerate(grid):
             opts = dict(options[i % len(options)])
             if kind == "index":
@@ -98,8 +106,16 @@ def _logits_grid(ck: Checker, rank: int, sizes: tuple[int, ...], group: Any, dty
             local = d["z"][:, sl].clone().requires_grad_()
             full = d["z"].clone().requires_grad_()
             what = f"{dtype} {name} {kind} w={weighted} eps={eps} {reduction} {opts}"
-            out = mine(local, tgt_local, group=group, weight=w[sl] if w is not None else None, reduction=reduction,
-                       label_smoothing=eps, chunk_size=4 if i % 3 == 0 else None, **opts)
+            out = mine(
+                local,
+                tgt_local,
+                group=group,
+                weight=w[sl] if w is not None else None,
+                reduction=reduction,
+                label_smoothing=eps,
+                chunk_size=4 if i % 3 == 0 else None,
+                **opts,
+            )
             with infoloss.use_backend("reference"):
                 exp = oracle(full, tgt, weight=w, reduction=reduction, label_smoothing=eps, **opts)
             ck.close(out, exp, tol, what + " value")
@@ -125,13 +141,13 @@ def _limits(ck: Checker, rank: int, sizes: tuple[int, ...], group: Any) -> None:
     d = _data(sizes, torch.float64, seed=3)
     z = d["z"].clone()
     z[0, 1] = -math.inf
-    z[3, sum(sizes[:1]): sum(sizes[:2])] = -math.inf  # rank 1's whole shard of row 3
+    z[3, sum(sizes[:1]) : sum(sizes[:2])] = -math.inf  # rank 1's whole shard of row 3
     y = d["y"].clone()
     y[0] = 0
     y[3] = 0
     q = d["q"].clone()
     q[:, 1] = 0.0
-    q[3, sum(sizes[:1]): sum(sizes[:2])] = 0.0
+    q[3, sum(sizes[:1]) : sum(sizes[:2])] = 0.0
     q = q / q.sum(1, keepdim=True)
     for (name, (mine, oracle, options)), tgt, weighted in itertools.product(FAMILIES.items(), (y, q), (False, True)):
         local = z[:, sl].clone().requires_grad_()
@@ -182,8 +198,9 @@ def _counts(ck: Checker, rank: int, sizes: tuple[int, ...], group: Any, fresh: b
     holder: dict[str, torch.Tensor] = {}
 
     def fwd(**kw: Any) -> None:
-        holder["out"] = P.vocab_parallel_min_entropy_loss(local, kw.pop("target", d["y"]), group=group,
-                                                          label_smoothing=0.1, **kw)
+        holder["out"] = P.vocab_parallel_min_entropy_loss(
+            local, kw.pop("target", d["y"]), group=group, label_smoothing=0.1, **kw
+        )
 
     first = count(fwd)
     guess_ok = all(sizes[r] * r == sum(sizes[:r]) for r in range(len(sizes)))
@@ -195,8 +212,10 @@ def _counts(ck: Checker, rank: int, sizes: tuple[int, ...], group: Any, fresh: b
     q_local = d["q"][:, sl].contiguous()
     ck.true(count(lambda: fwd(target=q_local, weight=d["w"][sl])) == 1, "prob target forward: not one collective")
     ck.true(count(lambda: _backward(holder["out"], d["up"])) == 0, "prob target backward: a collective")
-    ck.true(count(lambda: P.vocab_parallel_mixed_entropy_loss(local, q_local, group=group, label_smoothing=0.1)) == 1,
-            "mixent prob smoothing: not one collective")
+    ck.true(
+        count(lambda: P.vocab_parallel_mixed_entropy_loss(local, q_local, group=group, label_smoothing=0.1)) == 1,
+        "mixent prob smoothing: not one collective",
+    )
     ck.true(count(lambda: P.vocab_parallel_entropy(local, group=group)) == 1, "entropy: not one collective")
 
 
@@ -212,17 +231,29 @@ def _linear_and_tokens(ck: Checker, rank: int, sizes: tuple[int, ...], group: An
     y[1] = IGN
     q = torch.softmax(torch.randn(n, vocab, generator=gen, dtype=torch.float64), 1)
     up = torch.randn(n, generator=gen, dtype=torch.float64)
-    fams = {"ce": (P.vocab_parallel_linear_cross_entropy, F.cross_entropy, {"base": 2}),
-            "minent": (P.vocab_parallel_linear_min_entropy_loss, F.min_entropy_loss, {"entropy_weight": 0.3}),
-            "mixent": (P.vocab_parallel_linear_mixed_entropy_loss, F.mixed_entropy_loss, {"reverse_weight": 0.5})}
-    grid = itertools.product(fams.items(), ("index", "prob"), (0.0, 0.1), ("mean", "none"),
-                             ((1.0, None), (0.7, 4.0)))
+    fams = {
+        "ce": (P.vocab_parallel_linear_cross_entropy, F.cross_entropy, {"base": 2}),
+        "minent": (P.vocab_parallel_linear_min_entropy_loss, F.min_entropy_loss, {"entropy_weight": 0.3}),
+        "mixent": (P.vocab_parallel_linear_mixed_entropy_loss, F.mixed_entropy_loss, {"reverse_weight": 0.5}),
+    }
+    grid = itertools.product(fams.items(), ("index", "prob"), (0.0, 0.1), ("mean", "none"), ((1.0, None), (0.7, 4.0)))
     for i, ((name, (mine, oracle, opts)), kind, eps, reduction, (temp, cap)) in enumerate(grid):
         h, w, b = h0.clone().requires_grad_(), w0[sl].clone().requires_grad_(), b0[sl].clone().requires_grad_()
         hf, wf, bf = h0.clone().requires_grad_(), w0.clone().requires_grad_(), b0.clone().requires_grad_()
         tgt, tl = (y, y) if kind == "index" else (q, q[:, sl].contiguous())
-        out = mine(h, w, tl, b, group=group, reduction=reduction, label_smoothing=eps, temperature=temp,
-                   softcap=cap, chunk_size=3 if i % 2 else None, **opts)
+        out = mine(
+            h,
+            w,
+            tl,
+            b,
+            group=group,
+            reduction=reduction,
+            label_smoothing=eps,
+            temperature=temp,
+            softcap=cap,
+            chunk_size=3 if i % 2 else None,
+            **opts,
+        )
         zf = torch.nn.functional.linear(hf, wf, bf)
         if cap is not None:
             zf = cap * torch.tanh(zf / cap)
@@ -327,10 +358,10 @@ def _errors(ck: Checker, rank: int, sizes: tuple[int, ...], group: Any) -> None:
     """Value errors found after the all-gather raise on every rank (no rank is left waiting)."""
     off, vr = sum(sizes[:rank]), sizes[rank]
     d = _data(sizes, torch.float64)
-    z = d["z"][:, off:off + vr]
+    z = d["z"][:, off : off + vr]
     y = d["y"].clone()
     y[0] = sum(sizes)  # out of range
-    q = d["q"][:, off:off + vr].clone()
+    q = d["q"][:, off : off + vr].clone()
     if rank == 0:
         q[0, 0] = -0.5  # a bad probability on one rank only
     for tgt, match in ((y, "out of range"), (q, "negative or NaN")):
@@ -353,8 +384,10 @@ def _resharded(ck: Checker, rank: int, sizes: tuple[int, ...]) -> None:
         mode = CommDebugMode()
         with mode:
             out = P.vocab_parallel_cross_entropy(local, d["y"], label_smoothing=0.1)
-        ck.true(mode.get_total_counts() == expected_count,
-                f"resharded {sizes}: {mode.get_total_counts()} collectives, expected {expected_count}")
+        ck.true(
+            mode.get_total_counts() == expected_count,
+            f"resharded {sizes}: {mode.get_total_counts()} collectives, expected {expected_count}",
+        )
         with infoloss.use_backend("reference"):
             exp = F.cross_entropy(full, d["y"], label_smoothing=0.1)
         ck.close(out, exp, 1e-10, f"resharded {sizes} value")
@@ -409,8 +442,9 @@ def _docs_example(rank: int, world: int, code: str) -> list[str]:
 
     port = os.environ["INFOLOSS_DOCS_PORT"]
     dist.destroy_process_group()  # the example creates its own
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
-                      LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank)
+    )
     ns: dict[str, Any] = {}
     buf = io.StringIO()
     with redirect_stdout(buf):
@@ -428,7 +462,7 @@ def test_docs_example(run_ranks, monkeypatch):
     from pathlib import Path
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "parallel.md").read_text()
-    section = text[text.index("## Example"):]
+    section = text[text.index("## Example") :]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

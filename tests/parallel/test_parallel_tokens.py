@@ -43,8 +43,9 @@ def test_token_primitive_matches_autograd_float64(temperature, chunk, with_bias)
     b0 = b0 if with_bias else None
     leaves = [t.clone().requires_grad_() for t in (h0, w0) + ((b0,) if b0 is not None else ())]
     refs = [t.detach().clone().requires_grad_() for t in leaves]
-    out = token_logprob_entropy(leaves[0], leaves[1], y, bias=leaves[2] if b0 is not None else None,
-                                temperature=temperature, chunk_size=chunk)
+    out = token_logprob_entropy(
+        leaves[0], leaves[1], y, bias=leaves[2] if b0 is not None else None, temperature=temperature, chunk_size=chunk
+    )
     assert isinstance(out, TokenLogprobEntropy)
     ref_lp, ref_h = _oracle(refs[0], refs[1], refs[2] if b0 is not None else None, y, temperature)
     torch.testing.assert_close(out.logprob, ref_lp, rtol=1e-12, atol=1e-12)
@@ -94,15 +95,17 @@ def test_token_primitive_low_precision(dtype, tol):
 
 
 def test_token_logits_twin_and_finite_limits():
-    z = torch.tensor([[0.0, -math.inf, 1.0], [-math.inf, 2.0, -math.inf], [1.0, 1.0, 1.0]],
-                     dtype=torch.float64, requires_grad=True)
+    z = torch.tensor(
+        [[0.0, -math.inf, 1.0], [-math.inf, 2.0, -math.inf], [1.0, 1.0, 1.0]], dtype=torch.float64, requires_grad=True
+    )
     y = torch.tensor([2, 1, IGN])
     out = token_logprob_entropy_from_logits(z, y)
     lp = torch.log_softmax(z.detach(), 1)
     torch.testing.assert_close(out.logprob, torch.tensor([lp[0, 2].item(), 0.0, 0.0], dtype=torch.float64))
     p0 = lp[0].exp()
-    torch.testing.assert_close(out.entropy[:2], torch.tensor([-(p0[[0, 2]] * lp[0, [0, 2]]).sum().item(), 0.0],
-                                                             dtype=torch.float64))
+    torch.testing.assert_close(
+        out.entropy[:2], torch.tensor([-(p0[[0, 2]] * lp[0, [0, 2]]).sum().item(), 0.0], dtype=torch.float64)
+    )
     (out.logprob.sum() + out.entropy.sum()).backward()
     assert torch.isfinite(z.grad).all() and z.grad[2].abs().sum() == 0 and z.grad[0, 1] == 0
     # the target on a -inf logit: log p = -inf
@@ -151,9 +154,11 @@ def test_world_of_one_equals_functional(world_of_one):
     w = torch.rand(7, generator=gen, dtype=torch.float64) + 0.1
     for backend in ("fused", "reference"):
         for tgt in (y, q):
-            for mine, oracle, kw in ((P.vocab_parallel_cross_entropy, F.cross_entropy, {"base": 2}),
-                                     (P.vocab_parallel_min_entropy_loss, F.min_entropy_loss, {"entropy_weight": 0.5}),
-                                     (P.vocab_parallel_mixed_entropy_loss, F.mixed_entropy_loss, {"eps": 1e-4})):
+            for mine, oracle, kw in (
+                (P.vocab_parallel_cross_entropy, F.cross_entropy, {"base": 2}),
+                (P.vocab_parallel_min_entropy_loss, F.min_entropy_loss, {"entropy_weight": 0.5}),
+                (P.vocab_parallel_mixed_entropy_loss, F.mixed_entropy_loss, {"eps": 1e-4}),
+            ):
                 z, zr = z0.clone().requires_grad_(), z0.clone().requires_grad_()
                 out = mine(z, tgt, weight=w, label_smoothing=0.1, **kw)
                 with infoloss.use_backend(backend):

@@ -30,9 +30,18 @@ def triton_available() -> bool:
     return _triton.AVAILABLE
 
 
-def ce_family_rows(logits2d: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None, ignore_index: int,
-                   label_smoothing: float, ce_coef: float, ent_coef: float, rev_coef: float,
-                   rev_log_eps: float) -> torch.Tensor:
+def ce_family_rows(
+    logits2d: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    weight: torch.Tensor | None,
+    ignore_index: int,
+    label_smoothing: float,
+    ce_coef: float,
+    ent_coef: float,
+    rev_coef: float,
+    rev_log_eps: float,
+) -> torch.Tensor:
     """The row contract of ``docs/design.md`` on the fused kernels (whatever backend is in effect).
 
     Per row ``ce_coef * CE_i + ent_coef * s_i * H_i + rev_coef * s_i * R_i`` in nats; (M, C) logits and
@@ -46,8 +55,14 @@ def ce_family_rows(logits2d: torch.Tensor, target: torch.Tensor, *, weight: torc
     from infoloss._common import RowOptions
     from infoloss._ops import ce_family_rows as rows
 
-    opts = RowOptions(ignore_index=ignore_index, label_smoothing=label_smoothing, ce=ce_coef, ent=ent_coef,
-                      rev=rev_coef, rev_log_eps=rev_log_eps)
+    opts = RowOptions(
+        ignore_index=ignore_index,
+        label_smoothing=label_smoothing,
+        ce=ce_coef,
+        ent=ent_coef,
+        rev=rev_coef,
+        rev_log_eps=rev_log_eps,
+    )
     return rows(logits2d, target, weight, opts, fused=True)
 
 

@@ -54,8 +54,10 @@ _pool_size = 0
 _I64 = ctypes.c_int64
 _P = ctypes.c_void_p
 
-_FIX_HINT = ("Set INFOLOSS_CPU_KERNEL=0 to choose the eager path without this warning; "
-             "`infoloss doctor` (or infoloss.diagnostics()) shows which implementation runs.")
+_FIX_HINT = (
+    "Set INFOLOSS_CPU_KERNEL=0 to choose the eager path without this warning; "
+    "`infoloss doctor` (or infoloss.diagnostics()) shows which implementation runs."
+)
 
 
 def _cpu_tag() -> str:
@@ -131,8 +133,12 @@ def _compile(src: Path, out: Path, defines: tuple[str, ...] = ()) -> dict[str, A
             last = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
             if last.returncode == 0:
                 data = Path(tmp).read_bytes()
-                meta = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "compiler": cc,
-                        "flags": [*_FLAGS, *extra, *defines]}
+                meta = {
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "size": len(data),
+                    "compiler": cc,
+                    "flags": [*_FLAGS, *extra, *defines],
+                }
                 _write_atomic(out, data)
                 _write_atomic(_meta_path(out), json.dumps(meta).encode())
                 return meta
@@ -171,8 +177,7 @@ def _load_with_info(defines: tuple[str, ...] = ()) -> tuple[ctypes.CDLL, dict[st
     """:func:`_load`, also returning the build record (path, compiler, flags, vector build, rebuilt)."""
     src = _SOURCE.read_bytes()
     flags = " ".join(_FLAGS + _NATIVE + list(defines))
-    key = hashlib.sha1(src + flags.encode() + _cpu_tag().encode()
-                       + os.environ.get("CC", "").encode()).hexdigest()[:16]
+    key = hashlib.sha1(src + flags.encode() + _cpu_tag().encode() + os.environ.get("CC", "").encode()).hexdigest()[:16]
     path = _cache_dir() / f"infoloss_rows_{key}.so"
     meta = _verified(path)
     rebuilt = meta is None  # missing, or bytes that do not match the checksum: never map those
@@ -188,8 +193,7 @@ def _load_with_info(defines: tuple[str, ...] = ()) -> tuple[ctypes.CDLL, dict[st
         _check_private(path)
         lib = ctypes.CDLL(str(path))
     _bind(lib)
-    info = dict(meta, path=str(path), defines=list(defines), rebuilt=rebuilt,
-                vector=bool(lib.il_build_info() & 1))
+    info = dict(meta, path=str(path), defines=list(defines), rebuilt=rebuilt, vector=bool(lib.il_build_info() & 1))
     return lib, info
 
 
@@ -202,13 +206,17 @@ def _load(defines: tuple[str, ...] = ()) -> ctypes.CDLL:
 
 def _fix_for(reason: str) -> str:
     if "no C compiler" in reason:
-        return ("Install a C compiler (gcc or clang, e.g. `apt install gcc`, or the Xcode command line tools) "
-                "or set CC to one.")
+        return (
+            "Install a C compiler (gcc or clang, e.g. `apt install gcc`, or the Xcode command line tools) "
+            "or set CC to one."
+        )
     if "compilation failed" in reason:
         return "Check that the compiler works (`$CC --version`, or `cc --version`) or set CC to another one."
     if "refusing kernel cache" in reason:
-        return ("Make the cache directory private (owned by you, chmod 700) or set INFOLOSS_CACHE_DIR to a "
-                "private directory.")
+        return (
+            "Make the cache directory private (owned by you, chmod 700) or set INFOLOSS_CACHE_DIR to a "
+            "private directory."
+        )
     return "Delete the kernel cache directory (INFOLOSS_CACHE_DIR, default ~/.cache/infoloss) and retry."
 
 
@@ -230,9 +238,12 @@ def _first_available() -> bool:
         ok = _available
     if reason is not None:
         key = reason.splitlines()[0][:200]
-        warn_once(f"cpu-kernel:{key}",
-                  f"infoloss: the compiled CPU kernel is unavailable ({reason.strip()[:300]}); the CPU losses use "
-                  f"the slower eager path. {_fix_for(reason)} {_FIX_HINT}", stacklevel=4)
+        warn_once(
+            f"cpu-kernel:{key}",
+            f"infoloss: the compiled CPU kernel is unavailable ({reason.strip()[:300]}); the CPU losses use "
+            f"the slower eager path. {_fix_for(reason)} {_FIX_HINT}",
+            stacklevel=4,
+        )
     return ok
 
 
@@ -334,9 +345,23 @@ def _split(m: int, c: int, run: Callable[[int, int], None]) -> None:
         f.result()
 
 
-def rows(z: Tensor, y: Tensor, w: Tensor | None, *, ignore_index: int, label_smoothing: float, ce: float,
-         ent: float, rev: float, lo: float | None = None, ly: float | None = None, wsum: float | None = None,
-         loss: Tensor, grad: Tensor | None, rev_log_eps: float | None = None) -> None:
+def rows(
+    z: Tensor,
+    y: Tensor,
+    w: Tensor | None,
+    *,
+    ignore_index: int,
+    label_smoothing: float,
+    ce: float,
+    ent: float,
+    rev: float,
+    lo: float | None = None,
+    ly: float | None = None,
+    wsum: float | None = None,
+    loss: Tensor,
+    grad: Tensor | None,
+    rev_log_eps: float | None = None,
+) -> None:
     """Run the class-index kernel on (M, C) ``z`` (float32/float64, unit class stride) into ``loss``/``grad``.
 
     ``y`` is (M,) int64 contiguous, ``w`` (C,) of z's dtype or None, ``loss`` (M,) and ``grad`` (M, C)
@@ -365,15 +390,37 @@ def rows(z: Tensor, y: Tensor, w: Tensor | None, *, ignore_index: int, label_smo
     consts = (ignore_index, label_smoothing, ce, ent, rev, lo, ly, math.nan if wsum is None else wsum)
 
     def run(r0: int, r1: int) -> None:
-        fn(zp + r0 * ldz * isz, ldz, yp + r0 * 8, wp, r1 - r0, c, *consts, lp + r0 * isz,
-           None if gp is None else gp + r0 * ldg * isz, ldg)
+        fn(
+            zp + r0 * ldz * isz,
+            ldz,
+            yp + r0 * 8,
+            wp,
+            r1 - r0,
+            c,
+            *consts,
+            lp + r0 * isz,
+            None if gp is None else gp + r0 * ldg * isz,
+            ldg,
+        )
 
     _split(m, c, run)
 
 
-def prob_rows(z: Tensor, q: Tensor, w: Tensor, *, weighted: bool, label_smoothing: float, ce: float, ent: float,
-              rev: float, rev_log_eps: float, wsum: float | None = None, loss: Tensor,
-              grad: Tensor | None) -> None:
+def prob_rows(
+    z: Tensor,
+    q: Tensor,
+    w: Tensor,
+    *,
+    weighted: bool,
+    label_smoothing: float,
+    ce: float,
+    ent: float,
+    rev: float,
+    rev_log_eps: float,
+    wsum: float | None = None,
+    loss: Tensor,
+    grad: Tensor | None,
+) -> None:
     """Run the probability-target kernel on (M, C) ``z`` and target ``q`` (same dtype, unit class stride).
 
     ``w`` is (C,) contiguous of z's dtype (ones without class weights; ``weighted`` False then makes
@@ -393,7 +440,19 @@ def prob_rows(z: Tensor, q: Tensor, w: Tensor, *, weighted: bool, label_smoothin
     consts = (label_smoothing, ce, ent, rev, rev_log_eps, math.nan if wsum is None else wsum)
 
     def run(r0: int, r1: int) -> None:
-        fn(zp + r0 * ldz * isz, ldz, qp + r0 * ldq * isz, ldq, wp, int(weighted), r1 - r0, c, *consts,
-           lp + r0 * isz, None if gp is None else gp + r0 * ldg * isz, ldg)
+        fn(
+            zp + r0 * ldz * isz,
+            ldz,
+            qp + r0 * ldq * isz,
+            ldq,
+            wp,
+            int(weighted),
+            r1 - r0,
+            c,
+            *consts,
+            lp + r0 * isz,
+            None if gp is None else gp + r0 * ldg * isz,
+            ldg,
+        )
 
     _split(m, c, run)

@@ -30,8 +30,9 @@ def _chunk_rows(num_classes: int, chunk_rows: int | None) -> int:
     return max(1, _CHUNK_ELEMENTS // max(1, num_classes))
 
 
-def _eager_chunk(z: Tensor, target: Tensor, w: Tensor | None, wsum: Tensor | float, *, opts: RowOptions,
-                 want_grad: bool) -> tuple[Tensor, Tensor | None]:
+def _eager_chunk(
+    z: Tensor, target: Tensor, w: Tensor | None, wsum: Tensor | float, *, opts: RowOptions, want_grad: bool
+) -> tuple[Tensor, Tensor | None]:
     """Loss (rows,) and gradient (rows, C) of one chunk in torch ops; ``z`` already in the compute dtype.
 
     The formula of ``docs/fused.md``: ``log p = (z - m) - log S`` (never the difference of two large
@@ -124,16 +125,29 @@ def _eager_chunk(z: Tensor, target: Tensor, w: Tensor | None, wsum: Tensor | flo
     return loss, g
 
 
-def _kernel_prob(logits2d: Tensor, target: Tensor, w: Tensor | None, wsum: float, *, label_smoothing: float,
-                 ce: float, ent: float, rev: float, rev_log_eps: float, chunk_rows: int | None, loss: Tensor,
-                 grad: Tensor | None) -> None:
+def _kernel_prob(
+    logits2d: Tensor,
+    target: Tensor,
+    w: Tensor | None,
+    wsum: float,
+    *,
+    label_smoothing: float,
+    ce: float,
+    ent: float,
+    rev: float,
+    rev_log_eps: float,
+    chunk_rows: int | None,
+    loss: Tensor,
+    grad: Tensor | None,
+) -> None:
     """Probability targets through the C kernel; rows in another dtype or layout go chunk by chunk."""
     dtype = loss.dtype
     num_classes = logits2d.shape[1]
     ones = w is None
     wk = torch.ones(num_classes, dtype=dtype) if w is None else w
-    consts: dict[str, Any] = dict(weighted=not ones, label_smoothing=label_smoothing, ce=ce, ent=ent, rev=rev,
-                                  rev_log_eps=rev_log_eps, wsum=wsum)
+    consts: dict[str, Any] = dict(
+        weighted=not ones, label_smoothing=label_smoothing, ce=ce, ent=ent, rev=rev, rev_log_eps=rev_log_eps, wsum=wsum
+    )
 
     def ready(t: Tensor) -> bool:
         return t.dtype == dtype and t.stride(1) == 1
@@ -155,8 +169,16 @@ def _kernel_prob(logits2d: Tensor, target: Tensor, w: Tensor | None, wsum: float
             grad[r0:r1].copy_(gc)
 
 
-def compute(logits2d: Tensor, target: Tensor, weight: Tensor | None, opts: RowOptions, *, want_grad: bool,
-            impl: str = "auto", chunk_rows: int | None = None) -> tuple[Tensor, Tensor | None]:
+def compute(
+    logits2d: Tensor,
+    target: Tensor,
+    weight: Tensor | None,
+    opts: RowOptions,
+    *,
+    want_grad: bool,
+    impl: str = "auto",
+    chunk_rows: int | None = None,
+) -> tuple[Tensor, Tensor | None]:
     """Per-row loss (M,) and, when ``want_grad``, the gradient (M, C) of the rows, by the chosen kernel.
 
     ``impl``: ``"auto"`` (the table in :func:`infoloss._ops.implementation`), ``"ckernel"``, ``"eager"``
@@ -183,14 +205,33 @@ def compute(logits2d: Tensor, target: Tensor, weight: Tensor | None, opts: RowOp
     if impl == "ckernel":
         wsum = float(w.sum()) if w is not None else float(num_classes)  # CPU only: no device sync
         if not index_target:
-            _kernel_prob(logits2d, target, w, wsum, label_smoothing=opts.label_smoothing, ce=opts.ce,
-                         ent=opts.ent, rev=opts.rev, rev_log_eps=opts.rev_log_eps, chunk_rows=chunk_rows,
-                         loss=loss, grad=grad)
+            _kernel_prob(
+                logits2d,
+                target,
+                w,
+                wsum,
+                label_smoothing=opts.label_smoothing,
+                ce=opts.ce,
+                ent=opts.ent,
+                rev=opts.rev,
+                rev_log_eps=opts.rev_log_eps,
+                chunk_rows=chunk_rows,
+                loss=loss,
+                grad=grad,
+            )
             return loss, grad
         y = target.to(torch.int64).contiguous()
         ly, lo = opts.rev_logs(num_classes)
-        consts: dict[str, Any] = dict(ignore_index=opts.ignore_index, label_smoothing=opts.label_smoothing,
-                                      ce=opts.ce, ent=opts.ent, rev=opts.rev, lo=lo, ly=ly, wsum=wsum)
+        consts: dict[str, Any] = dict(
+            ignore_index=opts.ignore_index,
+            label_smoothing=opts.label_smoothing,
+            ce=opts.ce,
+            ent=opts.ent,
+            rev=opts.rev,
+            lo=lo,
+            ly=ly,
+            wsum=wsum,
+        )
         if in_dtype == dtype and logits2d.stride(1) == 1:
             _ckernel.rows(logits2d, y, w, loss=loss, grad=grad, **consts)
             return loss, grad
@@ -215,12 +256,24 @@ def compute(logits2d: Tensor, target: Tensor, weight: Tensor | None, opts: RowOp
     return loss, grad
 
 
-def _compute(logits2d: Tensor, target: Tensor, weight: Tensor | None, *, ignore_index: int,
-             label_smoothing: float, ce: float, ent: float, rev: float, rev_log_eps: float,
-             want_grad: bool, chunk_rows: int | None = None,
-             use_kernel: bool | None = None) -> tuple[Tensor, Tensor | None]:
+def _compute(
+    logits2d: Tensor,
+    target: Tensor,
+    weight: Tensor | None,
+    *,
+    ignore_index: int,
+    label_smoothing: float,
+    ce: float,
+    ent: float,
+    rev: float,
+    rev_log_eps: float,
+    want_grad: bool,
+    chunk_rows: int | None = None,
+    use_kernel: bool | None = None,
+) -> tuple[Tensor, Tensor | None]:
     """Keyword form of :func:`compute` (used by the linear losses)."""
-    opts = RowOptions(ignore_index=ignore_index, label_smoothing=label_smoothing, ce=ce, ent=ent, rev=rev,
-                      rev_log_eps=rev_log_eps)
+    opts = RowOptions(
+        ignore_index=ignore_index, label_smoothing=label_smoothing, ce=ce, ent=ent, rev=rev, rev_log_eps=rev_log_eps
+    )
     impl = "auto" if use_kernel is None else ("ckernel" if use_kernel else "eager")
     return compute(logits2d, target, weight, opts, want_grad=want_grad, impl=impl, chunk_rows=chunk_rows)

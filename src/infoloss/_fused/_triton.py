@@ -26,9 +26,26 @@ except Exception:  # pragma: no cover - CPU-only installs
 if AVAILABLE:  # pragma: no cover - needs a GPU
 
     @triton.jit
-    def _rows_kernel(z_ptr, y_ptr, w_ptr, loss_ptr, g_ptr, C, stride_z, stride_g, ignore_index,
-                     eps_s, ce, ent, rev, lo, ly,
-                     HAS_W: tl.constexpr, HAS_GRAD: tl.constexpr, BLOCK: tl.constexpr):
+    def _rows_kernel(
+        z_ptr,
+        y_ptr,
+        w_ptr,
+        loss_ptr,
+        g_ptr,
+        C,
+        stride_z,
+        stride_g,
+        ignore_index,
+        eps_s,
+        ce,
+        ent,
+        rev,
+        lo,
+        ly,
+        HAS_W: tl.constexpr,
+        HAS_GRAD: tl.constexpr,
+        BLOCK: tl.constexpr,
+    ):
         row = tl.program_id(0).to(tl.int64)
         z_row = z_ptr + row * stride_z
         yi = tl.load(y_ptr + row)
@@ -101,8 +118,9 @@ if AVAILABLE:  # pragma: no cover - needs a GPU
                 tl.store(g_row + cols, g.to(g_ptr.dtype.element_ty), mask=mask)
 
 
-def launch(logits2d: Tensor, target: Tensor, weight: Tensor | None, want_grad: bool,
-           opts: RowOptions) -> tuple[Tensor, Tensor | None]:  # pragma: no cover - needs a GPU or the interpreter
+def launch(
+    logits2d: Tensor, target: Tensor, weight: Tensor | None, want_grad: bool, opts: RowOptions
+) -> tuple[Tensor, Tensor | None]:  # pragma: no cover - needs a GPU or the interpreter
     """Loss rows and (optionally) gradient rows by the Triton kernel; probability targets and float64 take
     the eager chunked path (the Triton kernel covers class-index targets in float32/float16/bfloat16)."""
     from ._rows import compute
@@ -117,9 +135,24 @@ def launch(logits2d: Tensor, target: Tensor, weight: Tensor | None, want_grad: b
         return loss, grad
     ly, lo = opts.rev_logs(num_classes)
     w = weight.to(device=z.device, dtype=torch.float32).contiguous() if weight is not None else None
-    _rows_kernel[(rows,)](z, target.contiguous(), w if w is not None else z, loss,
-                          grad if grad is not None else z, num_classes, z.stride(0),
-                          grad.stride(0) if grad is not None else 0, opts.ignore_index,
-                          opts.label_smoothing, opts.ce, opts.ent, opts.rev, lo, ly,
-                          HAS_W=w is not None, HAS_GRAD=want_grad, BLOCK=min(4096, triton.next_power_of_2(num_classes)))
+    _rows_kernel[(rows,)](
+        z,
+        target.contiguous(),
+        w if w is not None else z,
+        loss,
+        grad if grad is not None else z,
+        num_classes,
+        z.stride(0),
+        grad.stride(0) if grad is not None else 0,
+        opts.ignore_index,
+        opts.label_smoothing,
+        opts.ce,
+        opts.ent,
+        opts.rev,
+        lo,
+        ly,
+        HAS_W=w is not None,
+        HAS_GRAD=want_grad,
+        BLOCK=min(4096, triton.next_power_of_2(num_classes)),
+    )
     return loss, grad

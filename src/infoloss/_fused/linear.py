@@ -12,5 +12,11 @@ from infoloss.linear import (
     linear_token_stats,
 )
 
-__all__ = ["linear_cross_entropy", "linear_min_entropy_loss", "linear_mixed_entropy_loss",
-           "linear_token_stats", "TokenStats", "LinearLossOptions"]
+__all__ = [
+    "linear_cross_entropy",
+    "linear_min_entropy_loss",
+    "linear_mixed_entropy_loss",
+    "linear_token_stats",
+    "TokenStats",
+    "LinearLossOptions",
+]

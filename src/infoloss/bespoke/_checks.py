@@ -30,11 +30,9 @@ def as_float_matrix(matrix: Tensor | Sequence[Sequence[float]], name: str) -> Te
         try:
             m = torch.tensor(matrix, dtype=torch.float32)
         except (TypeError, ValueError) as err:
-            raise TypeError(f"{name} must be a tensor or a nested sequence of numbers; got {matrix!r}") \
-                from err
+            raise TypeError(f"{name} must be a tensor or a nested sequence of numbers; got {matrix!r}") from err
     else:
-        raise TypeError(f"{name} must be a tensor or a nested sequence of numbers, "
-                        f"got {type(matrix).__name__}")
+        raise TypeError(f"{name} must be a tensor or a nested sequence of numbers, got {type(matrix).__name__}")
     if not m.dtype.is_floating_point:
         if m.dtype.is_complex or m.dtype == torch.bool:
             raise TypeError(f"{name} must be real-valued, got dtype {m.dtype}")
@@ -86,12 +84,12 @@ def check_weight(weight: Tensor | None, num_classes: int) -> None:
     if not weight.dtype.is_floating_point:
         raise TypeError(f"weight must be a floating tensor, got dtype {weight.dtype}")
     if weight.shape != (num_classes,):
-        raise ValueError(f"weight must have shape ({num_classes},) (one entry per class), "
-                         f"got {tuple(weight.shape)}")
+        raise ValueError(f"weight must have shape ({num_classes},) (one entry per class), got {tuple(weight.shape)}")
 
 
-def flatten_logits_and_target(input: Tensor, target: Tensor, num_classes: int, matrix_name: str,
-                              fn_name: str) -> tuple[Tensor, Tensor]:
+def flatten_logits_and_target(
+    input: Tensor, target: Tensor, num_classes: int, matrix_name: str, fn_name: str
+) -> tuple[Tensor, Tensor]:
     """Check shapes and return ``(logits2d (M, C), target1d (M,))`` with the class dim last.
 
     The class dim is 1 for inputs of >= 2 dims and 0 for a 1-D input (C,) with a 0-d target.
@@ -114,7 +112,7 @@ def flatten_logits_and_target(input: Tensor, target: Tensor, num_classes: int, m
             f"{fn_name}: {matrix_name} is {num_classes} x {num_classes} but input has {c} classes "
             f"(input shape {tuple(input.shape)}, class dim {class_dim})"
         )
-    expected = input.shape[:class_dim] + input.shape[class_dim + 1:]
+    expected = input.shape[:class_dim] + input.shape[class_dim + 1 :]
     if target.shape != expected:
         raise ValueError(
             f"{fn_name}: target shape {tuple(target.shape)} does not match input shape {tuple(input.shape)} "

@@ -25,7 +25,16 @@ ANIMAL_CLASSES: tuple[str, ...] = ("horse", "zebra", "whale", "shark")
 """The four classes of the PyTorch-forum question "Bespoke Cross Entropy Loss", in index order."""
 
 FASHION_MNIST_CLASSES: tuple[str, ...] = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 """Fashion-MNIST class names in the dataset's label order (0..9)."""
 
@@ -61,8 +70,9 @@ def animal_target_matrix(*, dtype: torch.dtype = torch.float32) -> Tensor:
 
     K. Frank, answer to "Bespoke Cross Entropy Loss", PyTorch forums.
     """
-    return target_matrix_from_groups([["horse", "zebra"], ["whale", "shark"]], keep=[0.8, 0.7, 0.9, 0.9],
-                                     classes=ANIMAL_CLASSES, dtype=dtype)
+    return target_matrix_from_groups(
+        [["horse", "zebra"], ["whale", "shark"]], keep=[0.8, 0.7, 0.9, 0.9], classes=ANIMAL_CLASSES, dtype=dtype
+    )
 
 
 def animal_cost_matrix(*, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -112,8 +122,7 @@ def fashion_mnist_hierarchy() -> dict[str, Any]:
     }
 
 
-def fashion_mnist_distance_matrix(*, metric: Metric = "lca_height",
-                                  dtype: torch.dtype = torch.float32) -> Tensor:
+def fashion_mnist_distance_matrix(*, metric: Metric = "lca_height", dtype: torch.dtype = torch.float32) -> Tensor:
     """The 10 x 10 tree distance of :func:`fashion_mnist_hierarchy` in the dataset's label order.
 
     Use it as the cost matrix of :class:`PairwiseCostLoss` / :class:`ExpectedCostLoss` and of
@@ -130,12 +139,12 @@ def fashion_mnist_distance_matrix(*, metric: Metric = "lca_height",
         >>> fashion_mnist_distance_matrix()[0]   # T-shirt/top vs each class
         tensor([0., 2., 1., 2., 1., 2., 1., 2., 2., 2.])
     """
-    return hierarchy_distance_matrix(fashion_mnist_hierarchy(), FASHION_MNIST_CLASSES, metric=metric,
-                                     dtype=dtype)
+    return hierarchy_distance_matrix(fashion_mnist_hierarchy(), FASHION_MNIST_CLASSES, metric=metric, dtype=dtype)
 
 
-def fashion_mnist_target_matrix(*, beta: float = 4.0, metric: Metric = "lca_height",
-                                dtype: torch.dtype = torch.float32) -> Tensor:
+def fashion_mnist_target_matrix(
+    *, beta: float = 4.0, metric: Metric = "lca_height", dtype: torch.dtype = torch.float32
+) -> Tensor:
     """Hierarchy soft labels for Fashion-MNIST: ``T[y, j]`` proportional to ``exp(-beta * D[y, j])``.
 
     Args:
@@ -153,6 +162,6 @@ def fashion_mnist_target_matrix(*, beta: float = 4.0, metric: Metric = "lca_heig
 
     Bertinetto et al., "Making Better Mistakes", CVPR 2020 (soft labels).
     """
-    return hierarchy_target_matrix(fashion_mnist_hierarchy(), FASHION_MNIST_CLASSES, beta=beta, metric=metric,
-                                   dtype=dtype)
-
+    return hierarchy_target_matrix(
+        fashion_mnist_hierarchy(), FASHION_MNIST_CLASSES, beta=beta, metric=metric, dtype=dtype
+    )

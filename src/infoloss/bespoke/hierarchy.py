@@ -55,8 +55,10 @@ def _children(node: Any, where: str) -> list[tuple[str, Any]]:
             elif isinstance(sub, (str, Mapping)) or (isinstance(sub, Sequence) and not isinstance(sub, str)):
                 out.append((name, sub))
             else:
-                raise TypeError(f"hierarchy node {name!r} has a value of type {type(sub).__name__}; "
-                                "expected a mapping, a list of names, a str or None")
+                raise TypeError(
+                    f"hierarchy node {name!r} has a value of type {type(sub).__name__}; "
+                    "expected a mapping, a list of names, a str or None"
+                )
         return out
     if isinstance(node, Sequence):
         out = []
@@ -64,8 +66,7 @@ def _children(node: Any, where: str) -> list[tuple[str, Any]]:
             if isinstance(item, (str, Mapping)):
                 out.extend(_children(item, where))
             else:
-                raise TypeError(f"hierarchy lists may hold str leaves or mappings; "
-                                f"got {item!r} under {where}")
+                raise TypeError(f"hierarchy lists may hold str leaves or mappings; got {item!r} under {where}")
         return out
     raise TypeError(f"a hierarchy must be a mapping or a list of names, got {type(node).__name__}")
 
@@ -85,8 +86,10 @@ def _leaf_paths(tree: Hierarchy) -> tuple[dict[str, tuple[str, ...]], dict[tuple
             child = (*path, name)
             if sub is None:
                 if name in paths:
-                    raise ValueError(f"duplicate leaf name {name!r} in the hierarchy "
-                                     f"(at {'/'.join(paths[name])} and {'/'.join(child)})")
+                    raise ValueError(
+                        f"duplicate leaf name {name!r} in the hierarchy "
+                        f"(at {'/'.join(paths[name])} and {'/'.join(child)})"
+                    )
                 paths[name] = child
                 heights[child] = 0
                 h = 0
@@ -133,16 +136,20 @@ def _resolve_classes(paths: Mapping[str, tuple[str, ...]], classes: Sequence[str
         seen.add(name)
     unknown = [n for n in names if n not in paths]
     if unknown:
-        raise ValueError(f"unknown class names {unknown} (not leaves of the hierarchy); "
-                         f"leaves: {list(paths)}")
+        raise ValueError(f"unknown class names {unknown} (not leaves of the hierarchy); leaves: {list(paths)}")
     missing = [n for n in paths if n not in seen]
     if missing:
         raise ValueError(f"hierarchy leaves {missing} are missing from classes")
     return names
 
 
-def hierarchy_distance_matrix(tree: Hierarchy, classes: Sequence[str] | None = None, *,
-                              metric: Metric = "lca_height", dtype: torch.dtype = torch.float32) -> Tensor:
+def hierarchy_distance_matrix(
+    tree: Hierarchy,
+    classes: Sequence[str] | None = None,
+    *,
+    metric: Metric = "lca_height",
+    dtype: torch.dtype = torch.float32,
+) -> Tensor:
     """The C x C tree distance between the classes (leaves) of a hierarchy; usable as a cost matrix.
 
     ``D[a, b] = height(LCA(a, b))`` for ``metric='lca_height'`` (0 on the diagonal), or the number of
@@ -187,8 +194,14 @@ def hierarchy_distance_matrix(tree: Hierarchy, classes: Sequence[str] | None = N
     return d.to(dtype)
 
 
-def hierarchy_target_matrix(tree: Hierarchy, classes: Sequence[str] | None = None, *, beta: float = 4.0,
-                            metric: Metric = "lca_height", dtype: torch.dtype = torch.float32) -> Tensor:
+def hierarchy_target_matrix(
+    tree: Hierarchy,
+    classes: Sequence[str] | None = None,
+    *,
+    beta: float = 4.0,
+    metric: Metric = "lca_height",
+    dtype: torch.dtype = torch.float32,
+) -> Tensor:
     """Soft labels from a class hierarchy: ``T[y, j]`` proportional to ``exp(-beta * d(y, j))``.
 
     ``T[y, j] = exp(-beta * D[y, j]) / sum_k exp(-beta * D[y, k])`` with ``D`` from

@@ -48,9 +48,16 @@ MatrixLike = Tensor | Sequence[Sequence[float]]
 # shared plumbing
 
 
-def _prepare(input: Tensor, target: Tensor, matrix: Tensor, weight: Tensor | None, ignore_index: int,
-             reduction: str, fn_name: str, matrix_name: str
-             ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor | None]:
+def _prepare(
+    input: Tensor,
+    target: Tensor,
+    matrix: Tensor,
+    weight: Tensor | None,
+    ignore_index: int,
+    reduction: str,
+    fn_name: str,
+    matrix_name: str,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor | None]:
     """Validate shapes; return (logits2d, safe target, valid mask, s_i, matrix, weight) in compute dtype."""
     check_reduction(reduction)
     c = matrix.shape[0]
@@ -61,8 +68,7 @@ def _prepare(input: Tensor, target: Tensor, matrix: Tensor, weight: Tensor | Non
     logits2d = logits2d.to(dtype)
     safe = torch.where(valid, tgt, torch.zeros_like(tgt))
     w = None if weight is None else weight.to(device=input.device, dtype=dtype)
-    s = valid.to(dtype) if w is None else torch.where(valid, w[safe], torch.zeros((), dtype=dtype,
-                                                                                   device=input.device))
+    s = valid.to(dtype) if w is None else torch.where(valid, w[safe], torch.zeros((), dtype=dtype, device=input.device))
     return logits2d, safe, valid, s, matrix.to(device=input.device, dtype=dtype), w
 
 
@@ -75,20 +81,35 @@ def _reduce(loss: Tensor, s: Tensor, reduction: str, target: Tensor, out_dtype: 
 # similarity cross entropy
 
 
-def _similarity_cross_entropy(input: Tensor, target: Tensor, target_matrix: Tensor, weight: Tensor | None,
-                              ignore_index: int, reduction: str, base: float | None) -> Tensor:
+def _similarity_cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    target_matrix: Tensor,
+    weight: Tensor | None,
+    ignore_index: int,
+    reduction: str,
+    base: float | None,
+) -> Tensor:
     ln_b = log_base(base)
-    logits2d, safe, valid, s, t, w = _prepare(input, target, target_matrix, weight, ignore_index, reduction,
-                                              "similarity_cross_entropy", "target_matrix")
+    logits2d, safe, valid, s, t, w = _prepare(
+        input, target, target_matrix, weight, ignore_index, reduction, "similarity_cross_entropy", "target_matrix"
+    )
     # The soft-target row kernel of the core (fused by default): -sum_j w_j T[y, j] log p_j per row.
     rows = _ops.ce_family_rows(logits2d, t[safe], w, RowOptions(ignore_index=ignore_index, ce=1.0 / ln_b))
     loss = torch.where(valid, rows, torch.zeros_like(rows))
     return _reduce(loss, s, reduction, target, loss_dtype(input))
 
 
-def similarity_cross_entropy(input: Tensor, target: Tensor, target_matrix: MatrixLike, *,
-                             weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean",
-                             base: float | None = None) -> Tensor:
+def similarity_cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    target_matrix: MatrixLike,
+    *,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    base: float | None = None,
+) -> Tensor:
     """Cross entropy against the soft label ``target_matrix[y]`` of each class-index target ``y``.
 
     Per element i with true class ``y_i`` and ``p = softmax(input)`` (over the class dim):
@@ -130,8 +151,9 @@ class _MatrixLoss(nn.Module):
     weight: Tensor | None
     _matrix_name = "matrix"
 
-    def __init__(self, matrix: Tensor, *, ignore_index: int, reduction: str, base: float | None,
-                 weight: Tensor | None) -> None:
+    def __init__(
+        self, matrix: Tensor, *, ignore_index: int, reduction: str, base: float | None, weight: Tensor | None
+    ) -> None:
         super().__init__()
         check_reduction(reduction)
         log_base(base)
@@ -150,8 +172,10 @@ class _MatrixLoss(nn.Module):
         return ""
 
     def extra_repr(self) -> str:
-        return (f"num_classes={self.num_classes}, {self._extra_options()}ignore_index={self.ignore_index}, "
-                f"reduction={self.reduction!r}, base={self.base}")
+        return (
+            f"num_classes={self.num_classes}, {self._extra_options()}ignore_index={self.ignore_index}, "
+            f"reduction={self.reduction!r}, base={self.base}"
+        )
 
 
 class SimilarityCrossEntropyLoss(_MatrixLoss):
@@ -183,25 +207,46 @@ class SimilarityCrossEntropyLoss(_MatrixLoss):
     target_matrix: Tensor
     _matrix_name = "target_matrix"
 
-    def __init__(self, target_matrix: MatrixLike, *, ignore_index: int = -100, reduction: str = "mean",
-                 base: float | None = None, weight: Tensor | None = None) -> None:
-        super().__init__(validate_target_matrix(target_matrix), ignore_index=ignore_index, reduction=reduction,
-                         base=base, weight=weight)
+    def __init__(
+        self,
+        target_matrix: MatrixLike,
+        *,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+        base: float | None = None,
+        weight: Tensor | None = None,
+    ) -> None:
+        super().__init__(
+            validate_target_matrix(target_matrix),
+            ignore_index=ignore_index,
+            reduction=reduction,
+            base=base,
+            weight=weight,
+        )
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return _similarity_cross_entropy(input, target, self.target_matrix, self.weight, self.ignore_index,
-                                         self.reduction, self.base)
+        return _similarity_cross_entropy(
+            input, target, self.target_matrix, self.weight, self.ignore_index, self.reduction, self.base
+        )
 
 
 # ----------------------------------------------------------------------------------------------------
 # pairwise cost
 
 
-def _pairwise_cost_loss(input: Tensor, target: Tensor, cost_matrix: Tensor, weight: Tensor | None,
-                        ignore_index: int, reduction: str, base: float | None) -> Tensor:
+def _pairwise_cost_loss(
+    input: Tensor,
+    target: Tensor,
+    cost_matrix: Tensor,
+    weight: Tensor | None,
+    ignore_index: int,
+    reduction: str,
+    base: float | None,
+) -> Tensor:
     ln_b = log_base(base)
-    logits2d, safe, valid, s, k, _ = _prepare(input, target, cost_matrix, weight, ignore_index, reduction,
-                                              "pairwise_cost_loss", "cost_matrix")
+    logits2d, safe, valid, s, k, _ = _prepare(
+        input, target, cost_matrix, weight, ignore_index, reduction, "pairwise_cost_loss", "cost_matrix"
+    )
     c = k.shape[0]
     k = k * (1 - torch.eye(c, dtype=k.dtype, device=k.device))  # the diagonal is never read
     cost = k[safe]
@@ -214,9 +259,16 @@ def _pairwise_cost_loss(input: Tensor, target: Tensor, cost_matrix: Tensor, weig
     return _reduce(loss, s, reduction, target, loss_dtype(input))
 
 
-def pairwise_cost_loss(input: Tensor, target: Tensor, cost_matrix: MatrixLike, *,
-                       weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean",
-                       base: float | None = None) -> Tensor:
+def pairwise_cost_loss(
+    input: Tensor,
+    target: Tensor,
+    cost_matrix: MatrixLike,
+    *,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    base: float | None = None,
+) -> Tensor:
     """Cost-weighted sum of the binary cross entropies of the true class against each wrong class.
 
     Per element i with true class ``y`` and logits ``z``:
@@ -274,26 +326,47 @@ class PairwiseCostLoss(_MatrixLoss):
     cost_matrix: Tensor
     _matrix_name = "cost_matrix"
 
-    def __init__(self, cost_matrix: MatrixLike, *, ignore_index: int = -100, reduction: str = "mean",
-                 base: float | None = None, weight: Tensor | None = None) -> None:
-        super().__init__(validate_cost_matrix(cost_matrix, ignore_diagonal=True), ignore_index=ignore_index,
-                         reduction=reduction, base=base, weight=weight)
+    def __init__(
+        self,
+        cost_matrix: MatrixLike,
+        *,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+        base: float | None = None,
+        weight: Tensor | None = None,
+    ) -> None:
+        super().__init__(
+            validate_cost_matrix(cost_matrix, ignore_diagonal=True),
+            ignore_index=ignore_index,
+            reduction=reduction,
+            base=base,
+            weight=weight,
+        )
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return _pairwise_cost_loss(input, target, self.cost_matrix, self.weight, self.ignore_index,
-                                   self.reduction, self.base)
+        return _pairwise_cost_loss(
+            input, target, self.cost_matrix, self.weight, self.ignore_index, self.reduction, self.base
+        )
 
 
 # ----------------------------------------------------------------------------------------------------
 # expected cost
 
 
-def _expected_cost_loss(input: Tensor, target: Tensor, cost_matrix: Tensor, ce_weight: float,
-                        weight: Tensor | None, ignore_index: int, reduction: str,
-                        base: float | None) -> Tensor:
+def _expected_cost_loss(
+    input: Tensor,
+    target: Tensor,
+    cost_matrix: Tensor,
+    ce_weight: float,
+    weight: Tensor | None,
+    ignore_index: int,
+    reduction: str,
+    base: float | None,
+) -> Tensor:
     ln_b = log_base(base)
-    logits2d, safe, valid, s, k, _ = _prepare(input, target, cost_matrix, weight, ignore_index, reduction,
-                                              "expected_cost_loss", "cost_matrix")
+    logits2d, safe, valid, s, k, _ = _prepare(
+        input, target, cost_matrix, weight, ignore_index, reduction, "expected_cost_loss", "cost_matrix"
+    )
     logp = torch.log_softmax(logits2d, dim=-1)
     risk = (k[safe] * logp.exp()).sum(-1)
     per = risk
@@ -310,9 +383,17 @@ def _check_ce_weight(ce_weight: float) -> float:
     return float(ce_weight)
 
 
-def expected_cost_loss(input: Tensor, target: Tensor, cost_matrix: MatrixLike, *, ce_weight: float = 0.0,
-                       weight: Tensor | None = None, ignore_index: int = -100, reduction: str = "mean",
-                       base: float | None = None) -> Tensor:
+def expected_cost_loss(
+    input: Tensor,
+    target: Tensor,
+    cost_matrix: MatrixLike,
+    *,
+    ce_weight: float = 0.0,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    base: float | None = None,
+) -> Tensor:
     """The expected cost (Bayes risk) of the predicted distribution, optionally plus cross entropy.
 
     Per element i with true class ``y`` and ``p = softmax(input)``:
@@ -374,15 +455,25 @@ class ExpectedCostLoss(_MatrixLoss):
     cost_matrix: Tensor
     _matrix_name = "cost_matrix"
 
-    def __init__(self, cost_matrix: MatrixLike, *, ce_weight: float = 0.0, ignore_index: int = -100,
-                 reduction: str = "mean", base: float | None = None, weight: Tensor | None = None) -> None:
-        super().__init__(validate_cost_matrix(cost_matrix), ignore_index=ignore_index, reduction=reduction,
-                         base=base, weight=weight)
+    def __init__(
+        self,
+        cost_matrix: MatrixLike,
+        *,
+        ce_weight: float = 0.0,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+        base: float | None = None,
+        weight: Tensor | None = None,
+    ) -> None:
+        super().__init__(
+            validate_cost_matrix(cost_matrix), ignore_index=ignore_index, reduction=reduction, base=base, weight=weight
+        )
         self.ce_weight = _check_ce_weight(ce_weight)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return _expected_cost_loss(input, target, self.cost_matrix, self.ce_weight, self.weight,
-                                   self.ignore_index, self.reduction, self.base)
+        return _expected_cost_loss(
+            input, target, self.cost_matrix, self.ce_weight, self.weight, self.ignore_index, self.reduction, self.base
+        )
 
     def _extra_options(self) -> str:
         return f"ce_weight={self.ce_weight}, "

@@ -30,8 +30,9 @@ __all__ = [
 ]
 
 
-def validate_target_matrix(matrix: Tensor | Sequence[Sequence[float]], *, name: str = "target_matrix",
-                           atol: float = ROW_SUM_ATOL) -> Tensor:
+def validate_target_matrix(
+    matrix: Tensor | Sequence[Sequence[float]], *, name: str = "target_matrix", atol: float = ROW_SUM_ATOL
+) -> Tensor:
     """Check that ``matrix`` is a C x C row-stochastic matrix and return it as a floating tensor.
 
     Requires ``T[y, j] >= 0``, all finite, and ``|sum_j T[y, j] - 1| <= atol`` for every row ``y``.
@@ -68,8 +69,9 @@ def validate_target_matrix(matrix: Tensor | Sequence[Sequence[float]], *, name: 
     return m
 
 
-def validate_cost_matrix(matrix: Tensor | Sequence[Sequence[float]], *, name: str = "cost_matrix",
-                         ignore_diagonal: bool = False) -> Tensor:
+def validate_cost_matrix(
+    matrix: Tensor | Sequence[Sequence[float]], *, name: str = "cost_matrix", ignore_diagonal: bool = False
+) -> Tensor:
     """Check that ``matrix`` is a finite, non-negative C x C cost matrix ``K[true, predicted]``.
 
     Args:
@@ -125,8 +127,9 @@ def label_smoothing_matrix(num_classes: int, eps: float, *, dtype: torch.dtype =
     return ((1.0 - eps) * eye + eps / num_classes).to(dtype)
 
 
-def target_matrix_from_distances(distance: Tensor | Sequence[Sequence[float]], *, temperature: float = 1.0,
-                                 dtype: torch.dtype = torch.float32) -> Tensor:
+def target_matrix_from_distances(
+    distance: Tensor | Sequence[Sequence[float]], *, temperature: float = 1.0, dtype: torch.dtype = torch.float32
+) -> Tensor:
     """Soft labels from a class-distance matrix: a row softmax of ``-distance / temperature``.
 
     ``T[y, j] = exp(-D[y, j] / t) / sum_k exp(-D[y, k] / t)``. Close classes (small ``D``) get more mass;
@@ -154,8 +157,9 @@ def target_matrix_from_distances(distance: Tensor | Sequence[Sequence[float]], *
     return torch.softmax(-d / t, dim=1).to(dtype)
 
 
-def target_matrix_from_similarities(similarity: Tensor | Sequence[Sequence[float]], *,
-                                    temperature: float = 1.0, dtype: torch.dtype = torch.float32) -> Tensor:
+def target_matrix_from_similarities(
+    similarity: Tensor | Sequence[Sequence[float]], *, temperature: float = 1.0, dtype: torch.dtype = torch.float32
+) -> Tensor:
     """Soft labels from a class-similarity matrix: a row softmax of ``similarity / temperature``.
 
     ``T[y, j] = exp(S[y, j] / t) / sum_k exp(S[y, k] / t)``. Similar classes (large ``S``) get more mass;
@@ -180,9 +184,14 @@ def target_matrix_from_similarities(similarity: Tensor | Sequence[Sequence[float
     return torch.softmax(s / t, dim=1).to(dtype)
 
 
-def target_matrix_from_groups(groups: Sequence[Sequence[int | str]], num_classes: int | None = None, *,
-                              keep: float | Sequence[float] = 0.9, classes: Sequence[str] | None = None,
-                              dtype: torch.dtype = torch.float32) -> Tensor:
+def target_matrix_from_groups(
+    groups: Sequence[Sequence[int | str]],
+    num_classes: int | None = None,
+    *,
+    keep: float | Sequence[float] = 0.9,
+    classes: Sequence[str] | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> Tensor:
     """Soft labels from groups of interchangeable classes: the true class keeps ``keep``, its group the rest.
 
     For a class ``y`` in a group ``G`` with ``|G| > 1``: ``T[y, y] = keep_y`` and
@@ -242,8 +251,7 @@ def _check_num_classes(num_classes: int) -> None:
 def _per_class(value: float | Sequence[float], num_classes: int, name: str) -> list[float]:
     values = [value] * num_classes if isinstance(value, (int, float)) else list(value)
     if len(values) != num_classes:
-        raise ValueError(f"{name} must be one number or {num_classes} numbers (one per class), "
-                         f"got {len(values)}")
+        raise ValueError(f"{name} must be one number or {num_classes} numbers (one per class), got {len(values)}")
     for c, v in enumerate(values):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0.0 <= v <= 1.0):
             raise ValueError(f"{name} must lie in [0, 1]; class {c} has {v!r}")
@@ -268,4 +276,3 @@ def _group_indices(group: Sequence[int | str], num_classes: int, classes: Sequen
         else:
             raise TypeError(f"group members must be class indices or names, got {c!r}")
     return out
-

@@ -35,10 +35,12 @@ def _flat_scores(scores: Tensor, target: Tensor | None = None) -> Tensor:
         raise TypeError("scores must be a floating tensor (logits or probabilities)")
     cd = _class_dim(scores)
     if target is not None:
-        expected = scores.shape[:cd] + scores.shape[cd + 1:]
+        expected = scores.shape[:cd] + scores.shape[cd + 1 :]
         if target.shape != expected:
-            raise ValueError(f"target shape {tuple(target.shape)} does not match scores shape "
-                             f"{tuple(scores.shape)} without the class dim (expected {tuple(expected)})")
+            raise ValueError(
+                f"target shape {tuple(target.shape)} does not match scores shape "
+                f"{tuple(scores.shape)} without the class dim (expected {tuple(expected)})"
+            )
     return scores.detach().movedim(cd, -1).reshape(-1, scores.shape[cd])
 
 
@@ -49,8 +51,9 @@ def _predictions(prediction: Tensor, target: Tensor) -> Tensor:
     if prediction.dtype.is_floating_point:
         return _flat_scores(prediction, target).argmax(-1)
     if prediction.shape != target.shape:
-        raise ValueError(f"prediction indices shape {tuple(prediction.shape)} differs from target shape "
-                         f"{tuple(target.shape)}")
+        raise ValueError(
+            f"prediction indices shape {tuple(prediction.shape)} differs from target shape {tuple(target.shape)}"
+        )
     return prediction.reshape(-1)
 
 
@@ -66,8 +69,9 @@ def _check_range(values: Tensor, num_classes: int, what: str) -> None:
         raise ValueError(f"{what} index {int(values[bad][0])} is out of range for {num_classes} classes")
 
 
-def _costed_pairs(prediction: Tensor, target: Tensor, cost_matrix: Tensor,
-                  ignore_index: int) -> tuple[Tensor, Tensor, Tensor]:
+def _costed_pairs(
+    prediction: Tensor, target: Tensor, cost_matrix: Tensor, ignore_index: int
+) -> tuple[Tensor, Tensor, Tensor]:
     """(cost matrix, true, predicted) over the non-ignored elements, both index vectors range-checked."""
     k = _cost(cost_matrix, "cost_matrix")
     pred = _predictions(prediction, target)
@@ -105,8 +109,7 @@ def top1_accuracy(prediction: Tensor, target: Tensor, *, ignore_index: int = -10
     return (pred[keep] == y[keep]).sum().to(torch.float32) / n
 
 
-def average_cost(prediction: Tensor, target: Tensor, cost_matrix: Tensor, *,
-                 ignore_index: int = -100) -> Tensor:
+def average_cost(prediction: Tensor, target: Tensor, cost_matrix: Tensor, *, ignore_index: int = -100) -> Tensor:
     """The mean cost ``cost[y_i, pred_i]`` over all (non-ignored) elements, correct ones included.
 
     This is the empirical risk that :func:`min_expected_cost_prediction` minimises in expectation.
@@ -131,8 +134,7 @@ def average_cost(prediction: Tensor, target: Tensor, cost_matrix: Tensor, *,
     return k.to(y.device)[y, pred].mean()
 
 
-def mistake_severity(prediction: Tensor, target: Tensor, cost_matrix: Tensor, *,
-                     ignore_index: int = -100) -> Tensor:
+def mistake_severity(prediction: Tensor, target: Tensor, cost_matrix: Tensor, *, ignore_index: int = -100) -> Tensor:
     """The mean cost of the mistakes only: ``mean_{i: pred_i != y_i} cost[y_i, pred_i]``.
 
     With a hierarchy distance (:func:`hierarchy_distance_matrix`, LCA height) as ``cost_matrix`` this is the
@@ -160,8 +162,9 @@ def mistake_severity(prediction: Tensor, target: Tensor, cost_matrix: Tensor, *,
     return k.to(y.device)[y[wrong], pred[wrong]].mean()
 
 
-def hierarchical_distance_at_k(scores: Tensor, target: Tensor, distance_matrix: Tensor, *, k: int = 5,
-                               ignore_index: int = -100) -> Tensor:
+def hierarchical_distance_at_k(
+    scores: Tensor, target: Tensor, distance_matrix: Tensor, *, k: int = 5, ignore_index: int = -100
+) -> Tensor:
     """Average distance between the true class and each of the k highest-scoring classes.
 
     ``mean_i (1/k) sum_{j in topk(scores_i)} D[y_i, j]`` (the true class counts with distance 0 when it
@@ -220,8 +223,7 @@ def expected_costs(input: Tensor, cost_matrix: Tensor) -> Tensor:
         raise TypeError("input must be a floating tensor of logits")
     cd = _class_dim(input)
     if input.shape[cd] != k.shape[0]:
-        raise ValueError(f"cost_matrix is {k.shape[0]} x {k.shape[0]} "
-                         f"but input has {input.shape[cd]} classes")
+        raise ValueError(f"cost_matrix is {k.shape[0]} x {k.shape[0]} but input has {input.shape[cd]} classes")
     p = torch.softmax(input.detach().to(torch.float64), dim=cd).movedim(cd, -1)
     risk = p @ k.to(device=input.device, dtype=torch.float64)
     return risk.movedim(-1, cd).to(torch.promote_types(input.dtype, torch.float32))

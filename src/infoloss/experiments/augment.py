@@ -81,8 +81,7 @@ def perspective_rotation(
     hom = _homography(ends, corners.expand(n, 4, 2))  # output (distorted) -> input coordinates
     angle = (torch.rand(n, generator=generator, dtype=torch.float64) * 2 - 1) * math.radians(degrees)
 
-    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64),
-                            indexing="ij")  # fmt: skip
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
     cx, cy = (w - 1) / 2, (h - 1) / 2
     dx, dy = xs - cx, ys - cy  # (H, W)
     cos, sin = torch.cos(angle)[:, None, None], torch.sin(angle)[:, None, None]

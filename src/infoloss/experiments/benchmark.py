@@ -75,8 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     ips = images_per_second(a.model, batch_size=a.batch_size, size=a.size, seconds=a.seconds, device=a.device)
-    print(f"{a.model}: {ips:.0f} images/s (train step, batch {a.batch_size}, {a.size}x{a.size}, "
-          f"{torch.get_num_threads()} threads, {pick_device(a.device)})")  # fmt: skip
+    print(
+        f"{a.model}: {ips:.0f} images/s (train step, batch {a.batch_size}, {a.size}x{a.size}, "
+        f"{torch.get_num_threads()} threads, {pick_device(a.device)})"
+    )
     return 0
 
 

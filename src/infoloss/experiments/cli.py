@@ -57,11 +57,17 @@ def _add_train_flags(p: argparse.ArgumentParser, skip: tuple[str, ...] = ("name"
         base, is_bool = _flag_type(hints[f.name])
         flag = "--" + f.name.replace("_", "-")
         if is_bool:
-            g.add_argument(flag, dest=f"t_{f.name}", action=argparse.BooleanOptionalAction, default=None,
-                           help=f"(default {f.default})")  # fmt: skip
+            g.add_argument(
+                flag,
+                dest=f"t_{f.name}",
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=f"(default {f.default})",
+            )
         else:
-            g.add_argument(flag, dest=f"t_{f.name}", type=base, default=None, metavar=f.name.upper(),
-                           help=f"(default {f.default})")  # fmt: skip
+            g.add_argument(
+                flag, dest=f"t_{f.name}", type=base, default=None, metavar=f.name.upper(), help=f"(default {f.default})"
+            )
 
 
 def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -132,14 +138,19 @@ def _guarded(command: str, body: Callable[[argparse.Namespace], int]) -> Callabl
         try:
             errors = _errors()
         except ImportError as e:
-            print(f"infoloss {command}: error: the harness needs the experiments extra "
-                  f"(pip install 'infoloss[experiments]'): {e}", file=sys.stderr)  # fmt: skip
+            print(
+                f"infoloss {command}: error: the harness needs the experiments extra "
+                f"(pip install 'infoloss[experiments]'): {e}",
+                file=sys.stderr,
+            )
             return 2
         try:
             return body(args)
         except ImportError as e:
-            print(f"infoloss {command}: error: missing dependency (pip install 'infoloss[experiments]'): {e}",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"infoloss {command}: error: missing dependency (pip install 'infoloss[experiments]'): {e}",
+                file=sys.stderr,
+            )
             return 2
         except errors as e:
             print(f"infoloss {command}: error: {e}", file=sys.stderr)
@@ -193,8 +204,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     res = train(cfg, run_dir)
     if res.final:
         f = res.final
-        print(f"{cfg.name}: {len(res.history)} epochs, test acc {f['test_acc']:.2f}%, nll {f['test_nll']:.4f}, "
-              f"ece {f['test_ece']:.4f}, entropy {f['test_entropy']:.4f}; run directory {run_dir}")  # fmt: skip
+        print(
+            f"{cfg.name}: {len(res.history)} epochs, test acc {f['test_acc']:.2f}%, nll {f['test_nll']:.4f}, "
+            f"ece {f['test_ece']:.4f}, entropy {f['test_entropy']:.4f}; run directory {run_dir}"
+        )
     return 130 if res.interrupted else 0
 
 
@@ -205,8 +218,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
 
-    metrics = evaluate_checkpoint(args.checkpoint, data_dir=args.data_dir, device=args.device,
-                                  batch_size=args.batch_size)  # fmt: skip
+    metrics = evaluate_checkpoint(
+        args.checkpoint, data_dir=args.data_dir, device=args.device, batch_size=args.batch_size
+    )
     shown = {k: v for k, v in metrics.items() if k not in ("reliability", "entropy_hist", "reliability_ts")}
     if args.json:
         print(json.dumps(metrics))
@@ -218,15 +232,24 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _add_grid_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metric", help="metric compared, at the reported epoch (default test_acc)")
-    p.add_argument("--select", choices=("final", "best-val"),
-                   help="reported epoch of each run: final (default) or the best on --select-metric")  # fmt: skip
+    p.add_argument(
+        "--select",
+        choices=("final", "best-val"),
+        help="reported epoch of each run: final (default) or the best on --select-metric",
+    )
     p.add_argument("--select-metric", help="validation metric for best-val and sweep settings (default val_acc)")
     p.add_argument("--run-dir", help="output directory; an existing one is resumed (finished runs skipped)")
     p.add_argument("--out-dir", default="runs", help="parent of the default run directory (default runs/)")
-    p.add_argument("--jobs", type=int, default=1, help="train independent runs in N local processes (threads "
-                   "split among them; same results as --jobs 1 at equal threads per process)")  # fmt: skip
-    p.add_argument("--shard", metavar="I/N", help="train only shard I of N (0 <= I < N) of the grid; then "
-                   "infoloss merge")  # fmt: skip
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="train independent runs in N local processes (threads "
+        "split among them; same results as --jobs 1 at equal threads per process)",
+    )
+    p.add_argument(
+        "--shard", metavar="I/N", help="train only shard I of N (0 <= I < N) of the grid; then infoloss merge"
+    )
     _add_train_flags(p, skip=("name", "loss", "seed"))  # the grid sets loss and seed per run
 
 
@@ -269,17 +292,24 @@ def add_subcommands(subparsers: Any) -> None:
     p.add_argument("--config", help="TOML file (top-level name/losses/baselines/seeds/..., [train] table)")
     p.add_argument("--name")
     p.add_argument("--losses", nargs="+", metavar="GRID", help="grid specs, e.g. ce min-ent:entropy_weight=0.1,0.2")
-    p.add_argument("--baselines", nargs="+", metavar="FAMILY", help="families compared against (default ce "
-                   "label-smoothing confidence-penalty)")  # fmt: skip
+    p.add_argument(
+        "--baselines",
+        nargs="+",
+        metavar="FAMILY",
+        help="families compared against (default ce label-smoothing confidence-penalty)",
+    )
     p.add_argument("--seeds", nargs="+", type=int)
     p.add_argument("--num-seeds", type=int, help="use seeds 0..N-1")
     _add_grid_flags(p)
     p.set_defaults(func=_guarded("sweep", _cmd_sweep))
 
-    p = subparsers.add_parser("merge", help="join the shards of a compare/sweep grid and write its summary",
-                              description="Copy the finished runs of several run directories of one grid "
-                              "(made with --shard i/n) into one and write the summary; with one directory "
-                              "(shards on a shared filesystem) only the summary is written.")  # fmt: skip
+    p = subparsers.add_parser(
+        "merge",
+        help="join the shards of a compare/sweep grid and write its summary",
+        description="Copy the finished runs of several run directories of one grid "
+        "(made with --shard i/n) into one and write the summary; with one directory "
+        "(shards on a shared filesystem) only the summary is written.",
+    )
     p.add_argument("run_dirs", nargs="+", help="run directories of the same grid")
     p.add_argument("--out", help="destination (default: the first run directory)")
     p.set_defaults(func=_guarded("merge", _cmd_merge))

@@ -98,13 +98,16 @@ def _header(cc: CompareConfig, versions: list[str], partial: str) -> str:
     val = f", validation {t.val_fraction:g} of train (seed {t.val_seed})" if t.val_fraction else ""
     sub = f", train subset {t.train_subset}" if t.train_subset else ""
     code = versions[0] if len(versions) == 1 else f"{len(versions)} code versions: " + " | ".join(versions)
-    return (f"# {cc.name}: {t.dataset}{sub}{val}, {t.model}, {t.epochs} epochs, {t.optimizer} lr={t.lr}, "
-            f"batch {t.batch_size}, schedule {t.schedule}; paired over seeds {cc.seeds}; reported: {sel}\n\n"
-            f"Code: {code or 'not recorded'} (this summary: {code_version()})\n\n{partial}")  # fmt: skip
+    return (
+        f"# {cc.name}: {t.dataset}{sub}{val}, {t.model}, {t.epochs} epochs, {t.optimizer} lr={t.lr}, "
+        f"batch {t.batch_size}, schedule {t.schedule}; paired over seeds {cc.seeds}; reported: {sel}\n\n"
+        f"Code: {code or 'not recorded'} (this summary: {code_version()})\n\n{partial}"
+    )
 
 
-def summarize_compare(cc: CompareConfig, out: Path, num_classes: int, *, quiet: bool = False,
-                      interrupted: bool = False) -> CompareResult:  # fmt: skip
+def summarize_compare(
+    cc: CompareConfig, out: Path, num_classes: int, *, quiet: bool = False, interrupted: bool = False
+) -> CompareResult:
     """Read the finished runs of the grid in ``out`` and write ``summary.md``, ``summary.json`` and the plots.
 
     Nothing trains here: this is also what ``infoloss merge`` runs after the shards of a grid finished.
@@ -124,15 +127,27 @@ def summarize_compare(cc: CompareConfig, out: Path, num_classes: int, *, quiet: 
         partial += ", ...)**\n\n" if len(missing) > 8 else ")**\n\n"
     header = _header(cc, code_versions(planned), partial)
     atomic.write_text(out / "summary.md", header + result.table)
-    atomic.write_json(out / "summary.json", {
-        "config": to_dict(cc),
-        "code_versions": code_versions(planned),
-        "missing": missing,
-        "rows": [dataclasses.asdict(r) for r in result.rows],
-        "reported": {loss: [{"seed": r.seed, **{k: v for k, v in r.row.items()
-                                                if k not in ("reliability", "entropy_hist", "reliability_ts")}}
-                            for r in recs] for loss, recs in result.runs.items()},
-    })  # fmt: skip
+    atomic.write_json(
+        out / "summary.json",
+        {
+            "config": to_dict(cc),
+            "code_versions": code_versions(planned),
+            "missing": missing,
+            "rows": [dataclasses.asdict(r) for r in result.rows],
+            "reported": {
+                loss: [
+                    {
+                        "seed": r.seed,
+                        **{
+                            k: v for k, v in r.row.items() if k not in ("reliability", "entropy_hist", "reliability_ts")
+                        },
+                    }
+                    for r in recs
+                ]
+                for loss, recs in result.runs.items()
+            },
+        },
+    )
     write_plots(result.runs, result.rows, out, num_classes)
     if not quiet:
         print("\n" + header + result.table + f"\nrun directory: {out}", flush=True)
@@ -187,15 +202,20 @@ def run_compare(
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
         write_grid_config(out, "compare", cc)
-    interrupted = run_grid(cc.train, planned, total, dataset=ds, dataset_given=dataset is not None, jobs=jobs,
-                           quiet=quiet, info=info)  # fmt: skip
+    interrupted = run_grid(
+        cc.train, planned, total, dataset=ds, dataset_given=dataset is not None, jobs=jobs, quiet=quiet, info=info
+    )
     result = CompareResult(out, interrupted=interrupted)
     if shard is not None:
         if info.is_main and not quiet:
-            print(f"shard {shard[0]}/{shard[1]} done ({len(planned)} of {total} runs); once every shard has "
-                  f"finished: infoloss merge {out}", flush=True)  # fmt: skip
+            print(
+                f"shard {shard[0]}/{shard[1]} done ({len(planned)} of {total} runs); once every shard has "
+                f"finished: infoloss merge {out}",
+                flush=True,
+            )
     elif info.is_main:
-        result = summarize_compare(cc, out, cc.train.num_outputs or ds.num_classes, quiet=quiet,
-                                   interrupted=interrupted)  # fmt: skip
+        result = summarize_compare(
+            cc, out, cc.train.num_outputs or ds.num_classes, quiet=quiet, interrupted=interrupted
+        )
     barrier(info)
     return result

@@ -136,11 +136,29 @@ class SweepConfig:
 
 # TrainConfig fields that do not change what a run computes (performance, output and location knobs):
 # a run directory is keyed by every other field.
-NON_KEY_FIELDS = ("name", "progress", "log_every", "num_workers", "threads", "device", "data_dir", "download",
-                  "eval_batch_size")  # fmt: skip
+NON_KEY_FIELDS = (
+    "name",
+    "progress",
+    "log_every",
+    "num_workers",
+    "threads",
+    "device",
+    "data_dir",
+    "download",
+    "eval_batch_size",
+)
 # grid-level fields that only change the analysis (re-analysing finished runs is allowed)
-ANALYSIS_FIELDS = ("name", "losses", "seeds", "baseline", "baselines", "metric", "select", "select_metric",
-                   "n_bootstrap")  # fmt: skip
+ANALYSIS_FIELDS = (
+    "name",
+    "losses",
+    "seeds",
+    "baseline",
+    "baselines",
+    "metric",
+    "select",
+    "select_metric",
+    "n_bootstrap",
+)
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "step", "none", "random-restart")
@@ -188,15 +206,16 @@ def check_train_config(cfg: TrainConfig) -> None:
         raise ConfigError(f"momentum must lie in [0, 1), got {cfg.momentum}")
     if not (math.isfinite(cfg.gamma) and cfg.gamma > 0):
         raise ConfigError(f"gamma must be a positive number, got {cfg.gamma}")
-    for key, valid in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("amp", AMP_MODES),
-                       ("augment", AUGMENTS)):  # fmt: skip
+    for key, valid in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("amp", AMP_MODES), ("augment", AUGMENTS)):
         if getattr(cfg, key) not in valid:
             raise ConfigError(f"unknown {key} {getattr(cfg, key)!r}; valid {key}s: {', '.join(valid)}")
     if cfg.hierarchy is not None and cfg.hierarchy not in HIERARCHIES:
         raise ConfigError(f"unknown hierarchy {cfg.hierarchy!r}; valid hierarchies: {', '.join(HIERARCHIES)}")
     if cfg.schedule == "random-restart" and cfg.val_fraction == 0:
-        raise ConfigError("schedule 'random-restart' is steered by validation accuracy: set val_fraction > 0 "
-                          "(it is never steered by the test set)")  # fmt: skip
+        raise ConfigError(
+            "schedule 'random-restart' is steered by validation accuracy: set val_fraction > 0 "
+            "(it is never steered by the test set)"
+        )
 
 
 def has_hierarchy(cfg: TrainConfig) -> bool:
@@ -218,8 +237,18 @@ def available_metrics(cfg: TrainConfig) -> list[str]:
     if sev:
         keys.append("mistake_severity")
     if cfg.val_fraction > 0:
-        keys += ["val_acc", "val_nll", "val_ece", "val_entropy", "temperature", "val_nll_ts", "val_ece_ts",
-                 "test_nll_ts", "test_ece_ts", "test_entropy_ts"]  # fmt: skip
+        keys += [
+            "val_acc",
+            "val_nll",
+            "val_ece",
+            "val_entropy",
+            "temperature",
+            "val_nll_ts",
+            "val_ece_ts",
+            "test_nll_ts",
+            "test_ece_ts",
+            "test_entropy_ts",
+        ]
         if sev:
             keys.append("val_mistake_severity")
     return keys
@@ -243,11 +272,14 @@ def check_selection(train: TrainConfig, metric: str, select: str, select_metric:
         raise ConfigError(f"{what} needs a validation split: set val_fraction > 0 (e.g. --val-fraction 0.1)")
     if select == "best-val" or need_val:
         if select_metric not in SELECT_METRICS:
-            raise ConfigError(f"select_metric must be a validation metric, one of {', '.join(SELECT_METRICS)}; "
-                              f"got {select_metric!r}")  # fmt: skip
+            raise ConfigError(
+                f"select_metric must be a validation metric, one of {', '.join(SELECT_METRICS)}; got {select_metric!r}"
+            )
         if select_metric not in avail:
-            raise ConfigError(f"select_metric {select_metric!r} is not recorded by this configuration "
-                              f"(mistake severity needs a hierarchy)")  # fmt: skip
+            raise ConfigError(
+                f"select_metric {select_metric!r} is not recorded by this configuration "
+                f"(mistake severity needs a hierarchy)"
+            )
 
 
 def run_key(cfg: TrainConfig | dict[str, Any]) -> dict[str, Any]:

@@ -197,9 +197,17 @@ def load_digits(data_dir: str | None = None, download: bool = False) -> Dataset:
 
 
 FASHION_CLASSES = [
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-]  # fmt: skip
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 
 
 def _check_dir(name: str, directory: Path) -> None:
@@ -273,9 +281,13 @@ def _load_emnist(split: str, classes: list[str], label_offset: int, data_dir: st
     d = _emnist_dir(data_dir, split, download)
     arrays = [
         read_idx(_find(d, f"emnist-{split}-{part}", name))
-        for part in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "test-images-idx3-ubyte",
-                     "test-labels-idx1-ubyte")
-    ]  # fmt: skip
+        for part in (
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte",
+            "test-images-idx3-ubyte",
+            "test-labels-idx1-ubyte",
+        )
+    ]
     _check_pairs(name, d, arrays)
     xtr, ytr, xte, yte = arrays
     # EMNIST images are stored transposed (column-major) relative to MNIST: swap H and W.
@@ -418,5 +430,12 @@ def make_splits(ds: Dataset, train_subset: int | None = None, val_fraction: floa
         "val_seed": val_seed,
         "val_indices_sha256": hashlib.sha256(val_idx.numpy().astype("<i8").tobytes()).hexdigest(),
     }
-    return Splits(ds.x_train[train_idx], ds.y_train[train_idx], ds.x_train[val_idx], ds.y_train[val_idx],
-                  ds.x_test, ds.y_test, info)  # fmt: skip
+    return Splits(
+        ds.x_train[train_idx],
+        ds.y_train[train_idx],
+        ds.x_train[val_idx],
+        ds.y_train[val_idx],
+        ds.x_test,
+        ds.y_test,
+        info,
+    )

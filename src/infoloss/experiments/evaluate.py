@@ -58,10 +58,12 @@ def evaluate_checkpoint(
         model = build_model(cfg.model, ds.input_shape, n_out)
         model.load_state_dict(ckpt["model"])
     except (RuntimeError, ValueError) as e:
-        raise CheckpointError(f"checkpoint {path}: its weights do not fit model {cfg.model!r} on {ds.name} "
-                              f"({str(e).splitlines()[0]})") from None  # fmt: skip
+        raise CheckpointError(
+            f"checkpoint {path}: its weights do not fit model {cfg.model!r} on {ds.name} ({str(e).splitlines()[0]})"
+        ) from None
     model.to(dev)
     distances = class_distance_matrix(LossContext(n_out, ds.name, cfg.hierarchy))
-    metrics = evaluate(model, ds.x_test, ds.y_test, num_classes=n_out, batch_size=batch_size,
-                       device=dev, distances=distances)  # fmt: skip
+    metrics = evaluate(
+        model, ds.x_test, ds.y_test, num_classes=n_out, batch_size=batch_size, device=dev, distances=distances
+    )
     return {"epoch": int(ckpt["epoch"]), **metrics}

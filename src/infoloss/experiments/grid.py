@@ -199,8 +199,10 @@ def _run_in_worker(cfg_dict: dict[str, Any], path: str) -> tuple[bool, dict[str,
 
 
 def _line(k: int, total: int, p: Planned, final: dict[str, Any]) -> str:
-    return (f"[{k}/{total}] {p.loss} seed {p.seed}: test acc {final['test_acc']:.2f}%  "
-            f"nll {final['test_nll']:.3f}  ece {final['test_ece']:.3f}")  # fmt: skip
+    return (
+        f"[{k}/{total}] {p.loss} seed {p.seed}: test acc {final['test_acc']:.2f}%  "
+        f"nll {final['test_nll']:.3f}  ece {final['test_ece']:.3f}"
+    )
 
 
 def run_grid(
@@ -247,8 +249,9 @@ def run_grid(
             todo.append(p)
     if jobs <= 1 or len(todo) <= 1:
         for p in todo:
-            cfg = dataclasses.replace(train_cfg, loss=p.loss, seed=p.seed,
-                                      name=f"[{p.index + 1}/{total}] {p.loss} s{p.seed}")  # fmt: skip
+            cfg = dataclasses.replace(
+                train_cfg, loss=p.loss, seed=p.seed, name=f"[{p.index + 1}/{total}] {p.loss} s{p.seed}"
+            )
             res = train_fn(cfg, p.path, dataset=dataset)
             if res.interrupted:
                 return True
@@ -261,12 +264,22 @@ def run_grid(
     threads = max(1, (train_cfg.threads or torch.get_num_threads()) // jobs)
     ctx = multiprocessing.get_context("spawn")
     interrupted = False
-    with cf.ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=ctx, initializer=_init_worker,
-                                initargs=(dataset if dataset_given else None, threads)) as pool:  # fmt: skip
+    with cf.ProcessPoolExecutor(
+        max_workers=min(jobs, len(todo)),
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(dataset if dataset_given else None, threads),
+    ) as pool:
         futures = {}
         for p in todo:
-            cfg = dataclasses.replace(train_cfg, loss=p.loss, seed=p.seed, threads=threads, progress=False,
-                                      name=f"[{p.index + 1}/{total}] {p.loss} s{p.seed}")  # fmt: skip
+            cfg = dataclasses.replace(
+                train_cfg,
+                loss=p.loss,
+                seed=p.seed,
+                threads=threads,
+                progress=False,
+                name=f"[{p.index + 1}/{total}] {p.loss} s{p.seed}",
+            )
             futures[pool.submit(_run_in_worker, to_dict(cfg), str(p.path))] = p
         try:
             for fut in cf.as_completed(futures):

@@ -83,12 +83,18 @@ class EvalSums:
         count, correct, nll, entropy, mistakes, severity = (float(x) for x in v[:6])
         b = 6
         return cls(
-            num_classes, count, correct, nll, entropy, mistakes, severity,
+            num_classes,
+            count,
+            correct,
+            nll,
+            entropy,
+            mistakes,
+            severity,
             bin_counts=v[b : b + N_BINS].clone(),
             bin_conf=v[b + N_BINS : b + 2 * N_BINS].clone(),
             bin_correct=v[b + 2 * N_BINS : b + 3 * N_BINS].clone(),
             entropy_hist=v[b + 3 * N_BINS :].clone(),
-        )  # fmt: skip
+        )
 
     def metrics(self, prefix: str = "test", suffix: str = "") -> dict[str, Any]:
         """Return accuracy, NLL (nats), ECE, mean entropy (nats), mistake severity and the bins for plots.

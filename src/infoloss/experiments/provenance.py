@@ -39,12 +39,23 @@ def source_hash() -> str:
 def git_state() -> dict[str, Any] | None:
     """``{"commit": sha, "dirty": bool}`` of the git work tree holding the package, or None."""
     try:
-        top = subprocess.run(["git", "-C", str(_PKG), "rev-parse", "--show-toplevel"], capture_output=True,
-                             text=True, timeout=10, check=True).stdout.strip()  # fmt: skip
-        commit = subprocess.run(["git", "-C", top, "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()  # fmt: skip
-        status = subprocess.run(["git", "-C", top, "status", "--porcelain", "--", str(_PKG)], capture_output=True,
-                                text=True, timeout=30, check=True).stdout  # fmt: skip
+        top = subprocess.run(
+            ["git", "-C", str(_PKG), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", top, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "-C", top, "status", "--porcelain", "--", str(_PKG)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     return {"commit": commit, "dirty": bool(status.strip())}
@@ -91,8 +102,11 @@ def provenance(device: Any = None) -> dict[str, Any]:
         "python_version": sys.version.split()[0],
         "threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
-        "machine": {"hostname": socket.gethostname(), "platform": platform.platform(),
-                    "processor": platform.processor() or platform.machine()},  # fmt: skip
+        "machine": {
+            "hostname": socket.gethostname(),
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+        },
         "device": dev,
         "gpu": gpu,
     }

@@ -165,10 +165,13 @@ def build_rows(
             common = [r for r in recs if r.seed in base]
             if common:
                 unit = "points" if metric == "test_acc" else ""
-                row.paired = paired_comparison([r.row[metric] for r in common],
-                                               [base[r.seed] for r in common],
-                                               n_bootstrap=n_bootstrap, unit=unit,
-                                               digits=_digits(metric))  # fmt: skip
+                row.paired = paired_comparison(
+                    [r.row[metric] for r in common],
+                    [base[r.seed] for r in common],
+                    n_bootstrap=n_bootstrap,
+                    unit=unit,
+                    digits=_digits(metric),
+                )
         rows.append(row)
     compared = [r for r in rows if r.paired is not None]
     for r, adj in zip(compared, apply_holm([r.paired for r in compared]), strict=True):  # type: ignore[misc]
@@ -224,8 +227,15 @@ def markdown_table(rows: list[LossRow], baseline: str, metric: str = "test_acc")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         nd = _digits(metric)
-        cells = [r.loss, str(r.metric.n), _pm(r.metric, nd), fmt_interval(r.metric.ci_low, r.metric.ci_high, nd),
-                 _pm(r.nll, 3), _pm(r.ece, 3), _pm(r.entropy, 3)]  # fmt: skip
+        cells = [
+            r.loss,
+            str(r.metric.n),
+            _pm(r.metric, nd),
+            fmt_interval(r.metric.ci_low, r.metric.ci_high, nd),
+            _pm(r.nll, 3),
+            _pm(r.ece, 3),
+            _pm(r.entropy, 3),
+        ]
         if has_sev:
             cells.append(_pm(r.severity, 3) if r.severity is not None else "")
         if has_ts:
@@ -236,9 +246,12 @@ def markdown_table(rows: list[LossRow], baseline: str, metric: str = "test_acc")
             cells += ["(baseline)" if r.loss == baseline else "", "", "", ""]
         else:
             p = r.paired
-            cells += [signed(p.mean_diff, nd), "undefined" if p.p_value is None else f"{p.p_value:.2g}",
-                      "" if p.p_adjusted is None else f"{p.p_adjusted:.2g}",
-                      fmt_interval(p.ci_low, p.ci_high, nd, signed=True)]  # fmt: skip
+            cells += [
+                signed(p.mean_diff, nd),
+                "undefined" if p.p_value is None else f"{p.p_value:.2g}",
+                "" if p.p_adjusted is None else f"{p.p_adjusted:.2g}",
+                fmt_interval(p.ci_low, p.ci_high, nd, signed=True),
+            ]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     for r in rows:
@@ -291,13 +304,22 @@ def write_plots(runs: dict[str, list[RunRecord]], rows: list[LossRow], out: Path
     fig, axes2 = plt.subplots(nrows, cols, figsize=(3.4 * cols, 3.4 * nrows), squeeze=False)
     for ax, loss in zip(axes2.flat, losses, strict=False):
         count = np.sum([r.row["reliability"]["count"] for r in runs[loss]], axis=0)
-        acc = np.sum([np.array(r.row["reliability"]["accuracy"]) * r.row["reliability"]["count"]
-                      for r in runs[loss]], axis=0)  # fmt: skip
+        acc = np.sum(
+            [np.array(r.row["reliability"]["accuracy"]) * r.row["reliability"]["count"] for r in runs[loss]], axis=0
+        )
         nb = len(count)
         edges = np.linspace(0, 1, nb + 1)
         safe = np.maximum(count, 1)
-        ax.bar(edges[:-1], np.where(count > 0, acc / safe, 0), width=1 / nb, align="edge",
-               color=colors[loss], edgecolor="black", linewidth=0.5, label="accuracy")  # fmt: skip
+        ax.bar(
+            edges[:-1],
+            np.where(count > 0, acc / safe, 0),
+            width=1 / nb,
+            align="edge",
+            color=colors[loss],
+            edgecolor="black",
+            linewidth=0.5,
+            label="accuracy",
+        )
         ax.plot([0, 1], [0, 1], "k--", linewidth=1)
         ece = next(r.ece for r in rows if r.loss == loss)
         ax.set(
@@ -320,8 +342,12 @@ def write_plots(runs: dict[str, list[RunRecord]], rows: list[LossRow], out: Path
         h = np.sum([r.row["entropy_hist"] for r in runs[loss]], axis=0)
         edges = np.linspace(0, max_ent, len(h) + 1)
         ax.stairs(h / max(h.sum(), 1), edges, color=colors[loss], label=loss, linewidth=1.5)
-    ax.set(xlabel="predictive entropy (nats)", ylabel="fraction of test examples", yscale="log",
-           title="predictive entropy on the test set (reported epoch)")  # fmt: skip
+    ax.set(
+        xlabel="predictive entropy (nats)",
+        ylabel="fraction of test examples",
+        yscale="log",
+        title="predictive entropy on the test set (reported epoch)",
+    )
     ax.legend()
     _save(fig, out / "entropy_hist.png")
     plt.close(fig)
@@ -330,12 +356,14 @@ def write_plots(runs: dict[str, list[RunRecord]], rows: list[LossRow], out: Path
     fig, ax = plt.subplots(figsize=(1.4 * len(losses) + 2, 4))
     for i, row in enumerate(rows):
         vals = [r.row["test_acc"] for r in runs[row.loss]]
-        ax.scatter(np.full(len(vals), i) + np.linspace(-0.12, 0.12, len(vals)), vals, color=colors[row.loss],
-                   alpha=0.6, s=14)  # fmt: skip
+        ax.scatter(
+            np.full(len(vals), i) + np.linspace(-0.12, 0.12, len(vals)), vals, color=colors[row.loss], alpha=0.6, s=14
+        )
         m = row.metric
         if m.ci_low is not None and m.ci_high is not None:
-            ax.errorbar(i + 0.25, m.mean, yerr=[[m.mean - m.ci_low], [m.ci_high - m.mean]], fmt="o",
-                        color="black", capsize=4)  # fmt: skip
+            ax.errorbar(
+                i + 0.25, m.mean, yerr=[[m.mean - m.ci_low], [m.ci_high - m.mean]], fmt="o", color="black", capsize=4
+            )
         else:
             ax.plot(i + 0.25, m.mean, "o", color="black")
     ax.set_xticks(range(len(rows)), [r.loss for r in rows], rotation=20)

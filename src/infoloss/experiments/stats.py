@@ -137,8 +137,10 @@ def _verdict(r: Paired) -> str:
     d = r.digits
     r = dataclasses.replace(r, mean_diff=round(r.mean_diff, d) + 0.0)  # no "-0.00"
     if r.n < 2:
-        return (f"undefined: one seed cannot separate a difference ({r.mean_diff:+.{d}f}{u}) from seed noise; "
-                f"run >= {r.min_seeds} seeds")  # fmt: skip
+        return (
+            f"undefined: one seed cannot separate a difference ({r.mean_diff:+.{d}f}{u}) from seed noise; "
+            f"run >= {r.min_seeds} seeds"
+        )
     if r.p_value is None:
         return f"identical difference on every seed ({r.mean_diff:+.{d}f}{u}); no seed noise to test against"
     p_txt = f"p={r.p_value:.2g}"
@@ -270,8 +272,14 @@ def paired_comparison(
         r = Paired(n, mean, None, mean, mean, "", **opts)  # type: ignore[arg-type]
     else:
         p = float(stats.ttest_rel(a, b).pvalue)
-        boot = stats.bootstrap((d,), np.mean, confidence_level=1 - alpha, n_resamples=n_bootstrap,
-                               method="percentile", random_state=np.random.default_rng(seed))  # fmt: skip
+        boot = stats.bootstrap(
+            (d,),
+            np.mean,
+            confidence_level=1 - alpha,
+            n_resamples=n_bootstrap,
+            method="percentile",
+            random_state=np.random.default_rng(seed),
+        )
         lo, hi = float(boot.confidence_interval.low), float(boot.confidence_interval.high)
         r = Paired(n, mean, p, lo, hi, "", **opts)  # type: ignore[arg-type]
     return dataclasses.replace(r, verdict=_verdict(r))

@@ -141,8 +141,15 @@ def choose(family: Family, runs: dict[str, list[RunRecord]], select_metric: str)
         recs = runs.get(spec, [])
         v = [float(r.row[select_metric]) for r in recs]
         s = summarize(v) if v else None
-        table.append({"spec": spec, "values": list(vals), "n": len(v), "val_mean": s.mean if s else None,
-                      "val_std": s.std if s else None})  # fmt: skip
+        table.append(
+            {
+                "spec": spec,
+                "values": list(vals),
+                "n": len(v),
+                "val_mean": s.mean if s else None,
+                "val_std": s.std if s else None,
+            }
+        )
         if s is not None and _better(select_metric) * s.mean > best_score:
             best, best_score = spec, _better(select_metric) * s.mean
     if best is None:
@@ -196,8 +203,9 @@ def _digits(metric: str) -> int:
     return 2 if metric.endswith("_acc") else 4
 
 
-def summarize_sweep(sc: SweepConfig, out: Path, num_classes: int, *, quiet: bool = False,
-                    interrupted: bool = False) -> SweepResult:  # fmt: skip
+def summarize_sweep(
+    sc: SweepConfig, out: Path, num_classes: int, *, quiet: bool = False, interrupted: bool = False
+) -> SweepResult:
     """Choose each family's setting on validation, compare on test, write the summary and plots (no training)."""
     fams = expand(sc.losses)
     specs = [s for f in fams for s in f.specs]
@@ -235,9 +243,19 @@ def summarize_sweep(sc: SweepConfig, out: Path, num_classes: int, *, quiet: bool
             common = [r for r in chosen_runs[fam] if r.seed in base]
             if not common:
                 continue
-            raw.append((fam, b, paired_comparison([r.row[sc.metric] for r in common], [base[r.seed] for r in common],
-                                                  n_bootstrap=sc.n_bootstrap, unit=unit,
-                                                  digits=_digits(sc.metric))))  # fmt: skip
+            raw.append(
+                (
+                    fam,
+                    b,
+                    paired_comparison(
+                        [r.row[sc.metric] for r in common],
+                        [base[r.seed] for r in common],
+                        n_bootstrap=sc.n_bootstrap,
+                        unit=unit,
+                        digits=_digits(sc.metric),
+                    ),
+                )
+            )
     adjusted = apply_holm([p for _, _, p in raw])
     res.comparisons = [(f, b, p) for (f, b, _), p in zip(raw, adjusted, strict=True)]
     res.table = _tables(sc, fams, res)
@@ -249,18 +267,31 @@ def summarize_sweep(sc: SweepConfig, out: Path, num_classes: int, *, quiet: bool
     if interrupted or missing:
         partial = f"**Partial sweep: {len(missing)} of {len(planned)} runs missing.**\n\n"
     code = versions[0] if len(versions) == 1 else f"{len(versions)} code versions: " + " | ".join(versions)
-    header = (f"# {sc.name}: {t.dataset}{sub}, validation {t.val_fraction:g} of train (seed {t.val_seed}), "
-              f"{t.model}, {t.epochs} epochs, {t.optimizer} lr={t.lr}, batch {t.batch_size}, schedule "
-              f"{t.schedule}; seeds {sc.seeds}; reported: {sel}; settings chosen by mean {sc.select_metric}\n\n"
-              f"Code: {code or 'not recorded'} (this summary: {code_version()})\n\n{partial}")  # fmt: skip
+    header = (
+        f"# {sc.name}: {t.dataset}{sub}, validation {t.val_fraction:g} of train (seed {t.val_seed}), "
+        f"{t.model}, {t.epochs} epochs, {t.optimizer} lr={t.lr}, batch {t.batch_size}, schedule "
+        f"{t.schedule}; seeds {sc.seeds}; reported: {sel}; settings chosen by mean {sc.select_metric}\n\n"
+        f"Code: {code or 'not recorded'} (this summary: {code_version()})\n\n{partial}"
+    )
     atomic.write_text(out / "summary.md", header + res.table)
-    atomic.write_json(out / "summary.json", {
-        "config": to_dict(sc), "code_versions": versions, "missing": missing, "chosen": res.chosen,
-        "settings": res.settings, "rows": [dataclasses.asdict(r) for r in res.rows],
-        "comparisons": [{"family": f, "baseline": b, **dataclasses.asdict(p)} for f, b, p in res.comparisons],
-    })  # fmt: skip
-    write_plots({res.chosen[f.name]: chosen_runs[f.name] for f in fams if f.name in res.chosen},
-                [dataclasses.replace(r, loss=res.chosen[r.loss]) for r in res.rows], out, num_classes)
+    atomic.write_json(
+        out / "summary.json",
+        {
+            "config": to_dict(sc),
+            "code_versions": versions,
+            "missing": missing,
+            "chosen": res.chosen,
+            "settings": res.settings,
+            "rows": [dataclasses.asdict(r) for r in res.rows],
+            "comparisons": [{"family": f, "baseline": b, **dataclasses.asdict(p)} for f, b, p in res.comparisons],
+        },
+    )
+    write_plots(
+        {res.chosen[f.name]: chosen_runs[f.name] for f in fams if f.name in res.chosen},
+        [dataclasses.replace(r, loss=res.chosen[r.loss]) for r in res.rows],
+        out,
+        num_classes,
+    )
     write_sweep_plot(sc, fams, res, out / "sweep.png")
     if not quiet:
         print("\n" + header + res.table + f"\nrun directory: {out}", flush=True)
@@ -270,9 +301,12 @@ def summarize_sweep(sc: SweepConfig, out: Path, num_classes: int, *, quiet: bool
 def _tables(sc: SweepConfig, fams: list[Family], res: SweepResult) -> str:
     d = _digits(sc.metric)
     sd = _digits(sc.select_metric)
-    lines = [f"## Settings (chosen by mean {sc.select_metric}; test values shown, never used to choose)", "",
-             f"| family | setting | seeds | {sc.select_metric} | {metric_label(sc.metric)} | ECE | ECE after TS | T |",
-             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        f"## Settings (chosen by mean {sc.select_metric}; test values shown, never used to choose)",
+        "",
+        f"| family | setting | seeds | {sc.select_metric} | {metric_label(sc.metric)} | ECE | ECE after TS | T |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for f in fams:
         for row in res.settings.get(f.name, []):
             mark = " **(chosen)**" if res.chosen.get(f.name) == row["spec"] else ""
@@ -280,28 +314,43 @@ def _tables(sc: SweepConfig, fams: list[Family], res: SweepResult) -> str:
             t_txt = _pm(tt.get("mean"), tt.get("std"), 2)
             if t_txt and row.get("ts_fitted", row["n"]) != row["n"]:
                 t_txt += f" (fitted {row['ts_fitted']}/{row['n']})"
-            lines.append(f"| {f.name} | `{row['spec']}`{mark} | {row['n']} | {_pm(row['val_mean'], row['val_std'], sd)} | "
-                         f"{_pm(m.get('mean'), m.get('std'), d)} | {_pm(e.get('mean'), e.get('std'), 3)} | "
-                         f"{_pm(ets.get('mean'), ets.get('std'), 3)} | {t_txt} |")  # fmt: skip
-    lines += ["", "## Chosen settings on the test split", "",
-              f"| family | chosen | seeds | {metric_label(sc.metric)} mean ± std | 95% t-interval | NLL | ECE | "
-              f"T (val-fitted) | NLL after TS | ECE after TS | entropy |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+            lines.append(
+                f"| {f.name} | `{row['spec']}`{mark} | {row['n']} | {_pm(row['val_mean'], row['val_std'], sd)} | "
+                f"{_pm(m.get('mean'), m.get('std'), d)} | {_pm(e.get('mean'), e.get('std'), 3)} | "
+                f"{_pm(ets.get('mean'), ets.get('std'), 3)} | {t_txt} |"
+            )
+    lines += [
+        "",
+        "## Chosen settings on the test split",
+        "",
+        f"| family | chosen | seeds | {metric_label(sc.metric)} mean ± std | 95% t-interval | NLL | ECE | "
+        f"T (val-fitted) | NLL after TS | ECE after TS | entropy |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in res.rows:
-        lines.append(f"| {r.loss} | `{res.chosen[r.loss]}` | {r.metric.n} | {_pm(r.metric.mean, r.metric.std, d)} | "
-                     f"{fmt_interval(r.metric.ci_low, r.metric.ci_high, d)} | {_pm(r.nll.mean, r.nll.std, 3)} | "
-                     f"{_pm(r.ece.mean, r.ece.std, 3)} | "
-                     f"{ts_cell(r.temperature, r.extra.get('ts_fitted'), r.metric.n)} | "
-                     f"{_pm(r.nll_ts.mean, r.nll_ts.std, 3) if r.nll_ts else ''} | "
-                     f"{_pm(r.ece_ts.mean, r.ece_ts.std, 3) if r.ece_ts else ''} | "
-                     f"{_pm(r.entropy.mean, r.entropy.std, 3)} |")  # fmt: skip
+        lines.append(
+            f"| {r.loss} | `{res.chosen[r.loss]}` | {r.metric.n} | {_pm(r.metric.mean, r.metric.std, d)} | "
+            f"{fmt_interval(r.metric.ci_low, r.metric.ci_high, d)} | {_pm(r.nll.mean, r.nll.std, 3)} | "
+            f"{_pm(r.ece.mean, r.ece.std, 3)} | "
+            f"{ts_cell(r.temperature, r.extra.get('ts_fitted'), r.metric.n)} | "
+            f"{_pm(r.nll_ts.mean, r.nll_ts.std, 3) if r.nll_ts else ''} | "
+            f"{_pm(r.ece_ts.mean, r.ece_ts.std, 3) if r.ece_ts else ''} | "
+            f"{_pm(r.entropy.mean, r.entropy.std, 3)} |"
+        )
     m = sum(p.p_value is not None for _, _, p in res.comparisons)
-    lines += ["", f"## Comparisons on {sc.metric} (paired by seed; Holm-Bonferroni over the {m} tested comparisons)", "",
-              "| family | vs | Δ | paired p | Holm p | 95% bootstrap CI of Δ | seeds |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        f"## Comparisons on {sc.metric} (paired by seed; Holm-Bonferroni over the {m} tested comparisons)",
+        "",
+        "| family | vs | Δ | paired p | Holm p | 95% bootstrap CI of Δ | seeds |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for fam, b, p in res.comparisons:
-        lines.append(f"| {fam} | {b} | {signed(p.mean_diff, d)} | {'undefined' if p.p_value is None else f'{p.p_value:.2g}'} | "
-                     f"{'' if p.p_adjusted is None else f'{p.p_adjusted:.2g}'} | "
-                     f"{fmt_interval(p.ci_low, p.ci_high, d, signed=True)} | {p.n} |")  # fmt: skip
+        lines.append(
+            f"| {fam} | {b} | {signed(p.mean_diff, d)} | {'undefined' if p.p_value is None else f'{p.p_value:.2g}'} | "
+            f"{'' if p.p_adjusted is None else f'{p.p_adjusted:.2g}'} | "
+            f"{fmt_interval(p.ci_low, p.ci_high, d, signed=True)} | {p.n} |"
+        )
     lines.append("")
     for fam, b, p in res.comparisons:
         lines.append(f"- **{fam}** vs {b}: {p.verdict}")
@@ -331,7 +380,9 @@ def write_sweep_plot(sc: SweepConfig, fams: list[Family], res: SweepResult, path
             for spec, vals in zip(f.specs, f.values, strict=True):
                 v = [r.row[key] for r in res.runs.get(spec, []) if r.row.get(key) is not None]
                 if v:
-                    pts.append((vals[0] if vals else None, float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0))
+                    pts.append(
+                        (vals[0] if vals else None, float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0)
+                    )
             if not pts:
                 continue
             chosen = res.chosen.get(f.name)
@@ -349,7 +400,12 @@ def write_sweep_plot(sc: SweepConfig, fams: list[Family], res: SweepResult, path
                 m0, s0 = pts[0][1], pts[0][2]
                 ax.axhline(m0, color=color, linestyle="--", label=f.name)
                 ax.axhspan(max(m0 - s0, lo_), min(m0 + s0, hi_), color=color, alpha=0.12)
-            ax.set(xlabel="swept weight (each family's keyword)", ylabel=key, title=key, xlim=(span[0] - 0.05, span[1] + 0.05))
+            ax.set(
+                xlabel="swept weight (each family's keyword)",
+                ylabel=key,
+                title=key,
+                xlim=(span[0] - 0.05, span[1] + 0.05),
+            )
     axes[0][0].legend(fontsize=7)
     fig.suptitle(f"{sc.name}: mean ± 1 std over {len(sc.seeds)} seeds; ★ = setting chosen on {sc.select_metric}")
     fig.tight_layout()
@@ -395,17 +451,23 @@ def run_sweep(
     out = Path(broadcast_object(str(run_dir or default_run_dir(sc)), info))
     planned = plan(out, specs, sc.seeds, shard)
     total = len(specs) * len(sc.seeds)
-    check_grid_dir(out, "sweep", sc.train, [(p, dataclasses.replace(sc.train, loss=p.loss, seed=p.seed)) for p in planned])
+    check_grid_dir(
+        out, "sweep", sc.train, [(p, dataclasses.replace(sc.train, loss=p.loss, seed=p.seed)) for p in planned]
+    )
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
         write_grid_config(out, "sweep", sc)
-    interrupted = run_grid(sc.train, planned, total, dataset=ds, dataset_given=dataset is not None, jobs=jobs,
-                           quiet=quiet, info=info)  # fmt: skip
+    interrupted = run_grid(
+        sc.train, planned, total, dataset=ds, dataset_given=dataset is not None, jobs=jobs, quiet=quiet, info=info
+    )
     res = SweepResult(out, interrupted=interrupted)
     if shard is not None:
         if info.is_main and not quiet:
-            print(f"shard {shard[0]}/{shard[1]} done ({len(planned)} of {total} runs); once every shard has "
-                  f"finished: infoloss merge {out}", flush=True)  # fmt: skip
+            print(
+                f"shard {shard[0]}/{shard[1]} done ({len(planned)} of {total} runs); once every shard has "
+                f"finished: infoloss merge {out}",
+                flush=True,
+            )
     elif info.is_main:
         res = summarize_sweep(sc, out, sc.train.num_outputs or ds.num_classes, quiet=quiet, interrupted=interrupted)
     barrier(info)

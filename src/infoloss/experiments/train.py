@@ -211,24 +211,34 @@ def check_run_dir(cfg: TrainConfig, run_dir: str | Path, split_info: dict[str, A
     if saved is not None:
         diffs = key_differences(run_key(saved), want)
         if diffs:
-            raise ConfigError(f"run directory {out} holds a run with other settings ({'; '.join(diffs)}); "
-                              f"use another run directory, or the settings it was made with")  # fmt: skip
+            raise ConfigError(
+                f"run directory {out} holds a run with other settings ({'; '.join(diffs)}); "
+                f"use another run directory, or the settings it was made with"
+            )
         old_split = saved.get("split")
-        if split_info is not None and old_split and old_split.get("val_indices_sha256") != split_info[
-            "val_indices_sha256"
-        ]:
-            raise ConfigError(f"run directory {out} was validated on another split of the training data "
-                              f"({old_split}); use another run directory")  # fmt: skip
+        if (
+            split_info is not None
+            and old_split
+            and old_split.get("val_indices_sha256") != split_info["val_indices_sha256"]
+        ):
+            raise ConfigError(
+                f"run directory {out} was validated on another split of the training data "
+                f"({old_split}); use another run directory"
+            )
     ckpt_path = out / "checkpoint.pt"
     if ckpt_path.is_file():
         ckpt = load_checkpoint(ckpt_path)
         if not isinstance(ckpt.get("config"), dict):
-            raise CheckpointError(f"checkpoint {ckpt_path} records no config, so what it was trained with is "
-                                  f"unknown; use another run directory")  # fmt: skip
+            raise CheckpointError(
+                f"checkpoint {ckpt_path} records no config, so what it was trained with is "
+                f"unknown; use another run directory"
+            )
         diffs = key_differences(run_key(ckpt["config"]), want)
         if diffs:
-            raise ConfigError(f"cannot resume {ckpt_path}: it was trained with other settings ({'; '.join(diffs)}); "
-                              f"use another run directory")  # fmt: skip
+            raise ConfigError(
+                f"cannot resume {ckpt_path}: it was trained with other settings ({'; '.join(diffs)}); "
+                f"use another run directory"
+            )
 
 
 @torch.no_grad()
@@ -304,9 +314,14 @@ def evaluate(
 
 
 def _validation_metrics(
-    model: nn.Module, splits: Splits, num_classes: int, cfg: TrainConfig, device: torch.device,
-    distances: torch.Tensor | None, amp_dtype: torch.dtype | None,
-) -> tuple[dict[str, Any], float | None]:  # fmt: skip
+    model: nn.Module,
+    splits: Splits,
+    num_classes: int,
+    cfg: TrainConfig,
+    device: torch.device,
+    distances: torch.Tensor | None,
+    amp_dtype: torch.dtype | None,
+) -> tuple[dict[str, Any], float | None]:
     """Validation metrics and the temperature fitted on the validation logits (every rank: the whole set)."""
     if len(splits.y_val) == 0:
         return {}, None
@@ -409,8 +424,14 @@ def train(
     else:
         sampler = RandomSampler(train_set, generator=order)
     per_rank_batch = max(cfg.batch_size // info.world_size, 1)
-    loader = DataLoader(train_set, batch_size=per_rank_batch, sampler=sampler, num_workers=cfg.num_workers,
-                        pin_memory=device.type == "cuda", drop_last=False)  # fmt: skip
+    loader = DataLoader(
+        train_set,
+        batch_size=per_rank_batch,
+        sampler=sampler,
+        num_workers=cfg.num_workers,
+        pin_memory=device.type == "cuda",
+        drop_last=False,
+    )
 
     # --- resume ---
     result = RunResult(out)
@@ -425,8 +446,10 @@ def train(
             model.load_state_dict(ckpt["model"])
             loss_fn.load_state_dict(ckpt["loss"])
         except (RuntimeError, KeyError) as e:
-            raise CheckpointError(f"checkpoint {ckpt_path} does not fit model {cfg.model!r} with loss "
-                                  f"{cfg.loss!r}: {str(e).splitlines()[0]}") from None  # fmt: skip
+            raise CheckpointError(
+                f"checkpoint {ckpt_path} does not fit model {cfg.model!r} with loss "
+                f"{cfg.loss!r}: {str(e).splitlines()[0]}"
+            ) from None
         opt.load_state_dict(ckpt["optimizer"])
         if sched is not None and ckpt.get("scheduler") is not None:
             sched.load_state_dict(ckpt["scheduler"])
@@ -441,18 +464,29 @@ def train(
         prov_history = list((saved or {}).get("provenance", []))
     if write:
         assert out is not None
-        atomic.write_json(out / "config.json", {**to_dict(cfg), "split": {**splits.info, "num_outputs": n_out},
-                                                "provenance": [*prov_history, prov]})  # fmt: skip
+        atomic.write_json(
+            out / "config.json",
+            {**to_dict(cfg), "split": {**splits.info, "num_outputs": n_out}, "provenance": [*prov_history, prov]},
+        )
 
     def checkpoint(epoch: int) -> None:
         if not write or ckpt_path is None:
             return
-        save_checkpoint(ckpt_path, {
-            "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict() if sched is not None else None,
-            "loss": loss_fn.state_dict(), "scaler": scaler.state_dict() if scaler.is_enabled() else None,
-            "rng": rng_state(), "history": result.history, "config": to_dict(cfg), "restart": restart,
-        })  # fmt: skip
+        save_checkpoint(
+            ckpt_path,
+            {
+                "epoch": epoch,
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict() if sched is not None else None,
+                "loss": loss_fn.state_dict(),
+                "scaler": scaler.state_dict() if scaler.is_enabled() else None,
+                "rng": rng_state(),
+                "history": result.history,
+                "config": to_dict(cfg),
+                "restart": restart,
+            },
+        )
 
     if ckpt_path is not None and not ckpt_path.is_file():
         checkpoint(0)  # so that Ctrl-C in the first epoch still leaves a resumable checkpoint
@@ -474,8 +508,15 @@ def train(
             t0 = time.perf_counter()
             # a bar only on a terminal (non-TTY logs get one line per epoch, below); the loss shown is read
             # from the device every log_every steps at most
-            bar = tqdm(total=len(loader), desc=f"{cfg.name} {epoch + 1}/{cfg.epochs}", leave=False,
-                       disable=not tty, unit="batch", mininterval=0.5, dynamic_ncols=True)  # fmt: skip
+            bar = tqdm(
+                total=len(loader),
+                desc=f"{cfg.name} {epoch + 1}/{cfg.epochs}",
+                leave=False,
+                disable=not tty,
+                unit="batch",
+                mininterval=0.5,
+                dynamic_ncols=True,
+            )
             for step, (xb, yb) in enumerate(loader, 1):
                 xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
                 if cfg.augment != "none":
@@ -507,9 +548,18 @@ def train(
 
             broadcast_buffers(model, info)  # every rank scores (and rank 0 saves) the same BN statistics
             val, temp = _validation_metrics(model, splits, n_out, cfg, device, distances, amp_dtype)
-            metrics = evaluate(model, splits.x_test, splits.y_test, num_classes=n_out,
-                               batch_size=cfg.eval_batch_size, device=device, info=info,
-                               distances=distances, amp_dtype=amp_dtype, temperature=temp)  # fmt: skip
+            metrics = evaluate(
+                model,
+                splits.x_test,
+                splits.y_test,
+                num_classes=n_out,
+                batch_size=cfg.eval_batch_size,
+                device=device,
+                info=info,
+                distances=distances,
+                amp_dtype=amp_dtype,
+                temperature=temp,
+            )
             row = {
                 "epoch": epoch + 1,
                 "train_loss": float(totals[0] / totals[1].clamp_min(1)),
@@ -536,8 +586,10 @@ def train(
             checkpoint(epoch + 1)
             if show:
                 v = f", val acc {row['val_acc']:.2f}%, T {row['temperature']:.2f}" if val else ""
-                _log(f"{cfg.name} epoch {epoch + 1}/{cfg.epochs}: train loss {row['train_loss']:.4f}, "
-                     f"test acc {row['test_acc']:.2f}%{v}, {row['images_per_s']:.0f} img/s")  # fmt: skip
+                _log(
+                    f"{cfg.name} epoch {epoch + 1}/{cfg.epochs}: train loss {row['train_loss']:.4f}, "
+                    f"test acc {row['test_acc']:.2f}%{v}, {row['images_per_s']:.0f} img/s"
+                )
             if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch and epoch + 1 < cfg.epochs:
                 result.interrupted = True
                 return result
@@ -545,13 +597,17 @@ def train(
         # The checkpoint of the last finished epoch (or of the initial state) is already on disk.
         done = len(result.history)
         if info.is_main:
-            print(f"\ninterrupted in epoch {epoch + 1}; checkpoint after epoch {done} kept in {ckpt_path}; "
-                  f"run the same command again to resume")  # fmt: skip
+            print(
+                f"\ninterrupted in epoch {epoch + 1}; checkpoint after epoch {done} kept in {ckpt_path}; "
+                f"run the same command again to resume"
+            )
         result.interrupted = True
         return result
 
     if write:
         assert out is not None
-        atomic.write_json(out / "final.json", {"config": to_dict(cfg), "final": result.final,
-                                               "epochs": len(result.history), "provenance": prov})  # fmt: skip
+        atomic.write_json(
+            out / "final.json",
+            {"config": to_dict(cfg), "final": result.final, "epochs": len(result.history), "provenance": prov},
+        )
     return result

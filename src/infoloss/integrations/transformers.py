@@ -75,8 +75,14 @@ def _sce_to_linear(kw: dict[str, Any]) -> dict[str, Any]:
     # SCE = alpha * CE + beta * s_i * R_i with eps = exp(log_zero): MIX-ENT with these weights (docs/design.md).
     kw = dict(kw)
     base = kw.pop("base", None)
-    return dict(ce_weight=kw.pop("alpha"), reverse_weight=kw.pop("beta"), eps=math.exp(kw.pop("log_zero")),
-                ce_base=base, reverse_base=base, **kw)
+    return dict(
+        ce_weight=kw.pop("alpha"),
+        reverse_weight=kw.pop("beta"),
+        eps=math.exp(kw.pop("log_zero")),
+        ce_base=base,
+        reverse_base=base,
+        **kw,
+    )
 
 
 #: Loss names accepted by :func:`loss_function` and :func:`apply_infoloss`, with their defaults (the same
@@ -88,8 +94,9 @@ LOSSES: dict[str, _LossSpec] = {
     "min-ent": _LossSpec(F.min_entropy_loss, {"entropy_weight": 0.1}, "min-ent"),
     "confidence-penalty": _LossSpec(F.min_entropy_loss, {"entropy_weight": -0.1}, "min-ent"),
     "mix-ent": _LossSpec(F.mixed_entropy_loss, {"reverse_weight": 0.1, "eps": 1e-6}, "mix-ent"),
-    "sce": _LossSpec(F.symmetric_cross_entropy, {"alpha": 0.1, "beta": 1.0, "log_zero": -4.0}, "mix-ent",
-                     _sce_to_linear),
+    "sce": _LossSpec(
+        F.symmetric_cross_entropy, {"alpha": 0.1, "beta": 1.0, "log_zero": -4.0}, "mix-ent", _sce_to_linear
+    ),
     "focal": _LossSpec(F.focal_loss, {"gamma": 2.0}, None),
     "poly1": _LossSpec(F.poly1_cross_entropy, {"epsilon": 1.0}, None),
 }
@@ -112,7 +119,8 @@ def _check_kwargs(name: str, spec: _LossSpec, loss_kwargs: dict[str, Any]) -> di
             raise ValueError(
                 f"{key!r} is not a loss keyword here: HF's contract fixes it (ignore_index comes with each call, "
                 f"the reduction is the token mean or sum / num_items_in_batch, and class weights would not match "
-                f"num_items_in_batch, a token count)")
+                f"num_items_in_batch, a token count)"
+            )
     params = inspect.signature(spec.functional).parameters
     valid = [p for p in params if params[p].kind == inspect.Parameter.KEYWORD_ONLY or p == "label_smoothing"]
     valid = [p for p in valid if p not in _FIXED_BY_CONTRACT]
@@ -167,20 +175,27 @@ class CausalLMLoss:
 
     def rows(self, logits2d: Tensor, target: Tensor, *, ignore_index: int, reduction: str) -> Tensor:
         """The named loss of (N, V) logits and (N,) targets with the given reduction ('sum' or 'mean')."""
-        return self._spec.functional(logits2d, target, ignore_index=ignore_index, reduction=reduction,
-                                     **self.loss_kwargs)
+        return self._spec.functional(
+            logits2d, target, ignore_index=ignore_index, reduction=reduction, **self.loss_kwargs
+        )
 
-    def __call__(self, logits: Tensor, labels: Tensor, vocab_size: int,
-                 num_items_in_batch: Tensor | int | None = None, ignore_index: int = -100,
-                 shift_labels: Tensor | None = None, **kwargs: Any) -> Tensor:
+    def __call__(
+        self,
+        logits: Tensor,
+        labels: Tensor,
+        vocab_size: int,
+        num_items_in_batch: Tensor | int | None = None,
+        ignore_index: int = -100,
+        shift_labels: Tensor | None = None,
+        **kwargs: Any,
+    ) -> Tensor:
         """Loss of (B, T, V) ``logits`` against (B, T) ``labels`` (see the class docstring for the formula)."""
         logits = logits.float()  # as HF: the loss of bf16/fp16 logits is computed in float32
         logits = logits.reshape(-1, vocab_size)
         target = _shift_targets(labels, ignore_index, shift_labels).to(logits.device)
         if num_items_in_batch is None:
             return self.rows(logits, target, ignore_index=ignore_index, reduction="mean")
-        return _normalize(self.rows(logits, target, ignore_index=ignore_index, reduction="sum"),
-                          num_items_in_batch)
+        return _normalize(self.rows(logits, target, ignore_index=ignore_index, reduction="sum"), num_items_in_batch)
 
 
 def loss_function(loss: str = "min-ent", **loss_kwargs: Any) -> CausalLMLoss:
@@ -221,8 +236,7 @@ def loss_function(loss: str = "min-ent", **loss_kwargs: Any) -> CausalLMLoss:
     return CausalLMLoss(loss, **loss_kwargs)
 
 
-def compute_loss_func(loss: str = "min-ent", **loss_kwargs: Any
-                      ) -> Callable[..., Tensor]:
+def compute_loss_func(loss: str = "min-ent", **loss_kwargs: Any) -> Callable[..., Tensor]:
     """The same loss for ``Trainer(compute_loss_func=...)``: ``fn(outputs, labels, num_items_in_batch=None)``.
 
     The Trainer then pops ``labels`` from the inputs, so the model returns its (B, T, V) logits and ``fn``
@@ -254,8 +268,10 @@ def compute_loss_func(loss: str = "min-ent", **loss_kwargs: Any
     def compute(outputs: Any, labels: Tensor, num_items_in_batch: Tensor | int | None = None) -> Tensor:
         logits = outputs.get("logits") if isinstance(outputs, dict) else getattr(outputs, "logits", None)
         if logits is None:
-            raise ValueError("compute_loss_func needs outputs.logits; a model patched by apply_infoloss returns "
-                             "logits=None when it computes the loss itself (drop compute_loss_func then)")
+            raise ValueError(
+                "compute_loss_func needs outputs.logits; a model patched by apply_infoloss returns "
+                "logits=None when it computes the loss itself (drop compute_loss_func then)"
+            )
         return fn(logits, labels, logits.shape[-1], num_items_in_batch=num_items_in_batch)
 
     compute.loss = fn  # type: ignore[attr-defined]
@@ -303,7 +319,7 @@ class _Layout:
     decoder: str
     output_cls: type
     fields: dict[str, str]  # output field -> attribute of the decoder's output
-    params: list[str]       # forward's named parameters (after self), in order
+    params: list[str]  # forward's named parameters (after self), in order
 
 
 class _Refused(ValueError):
@@ -334,9 +350,13 @@ def _verify_forward(cls: Any, softcap: bool) -> _Layout:
             name, value = targets[0].id, node.value
             if name in seen:
                 seen[name].append(ast.unparse(node.value) if name != "loss" else ast.unparse(node))
-            if (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
-                    and isinstance(value.func.value, ast.Name) and value.func.value.id == "self"
-                    and value.func.attr not in ("lm_head", "loss_function")):
+            if (
+                isinstance(value, ast.Call)
+                and isinstance(value.func, ast.Attribute)
+                and isinstance(value.func.value, ast.Name)
+                and value.func.value.id == "self"
+                and value.func.attr not in ("lm_head", "loss_function")
+            ):
                 if decoder is not None:
                     raise _Refused(f"{cls.__name__}.forward calls two submodules ({decoder}, {value.func.attr})")
                 decoder, decoder_out = value.func.attr, name
@@ -344,8 +364,11 @@ def _verify_forward(cls: Any, softcap: bool) -> _Layout:
                     if not (isinstance(a, ast.Name) and a.id in params):
                         raise _Refused(f"{cls.__name__}.forward passes {ast.unparse(a)} to self.{decoder}")
                 for k in value.keywords:
-                    ok = (k.arg is None and isinstance(k.value, ast.Name) and k.value.id == fn.args.kwarg.arg
-                          ) if fn.args.kwarg else False
+                    ok = (
+                        (k.arg is None and isinstance(k.value, ast.Name) and k.value.id == fn.args.kwarg.arg)
+                        if fn.args.kwarg
+                        else False
+                    )
                     ok = ok or (k.arg in params and isinstance(k.value, ast.Name) and k.value.id == k.arg)
                     if not ok:
                         raise _Refused(f"{cls.__name__}.forward passes {ast.unparse(k)} to self.{decoder}")
@@ -354,16 +377,18 @@ def _verify_forward(cls: Any, softcap: bool) -> _Layout:
     want_hidden = [f"{decoder_out}.last_hidden_state", "slice_logits_to_keep(hidden_states, logits_to_keep)"]
     want_logits = ["self.lm_head(hidden_states)"] + ([s.split(" = ", 1)[1] for s in _SOFTCAP_LOGITS] if softcap else [])
     if seen["hidden_states"] != want_hidden:
-        raise _Refused(f"{cls.__name__}.forward makes its hidden states as {seen['hidden_states']}, "
-                       f"not {want_hidden}")
+        raise _Refused(f"{cls.__name__}.forward makes its hidden states as {seen['hidden_states']}, not {want_hidden}")
     if seen["logits"] != want_logits:
         raise _Refused(f"{cls.__name__}.forward transforms its logits as {seen['logits']}, not {want_logits}")
     losses = seen["loss"]
     if len(losses) != 2 or losses[0] != "loss = None" or not losses[1].startswith("loss = self.loss_function("):
         raise _Refused(f"{cls.__name__}.forward computes its loss as {losses}")
     returns = [n for n in ast.walk(fn) if isinstance(n, ast.Return)]
-    if len(returns) != 1 or not isinstance(returns[0].value, ast.Call) or not isinstance(returns[0].value.func,
-                                                                                       ast.Name):
+    if (
+        len(returns) != 1
+        or not isinstance(returns[0].value, ast.Call)
+        or not isinstance(returns[0].value.func, ast.Name)
+    ):
         raise _Refused(f"{cls.__name__}.forward does not end in one `return OutputClass(...)`")
     ret = returns[0].value
     assert isinstance(ret.func, ast.Name)
@@ -376,8 +401,12 @@ def _verify_forward(cls: Any, softcap: bool) -> _Layout:
             continue
         if k.arg == "logits" and isinstance(k.value, ast.Name) and k.value.id == "logits":
             continue
-        if (k.arg is not None and isinstance(k.value, ast.Attribute) and isinstance(k.value.value, ast.Name)
-                and k.value.value.id == decoder_out):
+        if (
+            k.arg is not None
+            and isinstance(k.value, ast.Attribute)
+            and isinstance(k.value.value, ast.Name)
+            and k.value.value.id == decoder_out
+        ):
             fields[k.arg] = k.value.attr
             continue
         raise _Refused(f"{cls.__name__}.forward returns {ast.unparse(k)}")
@@ -400,8 +429,11 @@ class _Patch:
 
 
 def _linear_fn(kind: str) -> Callable[..., Tensor]:
-    fns: dict[str, Callable[..., Tensor]] = {"ce": infoloss.linear_cross_entropy, "min-ent": infoloss.linear_min_entropy_loss,
-            "mix-ent": infoloss.linear_mixed_entropy_loss}
+    fns: dict[str, Callable[..., Tensor]] = {
+        "ce": infoloss.linear_cross_entropy,
+        "min-ent": infoloss.linear_min_entropy_loss,
+        "mix-ent": infoloss.linear_mixed_entropy_loss,
+    }
     return fns[kind]
 
 
@@ -410,8 +442,9 @@ def _supports_softcap() -> bool:
 
 
 @torch.no_grad()
-def _entropy_sum(hidden: Tensor, weight: Tensor, bias: Tensor | None, softcap: float | None,
-                 chunk_rows: int | None) -> Tensor:
+def _entropy_sum(
+    hidden: Tensor, weight: Tensor, bias: Tensor | None, softcap: float | None, chunk_rows: int | None
+) -> Tensor:
     """sum_i H(softmax(z_i)) over the rows of ``hidden`` (z = softcap(hidden @ weight.T + bias)), chunked.
 
     One reused chunk buffer (about 32 MiB of float32 logits by default, as the fused loss), the softcap
@@ -425,7 +458,7 @@ def _entropy_sum(hidden: Tensor, weight: Tensor, bias: Tensor | None, softcap: f
     step = min(n, chunk_rows or max(1, (1 << 23) // max(1, vocab)))
     buf = torch.empty(step, vocab, dtype=hidden.dtype, device=hidden.device)
     for r0 in range(0, n, step):
-        h = hidden[r0:r0 + step]
+        h = hidden[r0 : r0 + step]
         z = buf[: h.shape[0]]
         if bias is None:
             torch.mm(h, weight.t(), out=z)
@@ -479,29 +512,45 @@ def _infoloss_forward(self: Any, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(
             f"infoloss: the LM head is a {type(lm_head).__name__}, not a plain nn.Linear (LoRA, quantization or "
             "another wrapper changed it after apply_infoloss): its output is not hidden @ weight.T + bias; "
-            "call remove_infoloss(model) or leave the LM head out of the adapter")
+            "call remove_infoloss(model) or leave the LM head out of the adapter"
+        )
     hidden = hidden.reshape(-1, hidden.shape[-1]).to(lm_head.weight.device)
     target = _shift_targets(labels, ignore_index, shift_labels).to(hidden.device)
     if target.shape[0] != hidden.shape[0]:
-        raise ValueError(f"{hidden.shape[0]} positions have logits (logits_to_keep={logits_to_keep!r}) but there "
-                         f"are {target.shape[0]} shifted labels; pass shift_labels of the kept positions")
+        raise ValueError(
+            f"{hidden.shape[0]} positions have logits (logits_to_keep={logits_to_keep!r}) but there "
+            f"are {target.shape[0]} shifted labels; pass shift_labels of the kept positions"
+        )
     valid = target != ignore_index
     h, t = hidden[valid], target[valid]  # only scored rows reach the LM head
     softcap = self.config.final_logit_softcapping if patch.softcap else None
     extra = {"softcap": softcap} if softcap is not None else {}
     loss = _linear_fn(patch.loss._spec.linear or "ce")(
-        h, lm_head.weight, t, lm_head.bias, ignore_index=ignore_index,
-        reduction="mean" if num_items_in_batch is None else "sum", chunk_size=patch.chunk_size,
-        **patch.linear_kwargs, **extra)
+        h,
+        lm_head.weight,
+        t,
+        lm_head.bias,
+        ignore_index=ignore_index,
+        reduction="mean" if num_items_in_batch is None else "sum",
+        chunk_size=patch.chunk_size,
+        **patch.linear_kwargs,
+        **extra,
+    )
     if loss.dtype != torch.float64:
         loss = loss.float()
     if num_items_in_batch is not None:
         loss = _normalize(loss, num_items_in_batch)
-    out = patch.layout.output_cls(loss=loss, logits=None,
-                                  **{k: getattr(outputs, a, None) for k, a in patch.layout.fields.items()})
+    out = patch.layout.output_cls(
+        loss=loss, logits=None, **{k: getattr(outputs, a, None) for k, a in patch.layout.fields.items()}
+    )
     if patch.track_entropy:
-        ent = _entropy_sum(h.detach(), lm_head.weight.detach(),
-                           None if lm_head.bias is None else lm_head.bias.detach(), softcap, patch.chunk_size)
+        ent = _entropy_sum(
+            h.detach(),
+            lm_head.weight.detach(),
+            None if lm_head.bias is None else lm_head.bias.detach(),
+            softcap,
+            patch.chunk_size,
+        )
         _record_entropy(self, patch, ent, t.shape[0], out)
     return out if return_dict else out.to_tuple()
 
@@ -541,8 +590,15 @@ def is_infoloss_patched(model: nn.Module) -> bool:
     return hasattr(_unwrap(model), "_infoloss")
 
 
-def apply_infoloss(model: Any, loss: str = "min-ent", *, skip_logits: bool | None = None,
-                   track_entropy: bool = True, chunk_size: int | None = None, **loss_kwargs: Any) -> Any:
+def apply_infoloss(
+    model: Any,
+    loss: str = "min-ent",
+    *,
+    skip_logits: bool | None = None,
+    track_entropy: bool = True,
+    chunk_size: int | None = None,
+    **loss_kwargs: Any,
+) -> Any:
     r"""Patch a causal LM in place: its loss comes from the fused linear losses, no (B, T, V) logits.
 
     After the patch a forward with ``labels`` (and, by default, ``model.training``) runs the decoder, takes its
@@ -611,36 +667,57 @@ def apply_infoloss(model: Any, loss: str = "min-ent", *, skip_logits: bool | Non
     name = cls.__name__
     if name not in SUPPORTED_ARCHITECTURES or not cls.__module__.startswith("transformers.models."):
         reason = _KNOWN_REFUSALS.get(name, "it is not among the verified architectures")
-        wrapped = " (apply the patch before wrapping with PEFT / DDP)" if hasattr(model, "get_base_model") or \
-            hasattr(model, "module") else ""
-        raise ValueError(f"apply_infoloss cannot patch {name}: {reason}{wrapped}. Supported: "
-                         f"{', '.join(SUPPORTED_ARCHITECTURES)}. Any causal LM can use "
-                         f"model.loss_function = loss_function(...) instead (it builds the logits).")
+        wrapped = (
+            " (apply the patch before wrapping with PEFT / DDP)"
+            if hasattr(model, "get_base_model") or hasattr(model, "module")
+            else ""
+        )
+        raise ValueError(
+            f"apply_infoloss cannot patch {name}: {reason}{wrapped}. Supported: "
+            f"{', '.join(SUPPORTED_ARCHITECTURES)}. Any causal LM can use "
+            f"model.loss_function = loss_function(...) instead (it builds the logits)."
+        )
     if "forward" in vars(model):
-        raise ValueError(f"{name}.forward was already replaced on this instance (e.g. by TRL's fused LM head or "
-                         f"Liger): apply_infoloss must see the stock forward; apply it first")
+        raise ValueError(
+            f"{name}.forward was already replaced on this instance (e.g. by TRL's fused LM head or "
+            f"Liger): apply_infoloss must see the stock forward; apply it first"
+        )
     softcap = SUPPORTED_ARCHITECTURES[name]
     try:
         layout = _verify_forward(cls, softcap)
     except _Refused as e:
-        raise ValueError(f"apply_infoloss cannot patch {name}: {e}; this transformers "
-                         f"{transformers.__version__} forward is not the verified one") from None
+        raise ValueError(
+            f"apply_infoloss cannot patch {name}: {e}; this transformers "
+            f"{transformers.__version__} forward is not the verified one"
+        ) from None
     lm_head = model.get_output_embeddings()
     if type(lm_head) is not nn.Linear:
         raise ValueError(f"apply_infoloss needs the LM head to be a plain nn.Linear, got {type(lm_head).__name__}")
     if softcap and getattr(model.config, "final_logit_softcapping", None) is not None and not _supports_softcap():
-        raise NotImplementedError(f"{name} softcaps its logits and this infoloss build's linear losses take no "
-                                  "softcap=; use model.loss_function = loss_function(...) instead")
+        raise NotImplementedError(
+            f"{name} softcaps its logits and this infoloss build's linear losses take no "
+            "softcap=; use model.loss_function = loss_function(...) instead"
+        )
     fn = CausalLMLoss(loss, **loss_kwargs)
     if fn._spec.linear is None:
         fused = [k for k, s in LOSSES.items() if s.linear is not None]
-        raise ValueError(f"loss {fn.name!r} has no fused linear form; apply_infoloss takes {', '.join(fused)} "
-                         f"(use model.loss_function = loss_function({fn.name!r}) for the others)")
+        raise ValueError(
+            f"loss {fn.name!r} has no fused linear form; apply_infoloss takes {', '.join(fused)} "
+            f"(use model.loss_function = loss_function({fn.name!r}) for the others)"
+        )
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
-    patch = _Patch(loss=fn, linear_kwargs=fn._spec.to_linear(fn.loss_kwargs), layout=layout, softcap=softcap,
-                   skip_logits=skip_logits, track_entropy=bool(track_entropy), chunk_size=chunk_size,
-                   cls_forward=cls.forward, saved_loss_function=vars(model).get("_loss_function"))
+    patch = _Patch(
+        loss=fn,
+        linear_kwargs=fn._spec.to_linear(fn.loss_kwargs),
+        layout=layout,
+        softcap=softcap,
+        skip_logits=skip_logits,
+        track_entropy=bool(track_entropy),
+        chunk_size=chunk_size,
+        cls_forward=cls.forward,
+        saved_loss_function=vars(model).get("_loss_function"),
+    )
     object.__setattr__(model, "_infoloss", patch)
     model.loss_function = fn  # the logits path (eval / skip_logits=False) computes the same loss
 
@@ -721,8 +798,15 @@ class TokenEntropyCallback(TrainerCallback):
 
     key = "token_entropy"
 
-    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None,
-               model: nn.Module | None = None, **kwargs: Any) -> None:
+    def on_log(
+        self,
+        args: Any,
+        state: Any,
+        control: Any,
+        logs: dict[str, float] | None = None,
+        model: nn.Module | None = None,
+        **kwargs: Any,
+    ) -> None:
         if logs is None or model is None or "loss" not in logs:
             return
         value = pop_token_entropy(model)
@@ -755,17 +839,24 @@ def _make_sft_trainer() -> type:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             if not is_infoloss_patched(self.model):  # type: ignore[arg-type]
-                raise ValueError("InfolossSFTTrainer needs a model patched by apply_infoloss(model, ...) before "
-                                 "the trainer is built")
+                raise ValueError(
+                    "InfolossSFTTrainer needs a model patched by apply_infoloss(model, ...) before the trainer is built"
+                )
             if self.compute_loss_func is not None:
                 raise ValueError("InfolossSFTTrainer uses the patched model's loss; drop compute_loss_func")
 
-        def compute_loss(self, model: nn.Module, inputs: dict[str, Any], return_outputs: bool = False,
-                         num_items_in_batch: Tensor | int | None = None) -> Any:
+        def compute_loss(
+            self,
+            model: nn.Module,
+            inputs: dict[str, Any],
+            return_outputs: bool = False,
+            num_items_in_batch: Tensor | int | None = None,
+        ) -> Any:
             mode = "train" if model.training else "eval"
             inputs["use_cache"] = False
-            loss, outputs = Trainer.compute_loss(self, model, inputs, return_outputs=True,
-                                                 num_items_in_batch=num_items_in_batch)
+            loss, outputs = Trainer.compute_loss(
+                self, model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch
+            )
             ent = getattr(outputs, "token_entropy", None)
             metrics = getattr(self, "_metrics", None)
             if ent is not None and metrics is not None:

@@ -40,13 +40,16 @@ def check_positive(value: Any, name: str) -> float:
     return v
 
 
-def unwrap(local_logits: Any, target: Any, weight: Any, group: Any, *, vocab_dim: int = 1
-           ) -> tuple[Tensor, Any, Any, Comm, tuple[int, ...] | None]:
+def unwrap(
+    local_logits: Any, target: Any, weight: Any, group: Any, *, vocab_dim: int = 1
+) -> tuple[Tensor, Any, Any, Comm, tuple[int, ...] | None]:
     """(local logits, local target, local weight, comm, known shard sizes) from tensors or a Shard(1) DTensor."""
     if not is_dtensor(local_logits):
         for t, name in ((target, "target"), (weight, "weight")):
             if is_dtensor(t):
-                raise TypeError(f"{name} is a DTensor but the logits are not: pass both as DTensors or as local tensors")
+                raise TypeError(
+                    f"{name} is a DTensor but the logits are not: pass both as DTensors or as local tensors"
+                )
         return local_logits, target, weight, Comm(group), None
     _, shard, replicate = _dtensor_types()
     mesh = local_logits.device_mesh
@@ -54,8 +57,10 @@ def unwrap(local_logits: Any, target: Any, weight: Any, group: Any, *, vocab_dim
         raise ValueError(f"a DTensor input must live on a 1-D device mesh, got a {mesh.ndim}-D mesh")
     placement = local_logits.placements[0]
     if local_logits.dim() != 2 or not (isinstance(placement, shard) and placement.dim in (1, -1)):
-        raise ValueError("a DTensor input must be (N, V) logits sharded on the vocabulary: placements "
-                         f"(Shard(1),), got shape {tuple(local_logits.shape)} and {local_logits.placements}")
+        raise ValueError(
+            "a DTensor input must be (N, V) logits sharded on the vocabulary: placements "
+            f"(Shard(1),), got shape {tuple(local_logits.shape)} and {local_logits.placements}"
+        )
     mesh_group = mesh.get_group()
     if group is not None and group is not mesh_group:
         raise ValueError("group must be None (or the DTensor's mesh group) for a DTensor input")
@@ -67,8 +72,10 @@ def unwrap(local_logits: Any, target: Any, weight: Any, group: Any, *, vocab_dim
         if not is_dtensor(t):
             return t
         if t.device_mesh != mesh or not isinstance(t.placements[0], ok):
-            raise ValueError(f"a DTensor {name} must be on the logits' mesh with placement {ok[0].__name__}"
-                             f"{'' if len(ok) == 1 else ' or ' + ok[1].__name__}, got {t.placements}")
+            raise ValueError(
+                f"a DTensor {name} must be on the logits' mesh with placement {ok[0].__name__}"
+                f"{'' if len(ok) == 1 else ' or ' + ok[1].__name__}, got {t.placements}"
+            )
         return t.to_local()
 
     tgt = local_of(target, "target", (replicate, shard))
@@ -89,8 +96,10 @@ def check_logits_target(z: Any, target: Any, weight: Any, *, name: str = "local_
     if weight is not None:
         check_floating(weight, "weight")
         if weight.dim() != 1 or weight.shape[0] != z.shape[1]:
-            raise ValueError(f"weight must be this rank's (V_r,) slice of the class weights with V_r={z.shape[1]}, "
-                             f"got shape {tuple(weight.shape)}")
+            raise ValueError(
+                f"weight must be this rank's (V_r,) slice of the class weights with V_r={z.shape[1]}, "
+                f"got shape {tuple(weight.shape)}"
+            )
         if weight.device != z.device:
             raise ValueError(f"weight is on {weight.device} but the logits are on {z.device}")
     return kind, target
@@ -103,14 +112,17 @@ def check_target(target: Any, n: int, local: int, device: torch.device) -> tuple
         raise ValueError(f"target is on {target.device} but the logits are on {device}")
     if target.dtype.is_floating_point:
         if tuple(target.shape) != (n, local):
-            raise ValueError(f"a probability target must be this rank's (N, V_r) = {(n, local)} slice, got shape "
-                             f"{tuple(target.shape)} (class-index targets must have an integer dtype)")
+            raise ValueError(
+                f"a probability target must be this rank's (N, V_r) = {(n, local)} slice, got shape "
+                f"{tuple(target.shape)} (class-index targets must have an integer dtype)"
+            )
         return "prob", target
     if target.dtype == torch.bool or target.dtype.is_complex:
         raise TypeError(f"target must be integer class indices or floating probabilities, got {target.dtype}")
     if tuple(target.shape) != (n,):
-        raise ValueError(f"a class-index target must be (N,) = ({n},) global class indices, got shape "
-                         f"{tuple(target.shape)}")
+        raise ValueError(
+            f"a class-index target must be (N,) = ({n},) global class indices, got shape {tuple(target.shape)}"
+        )
     return "index", target.long()
 
 

@@ -47,8 +47,7 @@ CLAMP = 1e4  # (z - m) is clamped at -CLAMP before it multiplies exp(z - m): exp
 _SPLIT = float(1 << 20)  # integers cross the collective as (hi, lo) pairs, exact in float32 up to 2**44
 
 DOUBLE_BACKWARD_MSG = (
-    "infoloss.{name} does not support double backward (create_graph=True): its gradient is computed "
-    "analytically."
+    "infoloss.{name} does not support double backward (create_graph=True): its gradient is computed analytically."
 )
 
 
@@ -121,7 +120,8 @@ class Comm:
         if not dist.is_available() or not dist.is_initialized():
             raise RuntimeError(
                 "infoloss.parallel needs an initialized torch.distributed process group "
-                "(torch.distributed.init_process_group), or pass a DTensor")
+                "(torch.distributed.init_process_group), or pass a DTensor"
+            )
         self.rank = dist.get_rank(group)
         self.world = dist.get_world_size(group)
         if self.rank < 0:
@@ -182,8 +182,17 @@ def smoothed(q: Tensor, smoothing: float, vocab: int) -> Tensor:
     return q * (1.0 - smoothing) + smoothing / vocab if smoothing > 0 else q
 
 
-def local_stats(z: Tensor, target: Tensor, w: Tensor | None, spec: Spec, cols: dict[str, int],
-                offset: int, vocab: int, out: Tensor, work: tuple[Tensor, Tensor] | None = None) -> None:
+def local_stats(
+    z: Tensor,
+    target: Tensor,
+    w: Tensor | None,
+    spec: Spec,
+    cols: dict[str, int],
+    offset: int,
+    vocab: int,
+    out: Tensor,
+    work: tuple[Tensor, Tensor] | None = None,
+) -> None:
     """Write the row statistics of one chunk of local logits ``z`` (rows, V_r) into ``out`` (rows, k);
     ``work``: two reusable buffers of at least z's shape (no fresh allocation per chunk)."""
     rows, vr = z.shape
@@ -256,22 +265,31 @@ class Gathered:
     error: float
 
 
-def exchange(comm: Comm, stats: Tensor, *, local: int, offset: int, vocab: int, weight_sum: float,
-             error: float) -> Gathered:
+def exchange(
+    comm: Comm, stats: Tensor, *, local: int, offset: int, vocab: int, weight_sum: float, error: float
+) -> Gathered:
     """One all-gather of this rank's (N, k) statistics plus its per-rank scalars."""
-    meta = torch.tensor([*_encode(local), *_encode(offset), *_encode(vocab), weight_sum, error],
-                        dtype=stats.dtype, device=stats.device)
+    meta = torch.tensor(
+        [*_encode(local), *_encode(offset), *_encode(vocab), weight_sum, error], dtype=stats.dtype, device=stats.device
+    )
     flat = torch.cat([stats.reshape(-1), meta])
     out = comm.all_gather(flat)
     n, k = stats.shape
     allst = out[:, : n * k].reshape(comm.world, n, k)
-    mt = out[:, n * k:]
-    return Gathered(allst, tuple(_decode(mt[:, 0], mt[:, 1])), mt[:, 6], _decode(mt[:, 2], mt[:, 3]),
-                    _decode(mt[:, 4], mt[:, 5]), float(mt[:, 7].max()))
+    mt = out[:, n * k :]
+    return Gathered(
+        allst,
+        tuple(_decode(mt[:, 0], mt[:, 1])),
+        mt[:, 6],
+        _decode(mt[:, 2], mt[:, 3]),
+        _decode(mt[:, 4], mt[:, 5]),
+        float(mt[:, 7].max()),
+    )
 
 
-def merge(g: Gathered, spec: Spec, cols: dict[str, int], target: Tensor, *, coefs: tuple[float, float, float]
-          ) -> Merged:
+def merge(
+    g: Gathered, spec: Spec, cols: dict[str, int], target: Tensor, *, coefs: tuple[float, float, float]
+) -> Merged:
     """Combine the gathered statistics into per-row values; raises ValueError on a bad target (every rank)."""
     st = g.stats
     vocab = sum(g.sizes)
@@ -307,7 +325,8 @@ def merge(g: Gathered, spec: Spec, cols: dict[str, int], target: Tensor, *, coef
             i = int(bad.nonzero()[0, 0])
             raise ValueError(
                 f"class index {int(target[i])} (row {i}) is out of range for {vocab} classes (valid: 0.."
-                f"{vocab - 1}, or ignore_index={spec.ignore_index}), or the target differs across ranks")
+                f"{vocab - 1}, or ignore_index={spec.ignore_index}), or the target differs across ranks"
+            )
         zy = torch.where(own > 0, st[..., cols["t"]] + delta, torch.zeros_like(delta)).sum(0)
         logp_y = torch.where(valid, zy - log_s, torch.zeros_like(zy))
         wy = st[..., cols["wy"]].sum(0) if spec.weighted else ones
@@ -380,12 +399,25 @@ def loss_coefs(mg: Merged, coefs: tuple[float, float, float], scale: Tensor) -> 
     ce, ent, rev = coefs
     mask = mg.valid.to(scale.dtype) if mg.valid is not None else None
     base = scale * mask if mask is not None else scale
-    return RowCoefs(base * ce if ce != 0 else None, base * (ent * mg.s) if ent != 0 and mg.ent is not None else None,
-                    base * (rev * mg.s) if rev != 0 and mg.rev is not None else None)
+    return RowCoefs(
+        base * ce if ce != 0 else None,
+        base * (ent * mg.s) if ent != 0 and mg.ent is not None else None,
+        base * (rev * mg.s) if rev != 0 and mg.rev is not None else None,
+    )
 
 
-def grad_chunk(z: Tensor, target: Tensor, w: Tensor | None, spec: Spec, offset: int, vocab: int, mg: Merged,
-               k: RowCoefs, sl: slice, out: Tensor | None = None) -> Tensor:
+def grad_chunk(
+    z: Tensor,
+    target: Tensor,
+    w: Tensor | None,
+    spec: Spec,
+    offset: int,
+    vocab: int,
+    mg: Merged,
+    k: RowCoefs,
+    sl: slice,
+    out: Tensor | None = None,
+) -> Tensor:
     """Gradient of the total loss w.r.t. one chunk of local logits ``z`` (rows, V_r), compute dtype; written
     into ``out`` (same shape and dtype; ``z`` itself is allowed, it is then overwritten) when given."""
     rows, vr = z.shape
@@ -428,8 +460,22 @@ def grad_chunk(z: Tensor, target: Tensor, w: Tensor | None, spec: Spec, offset: 
     return _finish(g, z, target, w, spec, offset, vocab, mg, k, sl, kce, krev, ly, lo)
 
 
-def _finish(g: Tensor, z: Tensor, target: Tensor, w: Tensor | None, spec: Spec, offset: int, vocab: int,
-            mg: Merged, k: RowCoefs, sl: slice, kce: Tensor, krev: Tensor | None, ly: float, lo: float) -> Tensor:
+def _finish(
+    g: Tensor,
+    z: Tensor,
+    target: Tensor,
+    w: Tensor | None,
+    spec: Spec,
+    offset: int,
+    vocab: int,
+    mg: Merged,
+    k: RowCoefs,
+    sl: slice,
+    kce: Tensor,
+    krev: Tensor | None,
+    ly: float,
+    lo: float,
+) -> Tensor:
     """The target terms of the gradient: ``- k_ce a_c`` and, at the true class, the R correction."""
     eps = spec.smoothing
     vr = z.shape[1]
@@ -462,15 +508,26 @@ def rows_per_chunk(vocab: int, chunk_size: int | None, elements: int) -> int:
 
 
 def check_chunk_size(chunk_size: int | None) -> None:
-    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
-                                   or chunk_size < 1):
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
 
 
-def forward_stats(comm: Comm, make_chunk: Any, n: int, local: int, target: Tensor, w: Tensor | None,
-                  spec: Spec, dtype: torch.dtype, device: torch.device, step: int, *,
-                  known_sizes: tuple[int, ...] | None, error: float,
-                  coefs: tuple[float, float, float]) -> tuple[Merged, Layout]:
+def forward_stats(
+    comm: Comm,
+    make_chunk: Any,
+    n: int,
+    local: int,
+    target: Tensor,
+    w: Tensor | None,
+    spec: Spec,
+    dtype: torch.dtype,
+    device: torch.device,
+    step: int,
+    *,
+    known_sizes: tuple[int, ...] | None,
+    error: float,
+    coefs: tuple[float, float, float],
+) -> tuple[Merged, Layout]:
     """Local statistics chunk by chunk (``make_chunk(r0, r1)`` gives the compute-dtype logits), the
     exchange, the merge.
 
@@ -490,8 +547,10 @@ def forward_stats(comm: Comm, make_chunk: Any, n: int, local: int, target: Tenso
     weight_sum = float(w.sum()) if w is not None else float(local)
     stats = torch.empty((n, len(cols)), dtype=dtype, device=device)
     rows = min(step, n)
-    work = (torch.empty((rows, local), dtype=dtype, device=device),
-            torch.empty((rows, local) if spec.entropy else (0, local), dtype=dtype, device=device))
+    work = (
+        torch.empty((rows, local), dtype=dtype, device=device),
+        torch.empty((rows, local) if spec.entropy else (0, local), dtype=dtype, device=device),
+    )
     for _attempt in range(2):
         layout = Layout(sizes, comm.rank)
         offset, vocab = layout.offset, layout.vocab
@@ -506,7 +565,8 @@ def forward_stats(comm: Comm, make_chunk: Any, n: int, local: int, target: Tenso
         _LAYOUTS[key] = g.sizes
         offsets = [sum(g.sizes[:r]) for r in range(comm.world)]
         stale = (spec.needs_offset and g.assumed_offsets != offsets) or (
-            spec.needs_vocab and any(v != true.vocab for v in g.assumed_vocabs))
+            spec.needs_vocab and any(v != true.vocab for v in g.assumed_vocabs)
+        )
         if not stale:
             return merge(g, spec, cols, target, coefs=coefs), true
         sizes = g.sizes  # a guess or a cached sharding was wrong on some rank: redo (every rank agrees)

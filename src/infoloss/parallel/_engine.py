@@ -90,9 +90,21 @@ def _logits_forward(z: Tensor, target: Tensor, w: Tensor | None, plan: Plan) -> 
         zc = z[r0:r1].to(dtype)
         return zc * inv_t if inv_t != 1.0 else zc
 
-    return _core.forward_stats(plan.comm, make, n, local, target, wc, plan.spec, dtype, z.device, step,
-                               known_sizes=plan.known_sizes, error=target_error(target, plan.spec),
-                               coefs=plan.coefs)
+    return _core.forward_stats(
+        plan.comm,
+        make,
+        n,
+        local,
+        target,
+        wc,
+        plan.spec,
+        dtype,
+        z.device,
+        step,
+        known_sizes=plan.known_sizes,
+        error=target_error(target, plan.spec),
+        coefs=plan.coefs,
+    )
 
 
 class _TargetChunks:
@@ -106,8 +118,9 @@ class _TargetChunks:
         return t.to(self.dtype) if self.convert else t
 
 
-def _logits_backward(z: Tensor, target: Tensor, w: Tensor | None, plan: Plan, mg: Merged, layout: Layout,
-                     k: RowCoefs) -> Tensor:
+def _logits_backward(
+    z: Tensor, target: Tensor, w: Tensor | None, plan: Plan, mg: Merged, layout: Layout, k: RowCoefs
+) -> Tensor:
     dtype = compute_dtype(z.dtype)
     n, local = z.shape
     step = _core.rows_per_chunk(local, plan.chunk_size, LOGITS_CHUNK)
@@ -121,8 +134,18 @@ def _logits_backward(z: Tensor, target: Tensor, w: Tensor | None, plan: Plan, mg
         zc = z[r0:r1].to(dtype)
         if inv_t != 1.0:
             zc = zc * inv_t
-        g = _core.grad_chunk(zc, tgt[r0:r1], wc, plan.spec, layout.offset, layout.vocab, mg, k, slice(r0, r1),
-                             out=grad[r0:r1] if direct else None)
+        g = _core.grad_chunk(
+            zc,
+            tgt[r0:r1],
+            wc,
+            plan.spec,
+            layout.offset,
+            layout.vocab,
+            mg,
+            k,
+            slice(r0, r1),
+            out=grad[r0:r1] if direct else None,
+        )
         if inv_t != 1.0:
             g.mul_(inv_t)
         if not direct:
@@ -166,8 +189,11 @@ class LogitsTokens(torch.autograd.Function):
         return _token_outputs(mg)
 
     @staticmethod
-    def backward(ctx: Any, g_lp: Tensor | None, g_h: Tensor | None  # type: ignore[override]
-                 ) -> tuple[Tensor | None, None, None]:
+    def backward(
+        ctx: Any,
+        g_lp: Tensor | None,
+        g_h: Tensor | None,  # type: ignore[override]
+    ) -> tuple[Tensor | None, None, None]:
         mg, layout, plan = ctx.state
         if torch.is_grad_enabled():
             raise RuntimeError(DOUBLE_BACKWARD_MSG.format(name=plan.name))
@@ -179,8 +205,9 @@ class LogitsTokens(torch.autograd.Function):
 
 
 # --------------------------------------------------------------------------------------------- linear engine
-def _head(h: Tensor, weight: Tensor, bias: Tensor | None, plan: Plan, dtype: torch.dtype,
-          buf: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+def _head(
+    h: Tensor, weight: Tensor, bias: Tensor | None, plan: Plan, dtype: torch.dtype, buf: Tensor | None = None
+) -> tuple[Tensor, Tensor | None]:
     """Compute-dtype logits of one row chunk, and tanh(raw / softcap) when soft-capped (for backward);
     ``buf``: a reusable (rows >= chunk, V_r) buffer of weight's dtype for the product."""
     out = buf[: h.shape[0]] if buf is not None else None
@@ -198,8 +225,9 @@ def _head(h: Tensor, weight: Tensor, bias: Tensor | None, plan: Plan, dtype: tor
     return z, th
 
 
-def _linear_forward(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor, plan: Plan
-                    ) -> tuple[Merged, Layout]:
+def _linear_forward(
+    hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor, plan: Plan
+) -> tuple[Merged, Layout]:
     dtype = compute_dtype(hidden.dtype)
     n, local = hidden.shape[0], weight.shape[0]
     step = _core.rows_per_chunk(local, plan.chunk_size, LINEAR_CHUNK)
@@ -209,14 +237,34 @@ def _linear_forward(hidden: Tensor, weight: Tensor, bias: Tensor | None, target:
     def make(r0: int, r1: int) -> Tensor:
         return _head(hidden[r0:r1], weight, bias, plan, dtype, buf)[0]
 
-    return _core.forward_stats(plan.comm, make, n, local, target, None, plan.spec, dtype, hidden.device, step,
-                               known_sizes=plan.known_sizes, error=target_error(target, plan.spec),
-                               coefs=plan.coefs)
+    return _core.forward_stats(
+        plan.comm,
+        make,
+        n,
+        local,
+        target,
+        None,
+        plan.spec,
+        dtype,
+        hidden.device,
+        step,
+        known_sizes=plan.known_sizes,
+        error=target_error(target, plan.spec),
+        coefs=plan.coefs,
+    )
 
 
-def _linear_backward(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor, plan: Plan,
-                     mg: Merged, layout: Layout, k: RowCoefs, needs: tuple[bool, bool, bool]
-                     ) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+def _linear_backward(
+    hidden: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    target: Tensor,
+    plan: Plan,
+    mg: Merged,
+    layout: Layout,
+    k: RowCoefs,
+    needs: tuple[bool, bool, bool],
+) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
     dtype = mg.log_s.dtype
     n, local = hidden.shape[0], weight.shape[0]
     step = _core.rows_per_chunk(local, plan.chunk_size, LINEAR_CHUNK)
@@ -231,8 +279,9 @@ def _linear_backward(hidden: Tensor, weight: Tensor, bias: Tensor | None, target
         r1 = min(n, r0 + step)
         h = hidden[r0:r1]
         z, th = _head(h, weight, bias, plan, dtype, buf)
-        g = _core.grad_chunk(z, tgt[r0:r1], None, plan.spec, layout.offset, layout.vocab, mg, k, slice(r0, r1),
-                             out=z)  # z is not needed afterwards: the gradient overwrites it
+        g = _core.grad_chunk(
+            z, tgt[r0:r1], None, plan.spec, layout.offset, layout.vocab, mg, k, slice(r0, r1), out=z
+        )  # z is not needed afterwards: the gradient overwrites it
         del z
         if th is not None:  # z = c tanh(raw / c) / T: dz/draw = (1 - tanh^2) / T
             g.mul_(th.square_().neg_().add_(1.0))
@@ -246,21 +295,34 @@ def _linear_backward(hidden: Tensor, weight: Tensor, bias: Tensor | None, target
             gb.add_(g.sum(0, dtype=acc))
     if gh is not None and plan.reduce_hidden_grad:
         plan.comm.all_reduce_(gh)
-    return gh, (gw.to(weight.dtype) if gw is not None else None), (
-        gb.to(bias.dtype) if gb is not None and bias is not None else None)
+    return (
+        gh,
+        (gw.to(weight.dtype) if gw is not None else None),
+        (gb.to(bias.dtype) if gb is not None and bias is not None else None),
+    )
 
 
 def _needs(ctx: Any, bias: Tensor | None) -> tuple[bool, bool, bool]:
-    return bool(ctx.needs_input_grad[0]), bool(ctx.needs_input_grad[1]), bias is not None and bool(
-        ctx.needs_input_grad[2])
+    return (
+        bool(ctx.needs_input_grad[0]),
+        bool(ctx.needs_input_grad[1]),
+        bias is not None and bool(ctx.needs_input_grad[2]),
+    )
 
 
 class LinearLoss(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, hidden: Tensor, weight: Tensor, bias: Tensor | None,  # type: ignore[override]
-                target: Tensor, plan: Plan) -> Tensor:
-        mg, layout = _linear_forward(hidden.detach(), weight.detach(),
-                                     bias.detach() if bias is not None else None, target, plan)
+    def forward(
+        ctx: Any,
+        hidden: Tensor,
+        weight: Tensor,
+        bias: Tensor | None,  # type: ignore[override]
+        target: Tensor,
+        plan: Plan,
+    ) -> Tensor:
+        mg, layout = _linear_forward(
+            hidden.detach(), weight.detach(), bias.detach() if bias is not None else None, target, plan
+        )
         rows = _core.row_loss(mg, plan.coefs)
         denom = _core.denominator(mg, plan.spec, plan.reduction)
         ctx.state = (mg, layout, denom, plan)
@@ -275,17 +337,33 @@ class LinearLoss(torch.autograd.Function):
             raise RuntimeError(DOUBLE_BACKWARD_MSG.format(name=plan.name))
         hidden, weight, bias, target = ctx.saved_tensors
         k = _core.loss_coefs(mg, plan.coefs, _scale(go, hidden.shape[0], denom, plan.reduction, mg.log_s.dtype))
-        gh, gw, gb = _linear_backward(hidden.detach(), weight.detach(), bias.detach() if bias is not None else None,
-                                      target, plan, mg, layout, k, ctx.needs)
+        gh, gw, gb = _linear_backward(
+            hidden.detach(),
+            weight.detach(),
+            bias.detach() if bias is not None else None,
+            target,
+            plan,
+            mg,
+            layout,
+            k,
+            ctx.needs,
+        )
         return gh, gw, gb, None, None
 
 
 class LinearTokens(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, hidden: Tensor, weight: Tensor, bias: Tensor | None,  # type: ignore[override]
-                target: Tensor, plan: Plan) -> tuple[Tensor, Tensor]:
-        mg, layout = _linear_forward(hidden.detach(), weight.detach(),
-                                     bias.detach() if bias is not None else None, target, plan)
+    def forward(
+        ctx: Any,
+        hidden: Tensor,
+        weight: Tensor,
+        bias: Tensor | None,  # type: ignore[override]
+        target: Tensor,
+        plan: Plan,
+    ) -> tuple[Tensor, Tensor]:
+        mg, layout = _linear_forward(
+            hidden.detach(), weight.detach(), bias.detach() if bias is not None else None, target, plan
+        )
         ctx.state = (mg, layout, plan)
         ctx.needs = _needs(ctx, bias)
         ctx.save_for_backward(hidden, weight, bias, target)
@@ -300,8 +378,17 @@ class LinearTokens(torch.autograd.Function):
         if g_lp is None and g_h is None:
             return None, None, None, None, None
         k = _token_coefs(mg, g_lp, g_h, hidden.shape[0], mg.log_s.dtype)
-        gh, gw, gb = _linear_backward(hidden.detach(), weight.detach(), bias.detach() if bias is not None else None,
-                                      target, plan, mg, layout, k, ctx.needs)
+        gh, gw, gb = _linear_backward(
+            hidden.detach(),
+            weight.detach(),
+            bias.detach() if bias is not None else None,
+            target,
+            plan,
+            mg,
+            layout,
+            k,
+            ctx.needs,
+        )
         return gh, gw, gb, None, None
 
 

@@ -43,22 +43,39 @@ def flatten_hidden_target(hidden: Tensor, weight: Tensor, target: Any) -> tuple[
         want = lead + ((weight.shape[0],) if target.dtype.is_floating_point else ())
         if tuple(target.shape) != want:
             kind = "probability" if target.dtype.is_floating_point else "class-index"
-            raise ValueError(f"a {kind} target must have shape {want} for hidden {tuple(hidden.shape)} and "
-                             f"weight {tuple(weight.shape)}, got {tuple(target.shape)}")
+            raise ValueError(
+                f"a {kind} target must have shape {want} for hidden {tuple(hidden.shape)} and "
+                f"weight {tuple(weight.shape)}, got {tuple(target.shape)}"
+            )
         target = target.reshape(h2.shape[0], weight.shape[0]) if target.dtype.is_floating_point else target.reshape(-1)
     kind, t = check_target(target, h2.shape[0], weight.shape[0], hidden.device)
     return h2, kind, t
 
 
 def linear_options(softcap: float | None, temperature: float) -> tuple[float | None, float]:
-    return (None if softcap is None else check_positive(softcap, "softcap")), check_positive(temperature,
-                                                                                           "temperature")
+    return (None if softcap is None else check_positive(softcap, "softcap")), check_positive(temperature, "temperature")
 
 
-def _linear_family(hidden: Tensor, local_weight: Tensor, target: Any, bias: Tensor | None, *, name: str,
-                   group: Any, ignore_index: int, reduction: str, label_smoothing: float, ce: float,
-                   ent: float = 0.0, rev: float = 0.0, rev_log_eps: float = 0.0, softcap: float | None,
-                   temperature: float, chunk_size: int | None, reduce_hidden_grad: bool) -> Tensor:
+def _linear_family(
+    hidden: Tensor,
+    local_weight: Tensor,
+    target: Any,
+    bias: Tensor | None,
+    *,
+    name: str,
+    group: Any,
+    ignore_index: int,
+    reduction: str,
+    label_smoothing: float,
+    ce: float,
+    ent: float = 0.0,
+    rev: float = 0.0,
+    rev_log_eps: float = 0.0,
+    softcap: float | None,
+    temperature: float,
+    chunk_size: int | None,
+    reduce_hidden_grad: bool,
+) -> Tensor:
     check_reduction(reduction)
     label_smoothing = check_label_smoothing(label_smoothing)
     ignore_index = check_index(ignore_index)
@@ -67,10 +84,26 @@ def _linear_family(hidden: Tensor, local_weight: Tensor, target: Any, bias: Tens
     check_hidden(hidden, local_weight, bias, weight_name="local_weight")
     lead = tuple(hidden.shape[:-1])
     h2, kind, tgt = flatten_hidden_target(hidden, local_weight, target)
-    spec = Spec(kind, smoothing=label_smoothing, entropy=ent != 0, reverse=rev != 0, rev_log_eps=rev_log_eps,
-                ignore_index=ignore_index)
-    plan = Plan(name, spec, Comm(group), (ce, ent, rev), reduction, chunk_size, None, temperature, softcap,
-                bool(reduce_hidden_grad))
+    spec = Spec(
+        kind,
+        smoothing=label_smoothing,
+        entropy=ent != 0,
+        reverse=rev != 0,
+        rev_log_eps=rev_log_eps,
+        ignore_index=ignore_index,
+    )
+    plan = Plan(
+        name,
+        spec,
+        Comm(group),
+        (ce, ent, rev),
+        reduction,
+        chunk_size,
+        None,
+        temperature,
+        softcap,
+        bool(reduce_hidden_grad),
+    )
     out = LinearLoss.apply(h2, local_weight, bias, tgt, plan)
     return out.reshape(lead) if reduction == "none" else out
 
@@ -106,11 +139,22 @@ _TAIL = """
 """
 
 
-def vocab_parallel_linear_cross_entropy(hidden: Tensor, local_weight: Tensor, target: Any, bias: Tensor | None = None,
-                                        *, group: Any = None, ignore_index: int = -100, reduction: str = "mean",
-                                        label_smoothing: float = 0.0, base: float | None = None,
-                                        softcap: float | None = None, temperature: float = 1.0,
-                                        chunk_size: int | None = None, reduce_hidden_grad: bool = True) -> Tensor:
+def vocab_parallel_linear_cross_entropy(
+    hidden: Tensor,
+    local_weight: Tensor,
+    target: Any,
+    bias: Tensor | None = None,
+    *,
+    group: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    base: float | None = None,
+    softcap: float | None = None,
+    temperature: float = 1.0,
+    chunk_size: int | None = None,
+    reduce_hidden_grad: bool = True,
+) -> Tensor:
     r"""Cross entropy of a vocabulary-parallel linear head, no (N, V_r) logits kept.
 
     .. math:: \ell_i = -\sum_{c<V} q'_{ic} \log_b \operatorname{softmax}(z_i)_c, \qquad
@@ -134,20 +178,43 @@ def vocab_parallel_linear_cross_entropy(hidden: Tensor, local_weight: Tensor, ta
         torch.Size([8, 4])
         >>> dist.destroy_process_group()
     """
-    return _linear_family(hidden, local_weight, target, bias, name="vocab_parallel_linear_cross_entropy",
-                          group=group, ignore_index=ignore_index, reduction=reduction,
-                          label_smoothing=label_smoothing, ce=1.0 / log_base(base), softcap=softcap,
-                          temperature=temperature, chunk_size=chunk_size, reduce_hidden_grad=reduce_hidden_grad)
+    return _linear_family(
+        hidden,
+        local_weight,
+        target,
+        bias,
+        name="vocab_parallel_linear_cross_entropy",
+        group=group,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        ce=1.0 / log_base(base),
+        softcap=softcap,
+        temperature=temperature,
+        chunk_size=chunk_size,
+        reduce_hidden_grad=reduce_hidden_grad,
+    )
 
 
-def vocab_parallel_linear_min_entropy_loss(hidden: Tensor, local_weight: Tensor, target: Any,
-                                           bias: Tensor | None = None, *, group: Any = None,
-                                           ce_weight: float = 1.0, entropy_weight: float = 0.1,
-                                           ce_base: float | None = None, entropy_base: float | None = None,
-                                           ignore_index: int = -100, reduction: str = "mean",
-                                           label_smoothing: float = 0.0, softcap: float | None = None,
-                                           temperature: float = 1.0, chunk_size: int | None = None,
-                                           reduce_hidden_grad: bool = True) -> Tensor:
+def vocab_parallel_linear_min_entropy_loss(
+    hidden: Tensor,
+    local_weight: Tensor,
+    target: Any,
+    bias: Tensor | None = None,
+    *,
+    group: Any = None,
+    ce_weight: float = 1.0,
+    entropy_weight: float = 0.1,
+    ce_base: float | None = None,
+    entropy_base: float | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    softcap: float | None = None,
+    temperature: float = 1.0,
+    chunk_size: int | None = None,
+    reduce_hidden_grad: bool = True,
+) -> Tensor:
     r"""MIN-ENT of a vocabulary-parallel linear head: ``w_ce CE_i + w_H s_i H_i`` (s_i = 0 if ignored, else 1).
 
     .. math:: \frac{\partial H_i}{\partial z_{ic}} = -p_{ic} (\log p_{ic} + H_i), \qquad
@@ -170,20 +237,45 @@ def vocab_parallel_linear_min_entropy_loss(hidden: Tensor, local_weight: Tensor,
     """
     ce = check_finite_number(ce_weight, "ce_weight") / log_base(ce_base, "ce_base")
     ent = check_finite_number(entropy_weight, "entropy_weight") / log_base(entropy_base, "entropy_base")
-    return _linear_family(hidden, local_weight, target, bias, name="vocab_parallel_linear_min_entropy_loss",
-                          group=group, ignore_index=ignore_index, reduction=reduction,
-                          label_smoothing=label_smoothing, ce=ce, ent=ent, softcap=softcap,
-                          temperature=temperature, chunk_size=chunk_size, reduce_hidden_grad=reduce_hidden_grad)
+    return _linear_family(
+        hidden,
+        local_weight,
+        target,
+        bias,
+        name="vocab_parallel_linear_min_entropy_loss",
+        group=group,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        ce=ce,
+        ent=ent,
+        softcap=softcap,
+        temperature=temperature,
+        chunk_size=chunk_size,
+        reduce_hidden_grad=reduce_hidden_grad,
+    )
 
 
-def vocab_parallel_linear_mixed_entropy_loss(hidden: Tensor, local_weight: Tensor, target: Any,
-                                             bias: Tensor | None = None, *, group: Any = None,
-                                             ce_weight: float = 1.0, reverse_weight: float = 0.1,
-                                             ce_base: float | None = None, reverse_base: float | None = None,
-                                             eps: float = 1e-6, ignore_index: int = -100, reduction: str = "mean",
-                                             label_smoothing: float = 0.0, softcap: float | None = None,
-                                             temperature: float = 1.0, chunk_size: int | None = None,
-                                             reduce_hidden_grad: bool = True) -> Tensor:
+def vocab_parallel_linear_mixed_entropy_loss(
+    hidden: Tensor,
+    local_weight: Tensor,
+    target: Any,
+    bias: Tensor | None = None,
+    *,
+    group: Any = None,
+    ce_weight: float = 1.0,
+    reverse_weight: float = 0.1,
+    ce_base: float | None = None,
+    reverse_base: float | None = None,
+    eps: float = 1e-6,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    softcap: float | None = None,
+    temperature: float = 1.0,
+    chunk_size: int | None = None,
+    reduce_hidden_grad: bool = True,
+) -> Tensor:
     r"""MIX-ENT of a vocabulary-parallel linear head: ``w_ce CE_i + w_R s_i R_i``,
     ``R_i = -sum_c p_ic log max(q'_ic, eps)``.
 
@@ -207,15 +299,34 @@ def vocab_parallel_linear_mixed_entropy_loss(hidden: Tensor, local_weight: Tenso
     ce = check_finite_number(ce_weight, "ce_weight") / log_base(ce_base, "ce_base")
     rev = check_finite_number(reverse_weight, "reverse_weight") / log_base(reverse_base, "reverse_base")
     eps = check_open_unit(eps, "eps")
-    return _linear_family(hidden, local_weight, target, bias, name="vocab_parallel_linear_mixed_entropy_loss",
-                          group=group, ignore_index=ignore_index, reduction=reduction,
-                          label_smoothing=label_smoothing, ce=ce, rev=rev, rev_log_eps=math.log(eps),
-                          softcap=softcap, temperature=temperature, chunk_size=chunk_size,
-                          reduce_hidden_grad=reduce_hidden_grad)
+    return _linear_family(
+        hidden,
+        local_weight,
+        target,
+        bias,
+        name="vocab_parallel_linear_mixed_entropy_loss",
+        group=group,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        ce=ce,
+        rev=rev,
+        rev_log_eps=math.log(eps),
+        softcap=softcap,
+        temperature=temperature,
+        chunk_size=chunk_size,
+        reduce_hidden_grad=reduce_hidden_grad,
+    )
 
 
-for _fn in (vocab_parallel_linear_cross_entropy, vocab_parallel_linear_min_entropy_loss,
-            vocab_parallel_linear_mixed_entropy_loss):
-    _fn.__doc__ = (_fn.__doc__ or "").replace("{args}", _ARGS.strip("\n").lstrip() + "\n").replace(
-        "{tail}", _TAIL.strip("\n").lstrip() + "\n")
+for _fn in (
+    vocab_parallel_linear_cross_entropy,
+    vocab_parallel_linear_min_entropy_loss,
+    vocab_parallel_linear_mixed_entropy_loss,
+):
+    _fn.__doc__ = (
+        (_fn.__doc__ or "")
+        .replace("{args}", _ARGS.strip("\n").lstrip() + "\n")
+        .replace("{tail}", _TAIL.strip("\n").lstrip() + "\n")
+    )
 del _fn

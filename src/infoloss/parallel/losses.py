@@ -43,17 +43,37 @@ __all__ = [
 ]
 
 
-def _family(local_logits: Any, target: Any, *, name: str, group: Any, weight: Any, ignore_index: int,
-            reduction: str, label_smoothing: float, ce: float, ent: float = 0.0, rev: float = 0.0,
-            rev_log_eps: float = 0.0, chunk_size: int | None = None) -> Tensor:
+def _family(
+    local_logits: Any,
+    target: Any,
+    *,
+    name: str,
+    group: Any,
+    weight: Any,
+    ignore_index: int,
+    reduction: str,
+    label_smoothing: float,
+    ce: float,
+    ent: float = 0.0,
+    rev: float = 0.0,
+    rev_log_eps: float = 0.0,
+    chunk_size: int | None = None,
+) -> Tensor:
     check_reduction(reduction)
     label_smoothing = check_label_smoothing(label_smoothing)
     ignore_index = check_index(ignore_index)
     check_chunk_size(chunk_size)
     z, tgt, w, comm, known = unwrap(local_logits, target, weight, group)
     kind, tgt = check_logits_target(z, tgt, w)
-    spec = Spec(kind, weighted=w is not None, smoothing=label_smoothing, entropy=ent != 0, reverse=rev != 0,
-                rev_log_eps=rev_log_eps, ignore_index=ignore_index)
+    spec = Spec(
+        kind,
+        weighted=w is not None,
+        smoothing=label_smoothing,
+        entropy=ent != 0,
+        reverse=rev != 0,
+        rev_log_eps=rev_log_eps,
+        ignore_index=ignore_index,
+    )
     plan = Plan(name, spec, comm, (ce, ent, rev), reduction, chunk_size, known)
     return LogitsLoss.apply(z, tgt, w, plan)
 
@@ -80,9 +100,18 @@ _RAISES = """
 """
 
 
-def vocab_parallel_cross_entropy(local_logits: Any, target: Any, *, group: Any = None, weight: Any = None,
-                                 ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0,
-                                 base: float | None = None, chunk_size: int | None = None) -> Tensor:
+def vocab_parallel_cross_entropy(
+    local_logits: Any,
+    target: Any,
+    *,
+    group: Any = None,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    base: float | None = None,
+    chunk_size: int | None = None,
+) -> Tensor:
     r"""Cross entropy of vocabulary-sharded logits; equals :func:`infoloss.functional.cross_entropy` on the
     gathered (N, V) logits.
 
@@ -112,16 +141,35 @@ def vocab_parallel_cross_entropy(local_logits: Any, target: Any, *, group: Any =
         tensor([[-0.3410,  0.2424,  0.0986]])
         >>> dist.destroy_process_group()
     """
-    return _family(local_logits, target, name="vocab_parallel_cross_entropy", group=group, weight=weight,
-                   ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing,
-                   ce=1.0 / log_base(base), chunk_size=chunk_size)
+    return _family(
+        local_logits,
+        target,
+        name="vocab_parallel_cross_entropy",
+        group=group,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        ce=1.0 / log_base(base),
+        chunk_size=chunk_size,
+    )
 
 
-def vocab_parallel_min_entropy_loss(local_logits: Any, target: Any, *, group: Any = None, ce_weight: float = 1.0,
-                                    entropy_weight: float = 0.1, ce_base: float | None = None,
-                                    entropy_base: float | None = None, weight: Any = None, ignore_index: int = -100,
-                                    reduction: str = "mean", label_smoothing: float = 0.0,
-                                    chunk_size: int | None = None) -> Tensor:
+def vocab_parallel_min_entropy_loss(
+    local_logits: Any,
+    target: Any,
+    *,
+    group: Any = None,
+    ce_weight: float = 1.0,
+    entropy_weight: float = 0.1,
+    ce_base: float | None = None,
+    entropy_base: float | None = None,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    chunk_size: int | None = None,
+) -> Tensor:
     r"""MIN-ENT of vocabulary-sharded logits; equals :func:`infoloss.functional.min_entropy_loss` on the
     gathered logits.
 
@@ -151,16 +199,37 @@ def vocab_parallel_min_entropy_loss(local_logits: Any, target: Any, *, group: An
     """
     ce = check_finite_number(ce_weight, "ce_weight") / log_base(ce_base, "ce_base")
     ent = check_finite_number(entropy_weight, "entropy_weight") / log_base(entropy_base, "entropy_base")
-    return _family(local_logits, target, name="vocab_parallel_min_entropy_loss", group=group, weight=weight,
-                   ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing, ce=ce,
-                   ent=ent, chunk_size=chunk_size)
+    return _family(
+        local_logits,
+        target,
+        name="vocab_parallel_min_entropy_loss",
+        group=group,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        ce=ce,
+        ent=ent,
+        chunk_size=chunk_size,
+    )
 
 
-def vocab_parallel_mixed_entropy_loss(local_logits: Any, target: Any, *, group: Any = None, ce_weight: float = 1.0,
-                                      reverse_weight: float = 0.1, ce_base: float | None = None,
-                                      reverse_base: float | None = None, eps: float = 1e-6, weight: Any = None,
-                                      ignore_index: int = -100, reduction: str = "mean",
-                                      label_smoothing: float = 0.0, chunk_size: int | None = None) -> Tensor:
+def vocab_parallel_mixed_entropy_loss(
+    local_logits: Any,
+    target: Any,
+    *,
+    group: Any = None,
+    ce_weight: float = 1.0,
+    reverse_weight: float = 0.1,
+    ce_base: float | None = None,
+    reverse_base: float | None = None,
+    eps: float = 1e-6,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    chunk_size: int | None = None,
+) -> Tensor:
     r"""MIX-ENT of vocabulary-sharded logits; equals :func:`infoloss.functional.mixed_entropy_loss` on the
     gathered logits.
 
@@ -192,13 +261,30 @@ def vocab_parallel_mixed_entropy_loss(local_logits: Any, target: Any, *, group: 
     ce = check_finite_number(ce_weight, "ce_weight") / log_base(ce_base, "ce_base")
     rev = check_finite_number(reverse_weight, "reverse_weight") / log_base(reverse_base, "reverse_base")
     eps = check_open_unit(eps, "eps")
-    return _family(local_logits, target, name="vocab_parallel_mixed_entropy_loss", group=group, weight=weight,
-                   ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing, ce=ce,
-                   rev=rev, rev_log_eps=math.log(eps), chunk_size=chunk_size)
+    return _family(
+        local_logits,
+        target,
+        name="vocab_parallel_mixed_entropy_loss",
+        group=group,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        ce=ce,
+        rev=rev,
+        rev_log_eps=math.log(eps),
+        chunk_size=chunk_size,
+    )
 
 
-def vocab_parallel_entropy(local_logits: Any, *, group: Any = None, reduction: str = "none",
-                           base: float | None = None, chunk_size: int | None = None) -> Tensor:
+def vocab_parallel_entropy(
+    local_logits: Any,
+    *,
+    group: Any = None,
+    reduction: str = "none",
+    base: float | None = None,
+    chunk_size: int | None = None,
+) -> Tensor:
     r"""Shannon entropy of ``softmax`` over vocabulary-sharded logits; equals
     :func:`infoloss.functional.entropy` on the gathered logits.
 
@@ -233,12 +319,22 @@ def vocab_parallel_entropy(local_logits: Any, *, group: Any = None, reduction: s
     check_floating(z, "local_logits")
     if z.dim() != 2:
         raise ValueError(f"local_logits must be (N, V_r) local logits, got shape {tuple(z.shape)}")
-    plan = Plan("vocab_parallel_entropy", Spec("none", entropy=True), comm, (0.0, 1.0 / scale, 0.0), reduction,
-                chunk_size, known)
+    plan = Plan(
+        "vocab_parallel_entropy",
+        Spec("none", entropy=True),
+        comm,
+        (0.0, 1.0 / scale, 0.0),
+        reduction,
+        chunk_size,
+        known,
+    )
     return LogitsLoss.apply(z, z.new_zeros(0), None, plan)
 
 
 for _fn in (vocab_parallel_cross_entropy, vocab_parallel_min_entropy_loss, vocab_parallel_mixed_entropy_loss):
-    _fn.__doc__ = (_fn.__doc__ or "").replace("{args}", _ARGS.strip("\n").lstrip() + "\n").replace(
-        "{raises}", _RAISES.strip("\n").lstrip() + "\n")
+    _fn.__doc__ = (
+        (_fn.__doc__ or "")
+        .replace("{args}", _ARGS.strip("\n").lstrip() + "\n")
+        .replace("{raises}", _RAISES.strip("\n").lstrip() + "\n")
+    )
 del _fn
