@@ -85,7 +85,7 @@ def _explain_values(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_explain(sub: argparse._SubParsersAction) -> None:
+def _add_explain(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "explain",
         help="information content, entropy, CE, MIN-ENT and MIX-ENT of one prediction",
@@ -113,7 +113,7 @@ def _doctor(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_doctor(sub: argparse._SubParsersAction) -> None:
+def _add_doctor(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "doctor",
         help="which implementation runs (C kernel, Triton, eager) and why",

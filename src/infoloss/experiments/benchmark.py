@@ -46,7 +46,7 @@ def images_per_second(
     def step() -> None:
         loss = torch.nn.functional.cross_entropy(model(x), y)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        torch.autograd.backward(loss)  # Tensor.backward is unannotated in torch
         opt.step()
 
     for _ in range(warmup):

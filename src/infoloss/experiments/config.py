@@ -389,7 +389,8 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config {p} is a directory, not a TOML file")
     try:
         with p.open("rb") as f:
-            return tomllib.load(f)
+            data: dict[str, Any] = tomllib.load(f)
+            return data
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {p}") from None
     except tomllib.TOMLDecodeError as e:

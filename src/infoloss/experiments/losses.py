@@ -34,6 +34,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from infoloss import modules as _m
+
 __all__ = ["LOSSES", "LossContext", "build_loss", "parse_spec", "class_distance_matrix"]
 
 
@@ -110,50 +112,44 @@ def class_distance_matrix(ctx: LossContext) -> torch.Tensor | None:
     return d
 
 
-def _modules() -> Any:
-    import infoloss
-
-    return infoloss
-
-
 def _ce(p: dict[str, Any], ctx: LossContext) -> nn.Module:
-    return _modules().CrossEntropyLoss(**p)
+    return _m.CrossEntropyLoss(**p)
 
 
 def _label_smoothing(p: dict[str, Any], ctx: LossContext) -> nn.Module:
-    return _modules().CrossEntropyLoss(**{"label_smoothing": 0.1, **p})
+    return _m.CrossEntropyLoss(**{"label_smoothing": 0.1, **p})
 
 
 def _min_ent(p: dict[str, Any], ctx: LossContext) -> nn.Module:
-    return _modules().MinEntropyLoss(**{"entropy_weight": 0.1, **p})
+    return _m.MinEntropyLoss(**{"entropy_weight": 0.1, **p})
 
 
 def _mix_ent(p: dict[str, Any], ctx: LossContext) -> nn.Module:
-    return _modules().MixedEntropyLoss(**{"reverse_weight": 0.1, "eps": 1e-6, **p})
+    return _m.MixedEntropyLoss(**{"reverse_weight": 0.1, "eps": 1e-6, **p})
 
 
 def _confidence_penalty(p: dict[str, Any], ctx: LossContext) -> nn.Module:
-    return _modules().MinEntropyLoss(**{"entropy_weight": -0.1, **p})
+    return _m.MinEntropyLoss(**{"entropy_weight": -0.1, **p})
 
 
 def _sce(p: dict[str, Any], ctx: LossContext) -> nn.Module:
-    return _modules().SymmetricCrossEntropyLoss(**{"alpha": 0.1, "beta": 1.0, **p})
+    return _m.SymmetricCrossEntropyLoss(**{"alpha": 0.1, "beta": 1.0, **p})
 
 
 def _focal(p: dict[str, Any], ctx: LossContext) -> nn.Module:
-    return _modules().FocalLoss(**{"gamma": 2.0, **p})
+    return _m.FocalLoss(**{"gamma": 2.0, **p})
 
 
 def _poly1(p: dict[str, Any], ctx: LossContext) -> nn.Module:
-    return _modules().Poly1CrossEntropyLoss(**{"epsilon": 1.0, **p})
+    return _m.Poly1CrossEntropyLoss(**{"epsilon": 1.0, **p})
 
 
 def _min_ent_learnable(p: dict[str, Any], ctx: LossContext) -> nn.Module:
-    return _modules().MinEntropyLoss(**{"entropy_weight": 0.1, "learnable": True, **p})
+    return _m.MinEntropyLoss(**{"entropy_weight": 0.1, "learnable": True, **p})
 
 
 def _mix_ent_learnable(p: dict[str, Any], ctx: LossContext) -> nn.Module:
-    return _modules().MixedEntropyLoss(**{"reverse_weight": 0.1, "eps": 1e-6, "learnable": True, **p})
+    return _m.MixedEntropyLoss(**{"reverse_weight": 0.1, "eps": 1e-6, "learnable": True, **p})
 
 
 def _similarity(p: dict[str, Any], ctx: LossContext) -> nn.Module:

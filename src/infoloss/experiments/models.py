@@ -27,7 +27,8 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return logits (N, num_classes) for images (N, C, H, W)."""
-        return self.net(x)
+        logits: torch.Tensor = self.net(x)
+        return logits
 
 
 def _conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
@@ -56,7 +57,8 @@ class SmallCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return logits (N, num_classes) for images (N, C, H, W)."""
-        return self.classifier(self.features(x))
+        logits: torch.Tensor = self.classifier(self.features(x))
+        return logits
 
 
 def vgg5_features(in_channels: int = 1) -> nn.Sequential:
@@ -112,7 +114,8 @@ class VGG5(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return logits (N, num_classes) for images (N, 1, 28, 28)."""
-        return self.classifier(self.features(x))
+        logits: torch.Tensor = self.classifier(self.features(x))
+        return logits
 
 
 class SpinalHead(nn.Module):
@@ -148,7 +151,8 @@ class SpinalHead(nn.Module):
         for k, layer in enumerate(self.layers):
             inp = halves[k % 2] if k == 0 else torch.cat([halves[k % 2], outs[-1]], dim=1)
             outs.append(layer(inp))
-        return self.out(torch.cat(outs, dim=1))
+        logits: torch.Tensor = self.out(torch.cat(outs, dim=1))
+        return logits
 
 
 class SpinalVGG5(nn.Module):
@@ -167,7 +171,8 @@ class SpinalVGG5(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return logits (N, num_classes) for images (N, 1, 28, 28)."""
-        return self.head(torch.flatten(self.features(x), 1))
+        logits: torch.Tensor = self.head(torch.flatten(self.features(x), 1))
+        return logits
 
 
 MODELS: dict[str, Callable[[tuple[int, int, int], int], nn.Module]] = {

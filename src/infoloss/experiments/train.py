@@ -418,7 +418,7 @@ def train(
     train_set = TensorDataset(splits.x_train, splits.y_train)
     order = torch.Generator()
     aug_gen = torch.Generator()
-    sampler: DistributedSampler | RandomSampler
+    sampler: DistributedSampler[int] | RandomSampler
     if info.distributed:
         sampler = DistributedSampler(train_set, info.world_size, info.rank, shuffle=True, seed=cfg.seed)
     else:
