@@ -295,10 +295,10 @@ def fit_temperature(
     def closure() -> Tensor:
         opt.zero_grad()
         loss = F.cross_entropy(z * torch.exp(-log_t.clamp(lo, hi)), y)
-        loss.backward()
+        torch.autograd.backward(loss)
         return loss
 
-    opt.step(closure)
+    opt.step(closure)  # type: ignore[no-untyped-call]  # torch's LBFGS.step(closure) is unannotated
     return float(math.exp(min(max(float(log_t.detach()), lo), hi)))
 
 
@@ -358,7 +358,7 @@ def _torchmetrics_classes() -> dict[str, Any]:
     class PredictiveEntropy(_Sums):
         """Running :func:`predictive_entropy` (mean over all examples seen), nats; target is optional."""
 
-        higher_is_better = None  # type: ignore[assignment]
+        higher_is_better = None
 
         def update(self, logits: Tensor, target: Tensor | None = None) -> None:
             _check(logits, None, "PredictiveEntropy.update")

@@ -99,7 +99,7 @@ def _check_input(x: FloatArray, name: str = "input") -> int:
     """Check a class-dim input ((C,) or (N, C, ...)) and return the number of classes C."""
     if x.ndim == 0:
         raise ValueError(f"{name} must have at least 1 dimension (the class dim), got a 0-d array")
-    num_classes = x.shape[1] if x.ndim >= 2 else x.shape[0]
+    num_classes: int = x.shape[1] if x.ndim >= 2 else x.shape[0]
     if num_classes == 0:
         raise ValueError(f"{name} must have at least one class, got shape {x.shape}")
     return num_classes
@@ -194,7 +194,8 @@ def _check_prob_target(target: np.ndarray, input_shape: tuple[int, ...]) -> Floa
 def _log_softmax(z: FloatArray) -> FloatArray:
     """Stable ``log softmax`` over the last axis: subtracting the max keeps ``exp`` from overflowing."""
     shifted = z - np.max(z, axis=-1, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+    logp: FloatArray = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+    return logp
 
 
 def _xlogy(x: FloatArray, log_y: FloatArray) -> FloatArray:
@@ -205,7 +206,8 @@ def _xlogy(x: FloatArray, log_y: FloatArray) -> FloatArray:
 
 def _entropy_from_logp(logp: FloatArray) -> FloatArray:
     """``H = -sum_c p_c log p_c`` over the last axis."""
-    return -np.sum(_xlogy(np.exp(logp), logp), axis=-1)
+    h: FloatArray = -np.sum(_xlogy(np.exp(logp), logp), axis=-1)
+    return h
 
 
 def _reduce(loss: FloatArray, reduction: str, denominator: float) -> FloatArray:
@@ -260,13 +262,15 @@ def _ce_per_element(b: _Batch) -> FloatArray:
     For class indices with smoothing this is exactly torch's
     ``(1 - eps) w_y (-log p_y) + eps / C sum_c w_c (-log p_c)`` (expand ``q' = (1 - eps) onehot + eps / C``).
     """
-    return -np.sum(b.w * _xlogy(b.q, b.logp), axis=-1)
+    ce: FloatArray = -np.sum(b.w * _xlogy(b.q, b.logp), axis=-1)
+    return ce
 
 
 def _reverse_ce_per_element(b: _Batch, log_floor: float) -> FloatArray:
     """Swapped cross entropy ``R = -sum_c p_c log max(q'_c, exp(log_floor))`` in nats."""
     log_q = np.log(np.maximum(b.q, math.exp(log_floor)))
-    return -np.sum(np.exp(b.logp) * log_q, axis=-1)
+    rev: FloatArray = -np.sum(np.exp(b.logp) * log_q, axis=-1)
+    return rev
 
 
 # --------------------------------------------------------------------------------------------------
