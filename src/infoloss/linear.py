@@ -488,13 +488,14 @@ class _Reduced(torch.autograd.Function):
         hidden: Tensor,
         weight: Tensor,
         bias: Tensor | None,
-        target: Tensor,  # type: ignore[override]
+        target: Tensor,
         name: str,
         opt_args: tuple[Any, ...],
         mean: bool,
         needs: tuple[bool, bool, bool],
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        return _reduced_op(hidden, weight, bias, target, *opt_args, mean, *needs)
+        out: tuple[Tensor, Tensor, Tensor, Tensor] = _reduced_op(hidden, weight, bias, target, *opt_args, mean, *needs)
+        return out
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
@@ -512,7 +513,7 @@ class _Reduced(torch.autograd.Function):
             ctx.save_for_backward(*inputs[:4])
 
     @staticmethod
-    def backward(ctx: Any, go: Tensor, *_: Any) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, go: Tensor, *_: Any) -> tuple[Tensor | None, ...]:
         if ctx.handover is None:
             return _reduced_backward(ctx, go)[:4] + (None,) * 4
         _check_not_double_backward(ctx.name)
@@ -539,12 +540,13 @@ class _Rows(torch.autograd.Function):
         hidden: Tensor,
         weight: Tensor,
         bias: Tensor | None,
-        target: Tensor,  # type: ignore[override]
+        target: Tensor,
         name: str,
         opt_args: tuple[Any, ...],
         needs: tuple[bool, bool, bool],
     ) -> Tensor:
-        return _rows_op(hidden, weight, bias, target, *opt_args)
+        out: Tensor = _rows_op(hidden, weight, bias, target, *opt_args)
+        return out
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
@@ -553,7 +555,7 @@ class _Rows(torch.autograd.Function):
         ctx.name, ctx.opt_args, ctx.needs = inputs[4], inputs[5], inputs[6]
 
     @staticmethod
-    def backward(ctx: Any, grad_rows: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad_rows: Tensor) -> tuple[Tensor | None, ...]:
         return _rows_backward(ctx, grad_rows)[:4] + (None,) * 3
 
 
@@ -689,10 +691,16 @@ def _family(
         grad_on and weight.requires_grad,
         grad_on and bias is not None and bias.requires_grad,
     )
+    # torch's stubs leave Function.apply unannotated: hence the ignores and the annotated locals
+    out: Tensor
     if reduction == "none":
-        out = _Rows.apply(h2, weight, bias, t2, name, opts.args(), needs).reshape(lead)
+        rows: Tensor = _Rows.apply(h2, weight, bias, t2, name, opts.args(), needs)  # type: ignore[no-untyped-call]
+        out = rows.reshape(lead)
     else:
-        out = _Reduced.apply(h2, weight, bias, t2, name, opts.args(), reduction == "mean", needs)[0]
+        reduced: tuple[Tensor, ...] = _Reduced.apply(  # type: ignore[no-untyped-call]
+            h2, weight, bias, t2, name, opts.args(), reduction == "mean", needs
+        )
+        out = reduced[0]
     return out if autocast else out.to(hidden.dtype)
 
 

@@ -127,7 +127,8 @@ def token_logprob_entropy(
         None,
         bool(reduce_hidden_grad),
     )
-    logprob, entropy = LinearTokens.apply(h2, weight, bias, tgt, plan)
+    pair: tuple[Tensor, Tensor] = LinearTokens.apply(h2, weight, bias, tgt, plan)  # type: ignore[no-untyped-call]  # torch's stubs leave Function.apply unannotated
+    logprob, entropy = pair
     return TokenLogprobEntropy(logprob.reshape(lead), entropy.reshape(lead))
 
 
@@ -194,5 +195,6 @@ def token_logprob_entropy_from_logits(
     plan = Plan(
         "token_logprob_entropy_from_logits", spec, comm, (0.0, 1.0, 0.0), "tokens", chunk_size, known, temperature
     )
-    logprob, entropy = LogitsTokens.apply(z, tgt, plan)
+    pair: tuple[Tensor, Tensor] = LogitsTokens.apply(z, tgt, plan)  # type: ignore[no-untyped-call]  # torch's stubs leave Function.apply unannotated
+    logprob, entropy = pair
     return TokenLogprobEntropy(logprob.reshape(lead), entropy.reshape(lead))

@@ -690,7 +690,7 @@ def apply_infoloss(
             f"apply_infoloss cannot patch {name}: {e}; this transformers "
             f"{transformers.__version__} forward is not the verified one"
         ) from None
-    lm_head = model.get_output_embeddings()
+    lm_head = model.get_output_embeddings()  # type: ignore[no-untyped-call]  # unannotated in transformers
     if type(lm_head) is not nn.Linear:
         raise ValueError(f"apply_infoloss needs the LM head to be a plain nn.Linear, got {type(lm_head).__name__}")
     if softcap and getattr(model.config, "final_logit_softcapping", None) is not None and not _supports_softcap():
@@ -820,7 +820,7 @@ class TokenEntropyCallback(TrainerCallback):
 
 def _make_sft_trainer() -> type:
     from transformers import Trainer
-    from trl import SFTTrainer
+    from trl import SFTTrainer  # type: ignore[attr-defined]  # trl's __init__ imports it without re-exporting
 
     class InfolossSFTTrainer(SFTTrainer):
         """TRL's ``SFTTrainer`` training a model patched by :func:`apply_infoloss` with the patched loss.

@@ -157,7 +157,7 @@ class LogitsLoss(torch.autograd.Function):
     """Reduced or per-row loss of local logits; gradient analytic, no collective in backward."""
 
     @staticmethod
-    def forward(ctx: Any, z: Tensor, target: Tensor, w: Tensor | None, plan: Plan) -> Tensor:  # type: ignore[override]
+    def forward(ctx: Any, z: Tensor, target: Tensor, w: Tensor | None, plan: Plan) -> Tensor:
         mg, layout = _logits_forward(z.detach(), target, w, plan)
         rows = _core.row_loss(mg, plan.coefs)
         denom = _core.denominator(mg, plan.spec, plan.reduction)
@@ -166,7 +166,7 @@ class LogitsLoss(torch.autograd.Function):
         return _reduce(rows, denom, plan.reduction).to(z.dtype)
 
     @staticmethod
-    def backward(ctx: Any, go: Tensor) -> tuple[Tensor | None, None, None, None]:  # type: ignore[override]
+    def backward(ctx: Any, go: Tensor) -> tuple[Tensor | None, None, None, None]:
         mg, layout, denom, plan = ctx.state
         if torch.is_grad_enabled():
             raise RuntimeError(DOUBLE_BACKWARD_MSG.format(name=plan.name))
@@ -182,18 +182,14 @@ class LogitsTokens(torch.autograd.Function):
     """(log p_y, H) per row of local logits, both differentiable."""
 
     @staticmethod
-    def forward(ctx: Any, z: Tensor, target: Tensor, plan: Plan) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+    def forward(ctx: Any, z: Tensor, target: Tensor, plan: Plan) -> tuple[Tensor, Tensor]:
         mg, layout = _logits_forward(z.detach(), target, None, plan)
         ctx.state = (mg, layout, plan)
         ctx.save_for_backward(z, target)
         return _token_outputs(mg)
 
     @staticmethod
-    def backward(
-        ctx: Any,
-        g_lp: Tensor | None,
-        g_h: Tensor | None,  # type: ignore[override]
-    ) -> tuple[Tensor | None, None, None]:
+    def backward(ctx: Any, g_lp: Tensor | None, g_h: Tensor | None) -> tuple[Tensor | None, None, None]:
         mg, layout, plan = ctx.state
         if torch.is_grad_enabled():
             raise RuntimeError(DOUBLE_BACKWARD_MSG.format(name=plan.name))
@@ -312,14 +308,7 @@ def _needs(ctx: Any, bias: Tensor | None) -> tuple[bool, bool, bool]:
 
 class LinearLoss(torch.autograd.Function):
     @staticmethod
-    def forward(
-        ctx: Any,
-        hidden: Tensor,
-        weight: Tensor,
-        bias: Tensor | None,  # type: ignore[override]
-        target: Tensor,
-        plan: Plan,
-    ) -> Tensor:
+    def forward(ctx: Any, hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor, plan: Plan) -> Tensor:
         mg, layout = _linear_forward(
             hidden.detach(), weight.detach(), bias.detach() if bias is not None else None, target, plan
         )
@@ -331,7 +320,7 @@ class LinearLoss(torch.autograd.Function):
         return _reduce(rows, denom, plan.reduction).to(hidden.dtype)
 
     @staticmethod
-    def backward(ctx: Any, go: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, go: Tensor) -> tuple[Tensor | None, ...]:
         mg, layout, denom, plan = ctx.state
         if torch.is_grad_enabled():
             raise RuntimeError(DOUBLE_BACKWARD_MSG.format(name=plan.name))
@@ -354,12 +343,7 @@ class LinearLoss(torch.autograd.Function):
 class LinearTokens(torch.autograd.Function):
     @staticmethod
     def forward(
-        ctx: Any,
-        hidden: Tensor,
-        weight: Tensor,
-        bias: Tensor | None,  # type: ignore[override]
-        target: Tensor,
-        plan: Plan,
+        ctx: Any, hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor, plan: Plan
     ) -> tuple[Tensor, Tensor]:
         mg, layout = _linear_forward(
             hidden.detach(), weight.detach(), bias.detach() if bias is not None else None, target, plan
@@ -370,7 +354,7 @@ class LinearTokens(torch.autograd.Function):
         return _token_outputs(mg)
 
     @staticmethod
-    def backward(ctx: Any, g_lp: Tensor | None, g_h: Tensor | None) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, g_lp: Tensor | None, g_h: Tensor | None) -> tuple[Tensor | None, ...]:
         mg, layout, plan = ctx.state
         if torch.is_grad_enabled():
             raise RuntimeError(DOUBLE_BACKWARD_MSG.format(name=plan.name))

@@ -104,7 +104,7 @@ def _linear_family(
         softcap,
         bool(reduce_hidden_grad),
     )
-    out = LinearLoss.apply(h2, local_weight, bias, tgt, plan)
+    out: Tensor = LinearLoss.apply(h2, local_weight, bias, tgt, plan)  # type: ignore[no-untyped-call]  # torch's stubs leave Function.apply unannotated
     return out.reshape(lead) if reduction == "none" else out
 
 

@@ -75,7 +75,8 @@ def _family(
         ignore_index=ignore_index,
     )
     plan = Plan(name, spec, comm, (ce, ent, rev), reduction, chunk_size, known)
-    return LogitsLoss.apply(z, tgt, w, plan)
+    out: Tensor = LogitsLoss.apply(z, tgt, w, plan)  # type: ignore[no-untyped-call]  # torch's stubs leave Function.apply unannotated
+    return out
 
 
 _ARGS = """
@@ -328,7 +329,8 @@ def vocab_parallel_entropy(
         chunk_size,
         known,
     )
-    return LogitsLoss.apply(z, z.new_zeros(0), None, plan)
+    out: Tensor = LogitsLoss.apply(z, z.new_zeros(0), None, plan)  # type: ignore[no-untyped-call]  # torch's stubs leave Function.apply unannotated
+    return out
 
 
 for _fn in (vocab_parallel_cross_entropy, vocab_parallel_min_entropy_loss, vocab_parallel_mixed_entropy_loss):
