@@ -6,6 +6,11 @@ paired t-test (``scipy.stats.ttest_rel``) and a bootstrap interval of their mean
 (``scipy.stats.bootstrap``). Several comparisons in one table are corrected together with
 Holm-Bonferroni (:func:`holm`); no verdict is given with fewer than :data:`MIN_SEEDS_FOR_VERDICT` seeds;
 intervals of a metric are clamped to its range (:data:`METRIC_RANGES`).
+
+References:
+    - J. Demšar, "Statistical Comparisons of Classifiers over Multiple Data Sets", JMLR 7, 2006.
+    - S. Holm, "A Simple Sequentially Rejective Multiple Test Procedure", Scandinavian Journal of
+      Statistics 6, 1979.
 """
 
 from __future__ import annotations
@@ -47,11 +52,21 @@ METRIC_RANGES: dict[str, tuple[float | None, float | None]] = {
 
 
 def metric_range(metric: str) -> tuple[float | None, float | None]:
-    """Range of a metric by its key (``test_acc``, ``val_ece``, ``test_nll_ts``, ``mistake_severity`` ...).
+    """Return the range of a metric, looked up by its key.
+
+    The key is split at ``_`` and the last part found in :data:`METRIC_RANGES` decides (``test_acc``,
+    ``val_ece``, ``test_nll_ts``, ``mistake_severity`` ...).
+
+    Args:
+        metric: a metric key as recorded per epoch.
+
+    Returns:
+        ``(low, high)``; either end is None when the metric is unbounded on that side, both for an
+        unknown key.
 
     Example:
-        >>> metric_range("test_acc"), metric_range("val_ece_ts")
-        ((0.0, 100.0), (0.0, 1.0))
+        >>> metric_range("test_acc"), metric_range("val_ece_ts"), metric_range("test_nll"), metric_range("lr")
+        ((0.0, 100.0), (0.0, 1.0), (0.0, None), (None, None))
     """
     parts = metric.split("_")
     for key in parts[::-1]:
@@ -71,9 +86,15 @@ def _clamp(x: float, bounds: tuple[float | None, float | None]) -> float:
 
 @dataclass(frozen=True)
 class Summary:
-    """Mean, sample standard deviation (ddof=1) and 95% t-interval of one loss's metric over n seeds.
+    """Mean, sample standard deviation (ddof=1) and t-interval of one loss's metric over n seeds.
 
-    ``std``, ``ci_low`` and ``ci_high`` are None when n < 2 (undefined, not NaN).
+    Built by :func:`summarize`.
+
+    Attributes:
+        n: number of seeds.
+        mean: mean over the seeds.
+        std: sample standard deviation (ddof=1); None when n < 2 (undefined, not NaN).
+        ci_low, ci_high: ends of the t-interval, clamped to the metric's range; None when n < 2.
     """
 
     n: int
@@ -85,7 +106,7 @@ class Summary:
 
 @dataclass(frozen=True)
 class Paired:
-    """Paired comparison of a loss against the baseline on the same seeds.
+    """Paired comparison of a loss against the baseline on the same seeds (built by :func:`paired_comparison`).
 
     Attributes:
         n: number of paired seeds.
@@ -95,6 +116,10 @@ class Paired:
         verdict: one plain sentence, e.g. "not distinguishable from seed noise (p=0.41, 95% CI [-0.3, +0.2])".
         p_adjusted: Holm-adjusted p-value (None until :func:`apply_holm`, or when ``p_value`` is None).
         m: number of comparisons corrected together (1: uncorrected).
+        alpha: significance level of the test and the interval (0.05: 95% intervals).
+        unit: unit named in the verdict (``"points"`` for accuracy in percent, ``""`` for none).
+        digits: decimals of the numbers in the verdict.
+        min_seeds: fewest seeds for a verdict.
     """
 
     n: int
@@ -112,15 +137,30 @@ class Paired:
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values (step-down), in the input order.
+    r"""Return the Holm-Bonferroni adjusted p-values (step-down), in the input order.
 
-    With the m p-values sorted ascending, ``p_(1) <= ... <= p_(m)``, the adjusted value of the i-th is
-    ``max_{j <= i} min(1, (m - j + 1) p_(j))``; rejecting where the adjusted value is below alpha controls
-    the family-wise error rate at alpha (Holm 1979).
+    With the m p-values sorted ascending, :math:`p_{(1)} \le \dots \le p_{(m)}`, the adjusted value of
+    the i-th is
+
+    .. math::
+        \tilde p_{(i)} = \max_{j \le i} \min\bigl(1, (m - j + 1)\, p_{(j)}\bigr);
+
+    rejecting where the adjusted value is below alpha controls the family-wise error rate at alpha.
+    Ties keep their input order.
+
+    Args:
+        p_values: the m unadjusted p-values, in any order.
+
+    Returns:
+        The m adjusted p-values, ``out[i]`` belonging to ``p_values[i]``; an empty list for no input.
 
     Example:
         >>> [round(p, 4) for p in holm([0.01, 0.04, 0.03, 0.005])]
         [0.03, 0.06, 0.06, 0.02]
+
+    References:
+        - S. Holm, "A Simple Sequentially Rejective Multiple Test Procedure", Scandinavian Journal of
+          Statistics 6, 1979.
     """
     m = len(p_values)
     order = sorted(range(m), key=lambda i: p_values[i])
@@ -165,11 +205,24 @@ def apply_holm(results: Sequence[Paired]) -> list[Paired]:
     of the family (m counts only the tested ones). A verdict then reads "beyond seed noise" only when the
     *adjusted* p-value is below alpha and the bootstrap interval excludes 0.
 
+    Args:
+        results: the comparisons of one table, from :func:`paired_comparison`.
+
+    Returns:
+        The comparisons in the same order; tested ones with ``p_adjusted``, ``m`` and ``verdict`` set,
+        untested ones unchanged.
+
     Example:
         >>> a = paired_comparison([1.0, 2.2, 2.9, 4.1, 5.0], [0.0, 1.0, 2.0, 3.0, 4.0])
         >>> b = paired_comparison([0.1, 1.2, 1.9, 3.2, 3.9], [0.0, 1.0, 2.0, 3.0, 4.0])
-        >>> [r.m for r in apply_holm([a, b])]
-        [2, 2]
+        >>> [(r.m, f"{r.p_value:.3g}", f"{r.p_adjusted:.3g}") for r in apply_holm([a, b])]
+        [(2, '3.41e-05', '6.82e-05'), (2, '0.426', '0.426')]
+        >>> apply_holm([a, b])[1].verdict
+        'not distinguishable from seed noise (p=0.43, Holm-adjusted p=0.43 over 2 comparisons, 95% CI [-0.06, +0.18] points)'
+
+    References:
+        - S. Holm, "A Simple Sequentially Rejective Multiple Test Procedure", Scandinavian Journal of
+          Statistics 6, 1979.
     """
     tested = [i for i, r in enumerate(results) if r.p_value is not None]
     adjusted = holm([results[i].p_value for i in tested])  # type: ignore[misc]
@@ -183,18 +236,33 @@ def apply_holm(results: Sequence[Paired]) -> list[Paired]:
 def summarize(
     values: Sequence[float], confidence: float = 0.95, bounds: tuple[float | None, float | None] = (None, None)
 ) -> Summary:
-    """Mean, standard deviation and the ``confidence`` t-interval (``scipy.stats.t.interval``) of values.
+    r"""Return the mean, standard deviation and ``confidence`` t-interval of per-seed values.
+
+    .. math::
+        \bar x \pm t_{(1+c)/2,\, n-1} \, \frac{s}{\sqrt n}, \qquad
+        s = \sqrt{\tfrac{1}{n-1} \textstyle\sum_i (x_i - \bar x)^2}
+
+    (``scipy.stats.t.interval``), clamped to ``bounds``. All values equal: ``std`` 0 and the interval
+    ``[mean, mean]``.
 
     Args:
-        values: one metric value per seed.
-        confidence: interval level.
+        values: one metric value per seed, n >= 1.
+        confidence: interval level c (0.95: 95%).
         bounds: the metric's range (e.g. ``(0, 100)`` for accuracy in percent): the interval is clamped
             to it, so it never claims values the metric cannot take.
+
+    Returns:
+        A :class:`Summary`; ``std`` and the interval are None for one value.
+
+    Raises:
+        ValueError: if ``values`` is empty.
 
     Example:
         >>> s = summarize([90.0, 91.0, 92.0])
         >>> round(s.mean, 3), round(s.std, 3), round(s.ci_low, 3), round(s.ci_high, 3)
         (91.0, 1.0, 88.516, 93.484)
+        >>> round(summarize([99.0, 99.9, 100.0], bounds=(0.0, 100.0)).ci_high, 3)
+        100.0
     """
     a = np.asarray(values, dtype=np.float64)
     n = a.size
@@ -211,7 +279,20 @@ def summarize(
 
 
 def fmt_interval(lo: float | None, hi: float | None, digits: int = 2, signed: bool = False) -> str:
-    """Format ``[lo, hi]`` (or "undefined (needs >= 2 seeds)" when either end is None)."""
+    """Format an interval as ``[lo, hi]`` with ``digits`` decimals.
+
+    Args:
+        lo, hi: the interval's ends; None when undefined.
+        digits: decimals.
+        signed: print a sign on both ends (for differences).
+
+    Returns:
+        ``"[lo, hi]"``, or ``"undefined (needs >= 2 seeds)"`` when either end is None.
+
+    Example:
+        >>> fmt_interval(-0.3, 0.25, signed=True), fmt_interval(88.516, 93.484, 1), fmt_interval(None, 1.0)
+        ('[-0.30, +0.25]', '[88.5, 93.5]', 'undefined (needs >= 2 seeds)')
+    """
     if lo is None or hi is None:
         return "undefined (needs >= 2 seeds)"
     f = f"{{:{'+' if signed else ''}.{digits}f}}"
@@ -229,9 +310,15 @@ def paired_comparison(
     digits: int = 2,
     min_seeds: int = MIN_SEEDS_FOR_VERDICT,
 ) -> Paired:
-    """Compare a loss with the baseline over paired seeds (``values[i]`` and ``baseline[i]`` share seed i).
+    r"""Compare a loss with the baseline over paired seeds (``values[i]`` and ``baseline[i]`` share seed i).
 
-    The difference is called beyond seed noise only when the paired t-test gives ``p < alpha`` **and** the
+    With the differences :math:`d_i = v_i - b_i` the paired t-test (``scipy.stats.ttest_rel``) uses
+
+    .. math::
+        t = \frac{\bar d}{s_d / \sqrt n}, \quad n - 1 \text{ degrees of freedom (two-sided)},
+
+    and the interval is the percentile bootstrap of :math:`\bar d` (``scipy.stats.bootstrap``,
+    ``n_bootstrap`` resamples, seeded). The difference is called beyond seed noise only when the paired t-test gives ``p < alpha`` **and** the
     bootstrap interval of the mean difference excludes 0, and only with at least ``min_seeds`` seeds
     (fewer: "no verdict", the numbers still reported). Several comparisons in one table: pass the results
     through :func:`apply_holm`.
@@ -246,15 +333,24 @@ def paired_comparison(
         digits: decimals of the numbers in the verdict.
         min_seeds: fewest seeds for a verdict.
 
+    Returns:
+        A :class:`Paired`. With one pair ``p_value`` and the interval are None; with the same difference
+        on every seed ``p_value`` is None and the interval is ``[mean_diff, mean_diff]``.
+
     Raises:
-        ValueError: unequal lengths or no pair.
+        ValueError: if ``values`` and ``baseline`` differ in shape, or are empty.
 
     Example:
         >>> r = paired_comparison([91.0, 92.5, 90.8, 91.7, 92.0], [91.2, 92.0, 91.0, 91.5, 92.1])
-        >>> r.verdict.startswith("not distinguishable from seed noise")
-        True
-        >>> paired_comparison([93.0, 93.1, 92.9], [92.0, 92.2, 91.9]).verdict.startswith("no verdict: 3 seeds")
-        True
+        >>> round(r.mean_diff, 4), round(r.p_value, 4)
+        (0.04, 0.7839)
+        >>> r.verdict
+        'not distinguishable from seed noise (p=0.78, 95% CI [-0.18, +0.30] points)'
+        >>> paired_comparison([93.0, 93.1, 92.9], [92.0, 92.2, 91.9]).verdict
+        'no verdict: 3 seeds, a verdict needs >= 5 (+0.97 points; p=0.0012, 95% CI [+0.90, +1.00] points)'
+
+    References:
+        - J. Demšar, "Statistical Comparisons of Classifiers over Multiple Data Sets", JMLR 7, 2006.
     """
     a = np.asarray(values, dtype=np.float64)
     b = np.asarray(baseline, dtype=np.float64)
