@@ -1,7 +1,8 @@
 """Evaluation metrics: accuracy, NLL, expected calibration error, predictive entropy, mistake severity.
 
 Everything is accumulated as sums and counts (:class:`EvalSums`) so that shards evaluated on different
-ranks combine exactly with one ``all_reduce``.
+ranks combine exactly with one ``all_reduce``. The public metric functions are in :mod:`infoloss.metrics`;
+this module holds the harness's accumulators.
 """
 
 from __future__ import annotations
@@ -22,21 +23,32 @@ N_ENTROPY_BINS = 20
 
 
 def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = N_BINS) -> float:
-    """Top-label expected calibration error with ``n_bins`` equal-width confidence bins on [0, 1].
+    r"""Return the top-label expected calibration error with ``n_bins`` equal-width confidence bins.
 
-    ``ECE = sum_b (n_b / N) * |acc_b - conf_b|`` where bin b holds the examples whose top probability
-    lies in ``(b/n_bins, (b+1)/n_bins]`` (the first bin also takes 0); the binning is
-    :func:`infoloss.metrics.calibration_bins` (its docstring compares it with torchmetrics').
+    .. math::
+        \mathrm{ECE} = \sum_{b=1}^{B} \frac{n_b}{N} \, \lvert \mathrm{acc}_b - \mathrm{conf}_b \rvert
+
+    where bin b holds the examples whose top probability lies in ``((b-1)/B, b/B]`` (the first bin also
+    takes 0), :math:`\mathrm{acc}_b` is the fraction of them whose top class is the label and
+    :math:`\mathrm{conf}_b` their mean top probability. The binning is
+    :func:`infoloss.metrics.calibration_bins`. An empty input gives 0.
 
     Args:
-        probs: (N, C) predicted probabilities.
-        labels: (N,) int64 true classes.
-        n_bins: number of bins (15 as in Guo et al. 2017).
+        probs: predicted probabilities, shape ``(N, C)``.
+        labels: true classes, shape ``(N,)``, integer dtype.
+        n_bins: number of bins B (default 15).
+
+    Returns:
+        The ECE as a Python float in [0, 1].
 
     Example:
-        >>> p = torch.tensor([[0.9, 0.1], [0.6, 0.4]])
-        >>> round(expected_calibration_error(p, torch.tensor([0, 1]), n_bins=10), 4)
+        >>> p = torch.tensor([[0.9, 0.1], [0.6, 0.4]])  # right at 0.9, wrong at 0.6
+        >>> round(expected_calibration_error(p, torch.tensor([0, 1]), n_bins=10), 4)  # (|1-0.9| + |0-0.6|) / 2
         0.35
+
+    References:
+        - C. Guo, G. Pleiss, Y. Sun, K. Q. Weinberger, "On Calibration of Modern Neural Networks",
+          ICML 2017. https://arxiv.org/abs/1706.04599
     """
     conf, pred = probs.max(dim=1)
     return float(ece_from_bins(*calibration_bins(conf, pred.eq(labels), n_bins)))
@@ -46,7 +58,20 @@ def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, n_bins
 class EvalSums:
     """Additive evaluation statistics over a set of examples (float64 tensors, shardable).
 
-    ``vector()`` packs everything into one tensor for ``all_reduce``; ``from_vector`` unpacks it.
+    Built by :func:`accumulate`; :meth:`vector` packs everything into one tensor for ``all_reduce`` and
+    :meth:`from_vector` unpacks it; :meth:`metrics` turns the sums into metrics.
+
+    Attributes:
+        num_classes: C.
+        count: number of examples.
+        correct: number whose top class is the label.
+        nll: sum of ``-log p[label]`` (nats).
+        entropy: sum of the predictive entropies (nats).
+        mistakes: number of wrong predictions counted for severity (0 without class distances).
+        severity: sum of the class distances of those mistakes.
+        bin_counts, bin_conf, bin_correct: per confidence bin (:data:`N_BINS` bins) the count, the sum of
+            top probabilities and the number correct; zeros when not given.
+        entropy_hist: counts of the entropies over :data:`N_ENTROPY_BINS` equal bins of ``[0, ln C]``.
     """
 
     num_classes: int
@@ -70,7 +95,12 @@ class EvalSums:
             self.entropy_hist = torch.zeros(N_ENTROPY_BINS, dtype=torch.float64)
 
     def vector(self) -> torch.Tensor:
-        """All sums as one float64 vector (for ``all_reduce``)."""
+        """Return all sums as one float64 vector (for ``all_reduce``).
+
+        Returns:
+            Shape ``(6 + 3 * N_BINS + N_ENTROPY_BINS,)``: the six scalars, then the three bin vectors and
+            the entropy histogram.
+        """
         scalars = torch.tensor(
             [self.count, self.correct, self.nll, self.entropy, self.mistakes, self.severity], dtype=torch.float64
         )
@@ -78,7 +108,21 @@ class EvalSums:
 
     @classmethod
     def from_vector(cls, num_classes: int, v: torch.Tensor) -> EvalSums:
-        """Inverse of :meth:`vector`."""
+        """Rebuild :class:`EvalSums` from a :meth:`vector` (its inverse); ``v`` may be on any device.
+
+        Args:
+            num_classes: C.
+            v: shape ``(6 + 3 * N_BINS + N_ENTROPY_BINS,)``.
+
+        Returns:
+            The sums, on CPU in float64.
+
+        Example:
+            >>> s = accumulate([(torch.tensor([[2.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 0]))], 2)
+            >>> t = EvalSums.from_vector(2, s.vector())
+            >>> t.count, t.correct, round(t.nll, 4)
+            (2.0, 1.0, 1.4402)
+        """
         v = v.double().cpu()
         count, correct, nll, entropy, mistakes, severity = (float(x) for x in v[:6])
         b = 6
@@ -99,11 +143,22 @@ class EvalSums:
     def metrics(self, prefix: str = "test", suffix: str = "") -> dict[str, Any]:
         """Return accuracy, NLL (nats), ECE, mean entropy (nats), mistake severity and the bins for plots.
 
-        Keys (``prefix`` "test"): ``test_acc`` (percent), ``test_nll``, ``test_ece``, ``test_entropy``,
-        ``mistake_severity`` (mean hierarchy distance of the mistakes; None without a hierarchy),
-        ``reliability`` (per-bin counts, mean confidence, accuracy) and ``entropy_hist`` (counts over
-        [0, ln C]). Another prefix (``val``) prefixes every key (``val_acc``, ``val_mistake_severity``,
-        ``val_reliability``); ``suffix`` (``_ts``: after temperature scaling) is appended to every key.
+        Args:
+            prefix: ``"test"`` or another split name such as ``"val"``.
+            suffix: appended to every key (``"_ts"``: after temperature scaling).
+
+        Returns:
+            With ``prefix="test"``: ``test_acc`` (percent), ``test_nll``, ``test_ece``, ``test_entropy``,
+            ``mistake_severity`` (mean class distance of the mistakes; None without distances),
+            ``reliability`` (per-bin ``count``, mean ``confidence``, ``accuracy``) and ``entropy_hist``
+            (counts over ``[0, ln C]``). Another prefix prefixes every key (``val_acc``,
+            ``val_mistake_severity``, ``val_reliability``). Means over no examples are 0.
+
+        Example:
+            >>> logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0], [0.5, 0.2, 3.0]])
+            >>> m = accumulate([(logits, torch.tensor([0, 2, 2]))], 3).metrics()
+            >>> [round(m[k], 4) for k in ("test_acc", "test_nll", "test_ece", "test_entropy")]
+            [66.6667, 0.6183, 0.2858, 0.6539]
         """
         n = max(self.count, 1.0)
         assert self.bin_counts is not None and self.bin_conf is not None
@@ -132,14 +187,31 @@ def accumulate(
     distances: torch.Tensor | None = None,
     temperature: float = 1.0,
 ) -> EvalSums:
-    """Accumulate :class:`EvalSums` over ``(logits (N, C), labels (N,))`` batches.
+    r"""Accumulate :class:`EvalSums` over batches of logits and labels.
+
+    Per example, with :math:`p = \mathrm{softmax}(z / T)`: NLL :math:`-\log p_y`, entropy
+    :math:`-\sum_c p_c \log p_c` (nats), confidence :math:`\max_c p_c`, and, with class distances
+    ``D``, the severity ``D[y, argmax p]`` of each mistake.
 
     Args:
-        batches: logits and int64 labels per batch (any device; moved to CPU float64 for the sums).
-        num_classes: C (the entropy histogram spans [0, ln C]).
-        distances: optional (C, C) class distance; mistake severity = mean ``distances[y, pred]`` over
-            the mistakes.
-        temperature: the logits are divided by it first (temperature scaling; 1 = unchanged).
+        batches: pairs of logits, shape ``(N, C)``, and labels, shape ``(N,)`` int64 (any device; moved
+            to CPU float64 for the sums).
+        num_classes: C (the entropy histogram spans ``[0, ln C]``).
+        distances: optional class distances, shape ``(C, C)``; mistake severity is the mean
+            ``distances[y, pred]`` over the mistakes.
+        temperature: T; the logits are divided by it first (temperature scaling; 1 = unchanged).
+
+    Returns:
+        The :class:`EvalSums` of all batches.
+
+    Example:
+        >>> logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0], [0.5, 0.2, 3.0]])
+        >>> d = torch.tensor([[0.0, 1.0, 2.0], [1.0, 0.0, 1.0], [2.0, 1.0, 0.0]])
+        >>> s = accumulate([(logits, torch.tensor([0, 2, 2]))], 3, distances=d)
+        >>> s.count, s.correct, s.mistakes, s.severity
+        (3.0, 2.0, 1.0, 1.0)
+        >>> round(accumulate([(logits, torch.tensor([0, 2, 2]))], 3, temperature=2.0).nll / 3, 4)
+        0.7287
     """
     s = EvalSums(num_classes)
     assert s.bin_counts is not None and s.bin_conf is not None
