@@ -21,16 +21,23 @@ as in Guo et al.; a confidence of exactly 0 goes to the first bin and one of exa
 ``[b/n, (b+1)/n)`` and puts a confidence of exactly 1.0 into an extra last bin of its own (it builds
 ``n + 1`` accumulators), after casting confidences to float32. The two agree whenever no confidence lies
 exactly on an inner edge ``b/n`` or equals 1.0; a float32-saturated softmax (confidence 1.0) is the case
-where they differ in practice. Both behaviours are tested against hand-computed values.
+where they differ in practice.
 
 Example:
     >>> import torch
     >>> from infoloss import metrics
-    >>> z = torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 0.0]]); y = torch.tensor([0, 1, 1])
-    >>> float(metrics.accuracy(z, y))
-    0.6666666666666666
-    >>> round(float(metrics.nll(z, y)), 4)
+    >>> z = torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 0.0]])
+    >>> y = torch.tensor([0, 1, 1])
+    >>> round(float(metrics.accuracy(z, y)), 4)  # rows 0 and 1 right
+    0.6667
+    >>> round(float(metrics.nll(z, y)), 4)  # (log(1 + e^-2) + log(1 + e^-1) + log(1 + e^3)) / 3
     1.1629
+
+References:
+    - C. Guo, G. Pleiss, Y. Sun, K. Q. Weinberger, "On Calibration of Modern Neural Networks", ICML 2017.
+      https://arxiv.org/abs/1706.04599
+    - L. Bertinetto et al., "Making Better Mistakes: Leveraging Class Hierarchies with Deep Networks",
+      CVPR 2020. https://arxiv.org/abs/1912.09393
 """
 
 from __future__ import annotations
@@ -56,13 +63,16 @@ __all__ = [
 ]  # the torchmetrics classes are left out: ``import *`` must not import torchmetrics
 
 N_BINS = 15
+"""Default number of equal-width confidence bins of the ECE functions (15, as in Guo et al. 2017)."""
 
 
 def _work_dtype(t: Tensor) -> torch.dtype:
+    """float64, or float32 on MPS (which has no float64)."""
     return torch.float32 if t.device.type == "mps" else torch.float64
 
 
 def _check(logits: Tensor, target: Tensor | None, name: str) -> None:
+    """Raise ValueError unless ``logits`` is floating (N, C) and ``target`` (if given) int (N,) in range."""
     if not isinstance(logits, Tensor) or logits.dim() != 2 or not logits.is_floating_point():
         shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
         raise ValueError(f"{name}: logits must be a floating (N, C) tensor, got {shape}")
@@ -82,45 +92,58 @@ def _check(logits: Tensor, target: Tensor | None, name: str) -> None:
 
 
 def _check_bins(n_bins: int) -> None:
+    """Raise ValueError unless ``n_bins`` is an int >= 1."""
     if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
         raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
 
 
 def accuracy(logits: Tensor, target: Tensor) -> Tensor:
-    """Fraction of rows whose arg-max is the target: ``mean_i [argmax_c z_ic == y_i]``.
+    r"""Return the fraction of rows whose arg-max class is the target.
+
+    .. math::
+        \mathrm{acc} = \frac{1}{N} \sum_i [\arg\max_c z_{ic} = y_i]
 
     Args:
-        logits: (N, C) scores (logits or probabilities: only the arg-max matters).
-        target: (N,) int64 class indices.
+        logits: scores, shape ``(N, C)``, floating (logits or probabilities: only the arg-max matters).
+        target: class indices, shape ``(N,)``, int64 or int32.
 
     Returns:
-        0-dim float tensor in [0, 1] (NaN for N = 0).
+        0-dim tensor in [0, 1], float64 (float32 on MPS); NaN for ``N = 0``.
 
     Raises:
-        ValueError: wrong shapes or dtypes, or a target outside ``0..C-1``.
+        ValueError: if ``logits`` is not a floating 2-D tensor, ``target`` is not a 1-D int64/int32 tensor
+            with ``N`` entries, or a target lies outside ``0..C-1``.
 
     Example:
-        >>> float(accuracy(torch.tensor([[1.0, 0.0], [1.0, 2.0]]), torch.tensor([0, 0])))
-        0.5
+        >>> import torch
+        >>> from infoloss.metrics import accuracy
+        >>> accuracy(torch.tensor([[1.0, 0.0], [1.0, 2.0]]), torch.tensor([0, 0]))
+        tensor(0.5000, dtype=torch.float64)
     """
     _check(logits, target, "accuracy")
     return logits.argmax(dim=1).eq(target).to(_work_dtype(logits)).mean()
 
 
 def nll(logits: Tensor, target: Tensor) -> Tensor:
-    """Mean negative log-likelihood of the targets under the softmax: ``mean_i -log softmax(z_i)_{y_i}``.
+    r"""Return the mean negative log-likelihood of the targets under the softmax of the logits.
+
+    .. math::
+        \mathrm{NLL} = -\frac{1}{N} \sum_i \log \operatorname{softmax}(z_i)_{y_i}
 
     Args:
-        logits: (N, C) logits.
-        target: (N,) int64 class indices.
+        logits: logits, shape ``(N, C)``, floating.
+        target: class indices, shape ``(N,)``, int64 or int32.
 
     Returns:
-        0-dim float tensor (nats).
+        0-dim tensor in nats, float64 (float32 on MPS); NaN for ``N = 0``.
 
     Raises:
-        ValueError: wrong shapes or dtypes, or a target outside ``0..C-1``.
+        ValueError: if ``logits`` is not a floating 2-D tensor, ``target`` is not a 1-D int64/int32 tensor
+            with ``N`` entries, or a target lies outside ``0..C-1``.
 
     Example:
+        >>> import torch
+        >>> from infoloss.metrics import nll
         >>> round(float(nll(torch.tensor([[0.0, 0.0]]), torch.tensor([1]))), 6)  # log 2
         0.693147
     """
@@ -130,17 +153,27 @@ def nll(logits: Tensor, target: Tensor) -> Tensor:
 
 
 def predictive_entropy(logits: Tensor, target: Tensor | None = None) -> Tensor:
-    """Mean entropy of the predicted distribution: ``mean_i -sum_c p_ic log p_ic``, ``p_i = softmax(z_i)``.
+    r"""Return the mean Shannon entropy of the softmax distributions, in nats.
+
+    .. math::
+        \bar H = -\frac{1}{N} \sum_i \sum_c p_{ic} \log p_{ic}, \qquad p_i = \operatorname{softmax}(z_i)
+
+    with ``0 log 0 = 0`` (a saturated softmax has entropy 0, not NaN).
 
     Args:
-        logits: (N, C) logits.
-        target: ignored (accepted so every metric has the same signature).
+        logits: logits, shape ``(N, C)``, floating.
+        target: ignored (accepted so every metric has the same signature). Default None.
 
     Returns:
-        0-dim float tensor in [0, log C] (nats); ``0 log 0 = 0``.
+        0-dim tensor in ``[0, log C]``, float64 (float32 on MPS); NaN for ``N = 0``.
+
+    Raises:
+        ValueError: if ``logits`` is not a floating 2-D tensor (``target`` is not checked).
 
     Example:
-        >>> round(float(predictive_entropy(torch.zeros(1, 4))), 6)  # log 4
+        >>> import torch
+        >>> from infoloss.metrics import predictive_entropy
+        >>> round(float(predictive_entropy(torch.zeros(1, 4))), 6)  # uniform over 4 classes: log 4
         1.386294
     """
     _check(logits, None, "predictive_entropy")
@@ -149,16 +182,34 @@ def predictive_entropy(logits: Tensor, target: Tensor | None = None) -> Tensor:
 
 
 def bin_index(confidence: Tensor, n_bins: int = N_BINS) -> Tensor:
-    """Bin of each confidence: ``b`` such that ``conf`` lies in ``(b/n, (b+1)/n]`` (0 goes to bin 0).
+    r"""Return the right-closed equal-width bin of each confidence.
 
-    Computed as ``ceil(conf * n) - 1`` in float64, on the value as stored: the float32 number nearest
-    0.1 is slightly above 0.1, so it lands in the second of 10 bins.
+    .. math::
+        b = \min\bigl(\max(\lceil n \cdot \mathrm{conf} \rceil - 1,\ 0),\ n - 1\bigr),
+        \qquad \mathrm{conf} \in (b/n, (b+1)/n]
+
+    so a confidence of 0 goes to bin 0. Computed in float64 (float32 on MPS) on the value as stored:
+    the float32 number nearest 0.1 is 0.100000001490116..., slightly above 0.1, so it lands in the
+    second of 10 bins, while the float64 0.1 (whose product with 10 rounds to exactly 1.0) lands in the
+    first.
+
+    Args:
+        confidence: confidences in [0, 1], any shape, floating.
+        n_bins: number of bins ``n``. Default :data:`N_BINS` (15).
+
+    Returns:
+        int64 tensor of ``confidence``'s shape, values in ``0..n_bins-1``.
+
+    Raises:
+        ValueError: if ``n_bins`` is not an int >= 1.
 
     Example:
-        >>> bin_index(torch.tensor([0.0, 0.1, 0.5, 0.51, 1.0], dtype=torch.float64), 10).tolist()
-        [0, 0, 4, 5, 9]
-        >>> bin_index(torch.tensor([0.1], dtype=torch.float32), 10).tolist()
-        [1]
+        >>> import torch
+        >>> from infoloss.metrics import bin_index
+        >>> bin_index(torch.tensor([0.0, 0.1, 0.5, 0.51, 1.0], dtype=torch.float64), 10)
+        tensor([0, 0, 4, 5, 9])
+        >>> bin_index(torch.tensor([0.1], dtype=torch.float32), 10)
+        tensor([1])
     """
     _check_bins(n_bins)
     c = confidence.to(torch.float64 if confidence.device.type != "mps" else torch.float32)
@@ -166,15 +217,33 @@ def bin_index(confidence: Tensor, n_bins: int = N_BINS) -> Tensor:
 
 
 def calibration_bins(confidence: Tensor, correct: Tensor, n_bins: int = N_BINS) -> tuple[Tensor, Tensor, Tensor]:
-    """Per-bin sums for ECE and reliability diagrams: (count, sum of confidences, number correct).
+    r"""Return the per-bin sums behind ECE and reliability diagrams: count, confidence sum, number correct.
+
+    With bins from :func:`bin_index`, for each bin ``b``:
+
+    .. math::
+        n_b = |B_b|, \qquad S_b = \sum_{i \in B_b} \mathrm{conf}_i, \qquad K_b = \sum_{i \in B_b} [\text{correct}_i]
+
+    Sums (not means) add up exactly over batches and shards; :func:`ece_from_bins` turns them into ECE.
 
     Args:
-        confidence: (N,) top-label probabilities in [0, 1].
-        correct: (N,) bool, whether the top label is the target.
-        n_bins: number of equal-width bins, right-closed (see the module docstring).
+        confidence: top-label probabilities in [0, 1], shape ``(N,)``, floating.
+        correct: whether the top label is the target, shape ``(N,)``, bool (or 0/1 numbers).
+        n_bins: number of equal-width right-closed bins (see the module docstring). Default :data:`N_BINS`.
 
     Returns:
-        Three (n_bins,) float tensors (float64 except on MPS).
+        ``(counts, conf_sum, correct_sum)``: three tensors of shape ``(n_bins,)``, float64 (float32 on MPS).
+
+    Raises:
+        ValueError: if ``n_bins`` is not an int >= 1.
+
+    Example:
+        >>> import torch
+        >>> from infoloss.metrics import calibration_bins
+        >>> conf = torch.tensor([0.95, 0.55, 0.6], dtype=torch.float64)
+        >>> counts, conf_sum, correct_sum = calibration_bins(conf, torch.tensor([True, False, True]), n_bins=4)
+        >>> counts, conf_sum, correct_sum
+        (tensor([0., 0., 2., 1.], dtype=torch.float64), tensor([0.0000, 0.0000, 1.1500, 0.9500], dtype=torch.float64), tensor([0., 0., 1., 1.], dtype=torch.float64))
     """
     idx = bin_index(confidence, n_bins)
     dt = _work_dtype(confidence)
@@ -186,7 +255,29 @@ def calibration_bins(confidence: Tensor, correct: Tensor, n_bins: int = N_BINS) 
 
 
 def ece_from_bins(counts: Tensor, conf_sum: Tensor, correct_sum: Tensor) -> Tensor:
-    """``sum_b |conf_sum_b - correct_sum_b| / N`` = ``sum_b (n_b / N) |conf_b - acc_b|`` (0 when N = 0)."""
+    r"""Return the expected calibration error from the per-bin sums of :func:`calibration_bins`.
+
+    .. math::
+        \mathrm{ECE} = \frac{1}{N} \sum_b |S_b - K_b| = \sum_b \frac{n_b}{N} |\mathrm{conf}_b - \mathrm{acc}_b|,
+        \qquad N = \sum_b n_b
+
+    Args:
+        counts: examples per bin ``n_b``, shape ``(n_bins,)``, floating.
+        conf_sum: sum of the confidences per bin ``S_b``, shape ``(n_bins,)``.
+        correct_sum: number correct per bin ``K_b``, shape ``(n_bins,)``.
+
+    Returns:
+        0-dim tensor in [0, 1] of ``counts``' dtype; 0 when ``N = 0``.
+
+    Example:
+        >>> import torch
+        >>> from infoloss.metrics import ece_from_bins
+        >>> counts = torch.tensor([0.0, 0.0, 2.0, 1.0], dtype=torch.float64)
+        >>> conf_sum = torch.tensor([0.0, 0.0, 1.15, 0.95], dtype=torch.float64)
+        >>> correct_sum = torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=torch.float64)
+        >>> round(float(ece_from_bins(counts, conf_sum, correct_sum)), 4)  # (0.15 + 0.05) / 3
+        0.0667
+    """
     n = counts.sum()
     if float(n) == 0:
         return torch.zeros((), dtype=counts.dtype, device=counts.device)
@@ -194,26 +285,38 @@ def ece_from_bins(counts: Tensor, conf_sum: Tensor, correct_sum: Tensor) -> Tens
 
 
 def expected_calibration_error(logits: Tensor, target: Tensor, n_bins: int = N_BINS) -> Tensor:
-    """Top-label expected calibration error with ``n_bins`` equal-width bins.
+    r"""Return the top-label expected calibration error with ``n_bins`` equal-width bins.
 
-    ``ECE = sum_b (n_b / N) |acc_b - conf_b|``, where ``conf = max_c softmax(z)_c``, ``acc`` is whether the
-    arg-max is the target, and bin b holds the confidences in ``(b/n, (b+1)/n]`` (0 in the first bin).
+    .. math::
+        \mathrm{ECE} = \sum_b \frac{n_b}{N} \left|\mathrm{acc}_b - \mathrm{conf}_b\right|
+
+    where ``conf_i = max_c softmax(z_i)_c``, ``acc_b`` is the fraction of bin ``b`` whose arg-max is the
+    target, ``conf_b`` the bin's mean confidence, and bin ``b`` holds the confidences in
+    ``(b/n, (b+1)/n]`` (0 in the first bin; see :func:`bin_index`).
 
     Args:
-        logits: (N, C) logits (softmax is applied; pass ``probs.log()`` to score probabilities).
-        target: (N,) int64 class indices.
-        n_bins: number of bins (15 as in Guo et al. 2017).
+        logits: logits, shape ``(N, C)``, floating (softmax is applied; pass ``probs.log()`` to score
+            probabilities).
+        target: class indices, shape ``(N,)``, int64 or int32.
+        n_bins: number of bins. Default :data:`N_BINS` (15, as in Guo et al. 2017).
 
     Returns:
-        0-dim float tensor in [0, 1] (0 for N = 0).
+        0-dim tensor in [0, 1], float64 (float32 on MPS); 0 for ``N = 0``.
 
     Raises:
-        ValueError: wrong shapes or dtypes, a target outside ``0..C-1``, or ``n_bins < 1``.
+        ValueError: if ``logits`` is not a floating 2-D tensor, ``target`` is not a 1-D int64/int32 tensor
+            with ``N`` entries, a target lies outside ``0..C-1``, or ``n_bins`` is not an int >= 1.
 
     Example:
-        >>> p = torch.tensor([[0.9, 0.1], [0.6, 0.4]])
+        >>> import torch
+        >>> from infoloss.metrics import expected_calibration_error
+        >>> p = torch.tensor([[0.9, 0.1], [0.6, 0.4]])  # right at 0.9, wrong at 0.6
         >>> round(float(expected_calibration_error(p.log(), torch.tensor([0, 1]), n_bins=10)), 4)
         0.35
+
+    References:
+        - C. Guo, G. Pleiss, Y. Sun, K. Q. Weinberger, "On Calibration of Modern Neural Networks", ICML 2017.
+          https://arxiv.org/abs/1706.04599
     """
     _check(logits, target, "expected_calibration_error")
     _check_bins(n_bins)
@@ -223,21 +326,39 @@ def expected_calibration_error(logits: Tensor, target: Tensor, n_bins: int = N_B
 
 
 def mistake_severity(logits: Tensor, target: Tensor, distances: Tensor) -> Tensor:
-    """Mean class distance of the mistakes: ``mean over {i: pred_i != y_i} of D[y_i, pred_i]``.
+    r"""Return the mean class distance of the mistakes, with ``pred_i = argmax_c z_ic``.
+
+    .. math::
+        \mathrm{severity} = \frac{1}{|M|} \sum_{i \in M} D[y_i, \mathrm{pred}_i], \qquad
+        M = \{i : \mathrm{pred}_i \ne y_i\}
+
+    Unlike :func:`infoloss.bespoke.mistake_severity` (which returns 0), this returns NaN when there is
+    no mistake: the mean over an empty set is undefined.
 
     Args:
-        logits: (N, C) scores.
-        target: (N,) int64 class indices.
-        distances: (C, C) class distances (e.g. ``infoloss.bespoke.fashion_mnist_distance_matrix()``).
+        logits: scores, shape ``(N, C)``, floating.
+        target: class indices, shape ``(N,)``, int64 or int32.
+        distances: class distances ``D[true, predicted]``, shape ``(C, C)`` (e.g.
+            ``infoloss.bespoke.fashion_mnist_distance_matrix()``).
 
     Returns:
-        0-dim float tensor; NaN when there is no mistake (the mean over no mistakes is undefined).
+        0-dim tensor, float64 (float32 on MPS); NaN when there is no mistake.
+
+    Raises:
+        ValueError: if ``logits`` is not a floating 2-D tensor, ``target`` is not a 1-D int64/int32 tensor
+            with ``N`` entries, a target lies outside ``0..C-1``, or ``distances`` is not a ``(C, C)`` tensor.
 
     Example:
+        >>> import torch
+        >>> from infoloss.metrics import mistake_severity
         >>> D = torch.tensor([[0.0, 1.0, 2.0], [1.0, 0.0, 2.0], [2.0, 2.0, 0.0]])
-        >>> z = torch.eye(3)[[1, 2, 2]]          # predictions 1, 2, 2
-        >>> float(mistake_severity(z, torch.tensor([0, 0, 2]), D))  # mistakes (0->1), (0->2)
-        1.5
+        >>> z = torch.eye(3)[[1, 2, 2]]  # predictions 1, 2, 2
+        >>> mistake_severity(z, torch.tensor([0, 0, 2]), D)  # mistakes 0->1 (1) and 0->2 (2)
+        tensor(1.5000, dtype=torch.float64)
+
+    References:
+        - L. Bertinetto et al., "Making Better Mistakes: Leveraging Class Hierarchies with Deep Networks",
+          CVPR 2020. https://arxiv.org/abs/1912.09393
     """
     _check(logits, target, "mistake_severity")
     c = logits.shape[1]
@@ -255,29 +376,40 @@ def mistake_severity(logits: Tensor, target: Tensor, distances: Tensor) -> Tenso
 def fit_temperature(
     logits: Tensor, target: Tensor, *, max_iter: int = 100, bounds: tuple[float, float] = (0.01, 100.0)
 ) -> float:
-    """Temperature scaling: the ``T > 0`` minimizing ``NLL(z / T) = mean_i -log softmax(z_i / T)_{y_i}``.
+    r"""Fit the temperature of temperature scaling: the ``T > 0`` that minimizes the NLL of ``z / T``.
 
-    One scalar, fitted in float64 with ``torch.optim.LBFGS`` (strong Wolfe line search) over ``log T``,
-    starting from ``T = 1`` (Guo et al. 2017). Fit it on held-out (validation) logits, never on the test set.
+    .. math::
+        T^\ast = \arg\min_{T} \; -\frac{1}{N} \sum_i \log \operatorname{softmax}(z_i / T)_{y_i}
+
+    One scalar, fitted in float64 on CPU with ``torch.optim.LBFGS`` (strong Wolfe line search) over
+    ``log T``, starting from ``T = 1``, with ``T`` clipped to ``bounds``. Fit it on held-out (validation)
+    logits, never on the test set. The arg-max, hence accuracy, does not change with ``T``.
 
     Args:
-        logits: (N, C) logits of the validation set.
-        target: (N,) int64 class indices.
-        max_iter: LBFGS iterations.
-        bounds: ``T`` is clipped to this range.
+        logits: validation-set logits, shape ``(N, C)``, floating, ``N >= 1``.
+        target: class indices, shape ``(N,)``, int64 or int32.
+        max_iter: LBFGS iterations. Default 100.
+        bounds: ``(low, high)`` range that ``T`` is clipped to. Default ``(0.01, 100.0)``.
 
     Returns:
-        The fitted temperature (float). When every example is classified correctly the NLL keeps
-        falling as ``T -> 0`` and has no minimum: the lower bound is returned (the harness does not
-        scale then, see ``docs/experiments.md``).
+        The fitted temperature, a Python float. When every example is classified correctly the NLL keeps
+        falling as ``T -> 0`` and has no minimum; then ``bounds[0]`` is returned without fitting.
 
     Raises:
-        ValueError: wrong shapes or dtypes, or N = 0.
+        ValueError: if ``logits`` is not a floating 2-D tensor, ``target`` is not a 1-D int64/int32 tensor
+            with ``N`` entries, a target lies outside ``0..C-1``, or ``N = 0``.
 
     Example:
-        >>> z = torch.tensor([[4.0, 0.0], [4.0, 0.0], [0.0, 4.0], [4.0, 0.0]]); y = torch.tensor([0, 0, 1, 1])
-        >>> round(fit_temperature(z, y), 3)  # overconfident (3 of 4 right at p=0.98): T > 1
+        >>> import torch
+        >>> from infoloss.metrics import fit_temperature
+        >>> z = torch.tensor([[4.0, 0.0], [4.0, 0.0], [0.0, 4.0], [4.0, 0.0]])
+        >>> y = torch.tensor([0, 0, 1, 1])  # 3 of 4 right, each at p = 0.982: overconfident, so T > 1
+        >>> round(fit_temperature(z, y), 3)
         3.641
+
+    References:
+        - C. Guo, G. Pleiss, Y. Sun, K. Q. Weinberger, "On Calibration of Modern Neural Networks", ICML 2017.
+          https://arxiv.org/abs/1706.04599
     """
     _check(logits, target, "fit_temperature")
     if logits.shape[0] == 0:
@@ -309,6 +441,7 @@ _tm_cache: dict[str, Any] = {}
 
 
 def _torchmetrics_classes() -> dict[str, Any]:
+    """Build (once) and return the torchmetrics ``Metric`` classes by name; ImportError without torchmetrics."""
     if _tm_cache:
         return _tm_cache
     try:
@@ -333,40 +466,126 @@ def _torchmetrics_classes() -> dict[str, Any]:
             self.add_state("count", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
 
         def compute(self) -> Tensor:
+            """Return ``total / count`` over everything seen since the last reset (NaN before any example)."""
             return self.total / self.count
 
     class Accuracy(_Sums):
-        """Running :func:`accuracy`: ``update(logits (N, C), target (N,))``, ``compute()`` in [0, 1]."""
+        """Running :func:`accuracy`: the fraction of all rows seen whose arg-max is the target.
+
+        State: the number of correct rows and the number of rows (float64 sums, added up under DDP).
+
+        Args:
+            **kwargs: passed to :class:`torchmetrics.Metric`.
+
+        Shape:
+            - Logits: ``(N, C)``, floating.
+            - Target: ``(N,)``, int64 or int32.
+            - Output of ``compute()``: scalar, float64.
+
+        Example:
+            >>> import torch
+            >>> from infoloss.metrics import Accuracy
+            >>> acc = Accuracy()
+            >>> acc.update(torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 0.0]]), torch.tensor([0, 1, 1]))
+            >>> acc.update(torch.tensor([[0.0, 1.0]]), torch.tensor([1]))
+            >>> acc.compute()  # 3 of 4 right
+            tensor(0.7500, dtype=torch.float64)
+        """
 
         higher_is_better = True
 
         def update(self, logits: Tensor, target: Tensor) -> None:
+            """Add a batch: logits ``(N, C)``, targets ``(N,)``; ValueError on bad shapes, dtypes or range."""
             _check(logits, target, "Accuracy.update")
             self.total += logits.argmax(1).eq(target).sum().to(torch.float64)
             self.count += target.numel()
 
     class NegativeLogLikelihood(_Sums):
-        """Running :func:`nll` (mean over all examples seen), nats."""
+        """Running :func:`nll`: the mean negative log-likelihood over all examples seen, in nats.
+
+        State: the summed NLL and the number of examples (float64 sums, added up under DDP).
+
+        Args:
+            **kwargs: passed to :class:`torchmetrics.Metric`.
+
+        Shape:
+            - Logits: ``(N, C)``, floating.
+            - Target: ``(N,)``, int64 or int32.
+            - Output of ``compute()``: scalar, float64.
+
+        Example:
+            >>> import torch
+            >>> from infoloss.metrics import NegativeLogLikelihood
+            >>> m = NegativeLogLikelihood()
+            >>> m.update(torch.zeros(2, 2), torch.tensor([0, 1]))
+            >>> round(float(m.compute()), 4)  # log 2
+            0.6931
+        """
 
         higher_is_better = False
 
         def update(self, logits: Tensor, target: Tensor) -> None:
+            """Add a batch: logits ``(N, C)``, targets ``(N,)``; ValueError on bad shapes, dtypes or range."""
             _check(logits, target, "NegativeLogLikelihood.update")
             self.total += nll(logits, target).to(torch.float64) * target.numel()
             self.count += target.numel()
 
     class PredictiveEntropy(_Sums):
-        """Running :func:`predictive_entropy` (mean over all examples seen), nats; target is optional."""
+        """Running :func:`predictive_entropy`: the mean softmax entropy over all examples seen, in nats.
+
+        State: the summed entropy and the number of examples (float64 sums, added up under DDP).
+
+        Args:
+            **kwargs: passed to :class:`torchmetrics.Metric`.
+
+        Shape:
+            - Logits: ``(N, C)``, floating.
+            - Target: optional and ignored.
+            - Output of ``compute()``: scalar, float64.
+
+        Example:
+            >>> import torch
+            >>> from infoloss.metrics import PredictiveEntropy
+            >>> m = PredictiveEntropy()
+            >>> m.update(torch.zeros(3, 4))
+            >>> round(float(m.compute()), 4)  # uniform over 4 classes: log 4
+            1.3863
+        """
 
         higher_is_better = None
 
         def update(self, logits: Tensor, target: Tensor | None = None) -> None:
+            """Add a batch of logits ``(N, C)`` (``target`` is ignored); ValueError if not floating 2-D."""
             _check(logits, None, "PredictiveEntropy.update")
             self.total += predictive_entropy(logits).to(torch.float64) * logits.shape[0]
             self.count += logits.shape[0]
 
     class MistakeSeverity(_Sums):
-        """Running :func:`mistake_severity` for a fixed (C, C) distance matrix; NaN until a mistake is seen."""
+        """Running :func:`mistake_severity`: the mean ``D[y, pred]`` over all mistakes seen.
+
+        State: the summed distance of the mistakes and their number (float64 sums, added up under DDP);
+        ``compute()`` is NaN until a mistake has been seen.
+
+        Args:
+            distances: class distances ``D[true, predicted]``, shape ``(C, C)``; stored as a float64 buffer.
+            **kwargs: passed to :class:`torchmetrics.Metric`.
+
+        Raises:
+            ValueError: if ``distances`` is not a square 2-D tensor.
+
+        Shape:
+            - Logits: ``(N, C)``, floating.
+            - Target: ``(N,)``, int64 or int32.
+            - Output of ``compute()``: scalar, float64.
+
+        Example:
+            >>> import torch
+            >>> from infoloss.metrics import MistakeSeverity
+            >>> m = MistakeSeverity(torch.tensor([[0.0, 1.0, 2.0], [1.0, 0.0, 2.0], [2.0, 2.0, 0.0]]))
+            >>> m.update(torch.eye(3)[[1, 2, 2]], torch.tensor([0, 0, 2]))  # mistakes 0->1 and 0->2
+            >>> m.compute()
+            tensor(1.5000, dtype=torch.float64)
+        """
 
         higher_is_better = False
         distances: Tensor
@@ -378,6 +597,7 @@ def _torchmetrics_classes() -> dict[str, Any]:
             self.register_buffer("distances", distances.detach().clone().to(torch.float64))
 
         def update(self, logits: Tensor, target: Tensor) -> None:
+            """Add a batch: logits ``(N, C)``, targets ``(N,)``; ValueError on bad shapes, dtypes or range."""
             _check(logits, target, "MistakeSeverity.update")
             pred = logits.argmax(1)
             wrong = pred.ne(target)
@@ -386,7 +606,32 @@ def _torchmetrics_classes() -> dict[str, Any]:
             self.count += wrong.sum().to(torch.float64)
 
     class ExpectedCalibrationError(Metric):
-        """Running :func:`expected_calibration_error`: per-bin sums, so shards and batches add up exactly."""
+        """Running :func:`expected_calibration_error` over all examples seen.
+
+        State: the per-bin sums of :func:`calibration_bins` (float64), so batches and DDP shards add up
+        exactly: the result equals :func:`expected_calibration_error` on the concatenated data.
+
+        Args:
+            n_bins: number of equal-width right-closed bins. Default :data:`N_BINS` (15).
+            **kwargs: passed to :class:`torchmetrics.Metric`.
+
+        Raises:
+            ValueError: if ``n_bins`` is not an int >= 1.
+
+        Shape:
+            - Logits: ``(N, C)``, floating.
+            - Target: ``(N,)``, int64 or int32.
+            - Output of ``compute()``: scalar, float64.
+
+        Example:
+            >>> import torch
+            >>> from infoloss.metrics import ExpectedCalibrationError
+            >>> ece = ExpectedCalibrationError(n_bins=10)
+            >>> ece.update(torch.tensor([[0.9, 0.1]]).log(), torch.tensor([0]))  # right at 0.9
+            >>> ece.update(torch.tensor([[0.6, 0.4]]).log(), torch.tensor([1]))  # wrong at 0.6
+            >>> round(float(ece.compute()), 4)  # (|0.9 - 1| + |0.6 - 0|) / 2
+            0.35
+        """
 
         full_state_update = False
         is_differentiable = False
@@ -403,6 +648,7 @@ def _torchmetrics_classes() -> dict[str, Any]:
                 self.add_state(s, torch.zeros(n_bins, dtype=torch.float64), dist_reduce_fx="sum")
 
         def update(self, logits: Tensor, target: Tensor) -> None:
+            """Add a batch: logits ``(N, C)``, targets ``(N,)``; ValueError on bad shapes, dtypes or range."""
             _check(logits, target, "ExpectedCalibrationError.update")
             p = F.softmax(logits.to(_work_dtype(logits)), dim=1)
             conf, pred = p.max(1)
@@ -412,6 +658,7 @@ def _torchmetrics_classes() -> dict[str, Any]:
             self.bin_correct += k.to(torch.float64)
 
         def compute(self) -> Tensor:
+            """Return the ECE over everything seen since the last reset (0 before any example)."""
             return ece_from_bins(self.bin_count, self.bin_conf, self.bin_correct)
 
     for cls in (Accuracy, NegativeLogLikelihood, PredictiveEntropy, MistakeSeverity, ExpectedCalibrationError):
@@ -422,6 +669,7 @@ def _torchmetrics_classes() -> dict[str, Any]:
 
 
 def __getattr__(name: str) -> Any:
+    """Create the torchmetrics classes on first access (PEP 562), so importing this module stays light."""
     if name in _TM_NAMES:
         return _torchmetrics_classes()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
