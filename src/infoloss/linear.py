@@ -68,7 +68,21 @@ DOUBLE_BACKWARD_MSG = (
 
 
 class TokenStats(NamedTuple):
-    """Per-token statistics from :func:`linear_token_stats` (both (N,), nats, float32/float64)."""
+    r"""Per-token entropy and target log-probability, as returned by :func:`linear_token_stats`.
+
+    .. math::
+        H_i = -\sum_c p_{ic} \log p_{ic}, \qquad \log p_{i y_i}, \qquad p_i = \operatorname{softmax}(W h_i + b)
+
+    Attributes:
+        entropy: ``H_i`` in nats, shape ``(N,)``; float32 (float64 for float64 input).
+        target_logprob: ``log p_{i, y_i}`` in nats, shape ``(N,)``; 0 on rows whose target is ``ignore_index``.
+
+    Example:
+        >>> import torch
+        >>> from infoloss.linear import TokenStats
+        >>> TokenStats(torch.tensor([0.6931]), torch.tensor([-0.6931]))
+        TokenStats(entropy=tensor([0.6931]), target_logprob=tensor([-0.6931]))
+    """
 
     entropy: Tensor
     target_logprob: Tensor
@@ -76,12 +90,35 @@ class TokenStats(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class LinearLossOptions:
-    """Typed options of one linear-loss call (what the custom ops receive, as primitives).
+    r"""Options of one linear-loss call, as the ``infoloss::linear_ce_family_*`` custom ops receive them.
 
-    ``loss_i = ce * CE_i + ent * s_i * H_i + rev * s_i * R_i`` on the logits
-    ``z = softcap * tanh((hidden @ weight.T + bias) / softcap) / temperature`` (``softcap = 0``: no cap).
-    ``chunk_size = 0`` picks about ``2**23 / V`` rows per chunk; ``gemm_dtype`` is the dtype the GEMMs run in
-    (the autocast dtype under autocast, else the parameters' dtype).
+    The public functions build it from their keywords (already validated); it is not checked here. The loss
+    of row ``i`` is
+
+    .. math::
+        \ell_i = \mathrm{ce}\, \mathrm{CE}_i + \mathrm{ent}\, s_i H_i + \mathrm{rev}\, s_i R_i, \qquad
+        z_i = \frac{c \tanh((W h_i + b) / c)}{T}
+
+    on the logits ``z_i`` (no cap when ``softcap = 0``), with ``s_i = 0`` for ignored rows, else 1.
+
+    Args:
+        ce: coefficient of the cross entropy, ``1 / ln(base)`` included.
+        ent: coefficient of the entropy ``H_i``, ``1 / ln(base)`` included.
+        rev: coefficient of the reverse cross entropy ``R_i``, ``1 / ln(base)`` included.
+        rev_log_eps: ``log(eps)``, the floor of ``log q'`` inside ``R_i``.
+        ignore_index: class index of ignored rows.
+        label_smoothing: eps in [0, 1].
+        softcap: ``c > 0``, or 0 for no cap.
+        temperature: ``T > 0``.
+        chunk_size: rows per chunk; 0 picks about ``2**23 / V``.
+        gemm_dtype: dtype the GEMMs run in (the autocast dtype under autocast, else the parameters' dtype).
+
+    Example:
+        >>> import torch
+        >>> from infoloss.linear import LinearLossOptions
+        >>> o = LinearLossOptions(1.0, 0.1, 0.0, 0.0, -100, 0.0, 0.0, 1.0, 0, torch.float32)
+        >>> o.args()
+        (1.0, 0.1, 0.0, 0.0, -100, 0.0, 0.0, 1.0, 0, torch.float32)
     """
 
     ce: float
@@ -96,6 +133,7 @@ class LinearLossOptions:
     gemm_dtype: torch.dtype
 
     def args(self) -> tuple[Any, ...]:
+        """The fields in declaration order, the options part of the custom ops' arguments."""
         return (
             self.ce,
             self.ent,
@@ -704,38 +742,6 @@ def _family(
     return out if autocast else out.to(hidden.dtype)
 
 
-_SHAPES = """
-    Args:
-        hidden: ``(*, H)`` hidden states (any leading dims, e.g. ``(B, T, H)``; flattened to N rows).
-        weight: (V, H) classifier weight (e.g. ``lm_head.weight``).
-        target: ``(*)`` integer class indices (hidden's leading dims), or ``(*, V)`` class
-            probabilities (no gradient w.r.t. them).
-        bias: optional (V,) classifier bias."""
-
-_COMMON = """
-        ignore_index: class index whose rows are left out of the loss and of the 'mean' denominator (an int;
-            a float raises TypeError, as in torch).
-        reduction: 'none' -> ``(*)`` per-row losses | 'mean' -> over non-ignored rows (N rows for probability
-            targets; 0 when every row is ignored) | 'sum' -> sum over rows (ignored rows add 0).
-        label_smoothing: eps in [0, 1]; the target becomes ``(1 - eps) q + eps / V``.
-        softcap: None, or c > 0: the logits become ``c * tanh(z / c)`` (Gemma 2/3 final logit softcapping).
-        temperature: T > 0; the (capped) logits are divided by T.
-        chunk_size: rows per chunk (default: about ``2**23 / V``).
-
-    Returns:
-        The loss, 0-dim for 'mean'/'sum', hidden's leading dims for 'none'. Its dtype is hidden's (computed in
-        float32 for float16/bfloat16, float64 for float64); under ``torch.autocast`` the GEMMs run in the
-        autocast dtype and the loss is float32. Gradients flow to hidden, weight and bias, each in its own
-        dtype.
-
-    Raises:
-        TypeError: a non-floating hidden/weight/bias, mismatched dtypes outside autocast, a target that is
-            neither integer nor floating, a non-int ``ignore_index``.
-        ValueError: shapes that do not fit, a class index out of range (checked on CPU tensors in eager
-            mode), a probability target with a negative/NaN entry or that requires grad, a bad option value.
-        RuntimeError: on double backward (``create_graph=True``)."""
-
-
 def linear_cross_entropy(
     hidden: Tensor,
     weight: Tensor,
@@ -750,24 +756,79 @@ def linear_cross_entropy(
     temperature: float = 1.0,
     chunk_size: int | None = None,
 ) -> Tensor:
-    """Cross entropy of ``hidden @ weight.T + bias`` without materializing the (N, V) logits.
+    r"""Cross entropy of the linear layer ``hidden @ weight.T + bias``, without materializing the (N, V) logits.
 
-    ``loss_i = -sum_c q'_ic log softmax(z_i)_c / ln(base)`` with ``z_i = weight @ hidden_i + bias`` (then
-    soft-capped and divided by the temperature) and the smoothed target ``q' = (1 - eps) q + eps / V``: the
-    same as ``F.cross_entropy(F.linear(hidden, weight, bias), target, ...)``.
+    The same value as ``F.cross_entropy(F.linear(hidden, weight, bias), target, ...)`` for large vocabularies:
+    the logits are formed one row chunk at a time, and each chunk's logit gradient ``g`` is pushed through the
+    linear layer (``dhidden = g @ weight``, ``dweight += g.T @ hidden``, ``dbias += g.sum(0)``) before the
+    chunk is dropped. Peak extra memory: one chunk of logits and its gradient, plus the parameter-sized
+    gradients. The row loss runs in float32 (float64 for float64 input), with a stable log-sum-exp.
 
-    {shapes}
-        base: logarithm base (None = nats, 2 = bits).{common}
+    .. math::
+        z_i = \frac{\operatorname{cap}(W h_i + b)}{T}, \qquad
+        \ell_i = -\frac{1}{\ln \beta} \sum_{c=1}^{V} q'_{ic} \log \operatorname{softmax}(z_i)_c, \qquad
+        q'_i = (1 - \varepsilon)\, q_i + \varepsilon / V
+
+    with ``cap(u) = c tanh(u / c)`` (the identity when ``softcap`` is None), ``beta = base``, and ``q_i`` the
+    one-hot of the class index ``y_i`` (or the given probabilities).
+
+    Args:
+        hidden: hidden states, shape ``(*, H)`` (e.g. ``(B, T, H)``; flattened to N rows);
+            float16/bfloat16/float32/float64.
+        weight: classifier weight, shape ``(V, H)`` (e.g. ``lm_head.weight``); hidden's dtype outside autocast.
+        target: class indices, shape ``(*)`` (hidden's leading dims), integer dtype; or class probabilities,
+            shape ``(*, V)``, floating and not requiring grad.
+        bias: optional classifier bias, shape ``(V,)``. Default None.
+        ignore_index: class index whose rows are left out of the loss and of the ``'mean'`` denominator (an
+            int). Default ``-100``.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. ``'mean'`` divides by the number of non-ignored rows
+            (class indices) or by N (probabilities); 0 when every row is ignored. Default ``'mean'``.
+        label_smoothing: eps in [0, 1]. Default 0.
+        base: logarithm base; None for nats, 2 for bits. Default None.
+        softcap: None, or ``c > 0``: the logits become ``c * tanh(z / c)`` (Gemma 2/3 final-logit
+            softcapping). Default None.
+        temperature: ``T > 0``; the (capped) logits are divided by T. Default 1.
+        chunk_size: rows per chunk, a positive int; None picks about ``2**23 / V`` rows (about 32 MiB of
+            float32 logits). Default None.
+
+    Returns:
+        Scalar tensor (``'mean'``/``'sum'``) or shape ``(*)`` (``'none'``), in hidden's dtype; float32 under
+        ``torch.autocast`` (the GEMMs then run in the autocast dtype). Gradients flow to hidden, weight and
+        bias, each in its own dtype.
+
+    Raises:
+        TypeError: if hidden, weight or bias is not a floating tensor; if their dtypes differ outside
+            autocast; if target is not a tensor or has a bool/complex dtype; if ignore_index or chunk_size is
+            not an int; if base, label_smoothing, softcap or temperature is not a number.
+        ValueError: if hidden is 0-dim; if weight is not ``(V, H)`` with hidden's H, or V = 0; if bias is not
+            ``(V,)``; if weight, bias or target is on another device than hidden; if target's shape does not
+            match; if a probability target requires grad; if reduction is unknown, label_smoothing is outside
+            [0, 1], chunk_size is < 1 or a bool, softcap or temperature is not a finite number > 0, or base is
+            not a finite number > 0 and != 1; for CPU tensors in eager mode, also if a class index is out of
+            range or a probability is negative or NaN.
+        RuntimeError: on double backward (``create_graph=True``).
 
     Example:
+        >>> import torch
+        >>> from infoloss.linear import linear_cross_entropy
         >>> h = torch.tensor([[1.0, 0.0], [0.0, 2.0]], requires_grad=True)
         >>> w = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]], requires_grad=True)
-        >>> loss = linear_cross_entropy(h, w, torch.tensor([0, 1]))
+        >>> y = torch.tensor([0, 1])  # logits z = [1, 0, -1] and [0, 2, 0]
+        >>> linear_cross_entropy(h.detach(), w.detach(), y, reduction="none")  # logsumexp(z) - z_y
+        tensor([0.4076, 0.2395])
+        >>> loss = linear_cross_entropy(h, w, y)
         >>> round(loss.item(), 4)
         0.3236
         >>> loss.backward()
-        >>> h.grad.shape, w.grad.shape
-        (torch.Size([2, 2]), torch.Size([3, 2]))
+        >>> h.grad  # (softmax(z) - onehot(y)) @ w / 2
+        tensor([[-0.2124,  0.1224],
+                [ 0.0000, -0.1065]])
+
+    References:
+        - Hsu et al., "Liger Kernel: Efficient Triton Kernels for LLM Training", 2024.
+          https://arxiv.org/abs/2410.10989
+        - Wijmans et al., "Cut Your Losses in Large-Vocabulary Language Models", 2024.
+          https://arxiv.org/abs/2411.09009
     """
     return _family(
         hidden,
@@ -805,22 +866,74 @@ def linear_min_entropy_loss(
     temperature: float = 1.0,
     chunk_size: int | None = None,
 ) -> Tensor:
-    """MIN-ENT of ``hidden @ weight.T + bias``: ``ce_weight * CE_i + entropy_weight * s_i * H_i``, chunked.
+    r"""MIN-ENT of the linear layer ``hidden @ weight.T + bias``: cross entropy plus weighted entropy, chunked.
 
-    ``CE_i`` as :func:`linear_cross_entropy` (in ``ce_base``), ``H_i = -sum_c p_ic log p_ic`` (in
-    ``entropy_base``) with ``p_i = softmax(z_i)`` on the same (capped, tempered) logits; ``s_i`` is 0 for
-    ignored rows, else 1. A positive ``entropy_weight`` lowers the entropy; a negative one is the
-    confidence penalty (entropy bonus).
+    Computed as :func:`linear_cross_entropy` (row chunks, no (N, V) logits), with the entropy of the same
+    (capped, tempered) softmax added per row. A positive ``entropy_weight`` lowers the entropy (MIN-ENT); a
+    negative one is the confidence penalty (an entropy bonus).
 
-    {shapes}
-        ce_weight, entropy_weight: finite coefficients of the two terms.
-        ce_base, entropy_base: logarithm bases of the two terms (None = nats).{common}
+    .. math::
+        \ell_i = \frac{w_{ce}}{\ln \beta_{ce}}\, \mathrm{CE}_i + \frac{w_H}{\ln \beta_H}\, s_i H_i, \qquad
+        H_i = -\sum_{c=1}^{V} p_{ic} \log p_{ic}, \qquad p_i = \operatorname{softmax}(z_i)
+
+    with ``CE_i`` and ``z_i`` as in :func:`linear_cross_entropy` (in nats), ``s_i = 0`` for ignored rows, else 1.
+
+    Args:
+        hidden: hidden states, shape ``(*, H)`` (e.g. ``(B, T, H)``; flattened to N rows);
+            float16/bfloat16/float32/float64.
+        weight: classifier weight, shape ``(V, H)``; hidden's dtype outside autocast.
+        target: class indices, shape ``(*)``, integer dtype; or class probabilities, shape ``(*, V)``,
+            floating and not requiring grad.
+        bias: optional classifier bias, shape ``(V,)``. Default None.
+        ce_weight: finite coefficient ``w_ce`` of the cross entropy. Default 1.
+        entropy_weight: finite coefficient ``w_H`` of the entropy. Default 0.1.
+        ce_base: logarithm base of the cross entropy; None for nats. Default None.
+        entropy_base: logarithm base of the entropy; None for nats. Default None.
+        ignore_index: class index whose rows are left out of the loss and of the ``'mean'`` denominator (an
+            int). Default ``-100``.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. ``'mean'`` divides by the number of non-ignored rows
+            (class indices) or by N (probabilities); 0 when every row is ignored. Default ``'mean'``.
+        label_smoothing: eps in [0, 1], applied to the cross-entropy target. Default 0.
+        softcap: None, or ``c > 0``: the logits become ``c * tanh(z / c)``. Default None.
+        temperature: ``T > 0``; the (capped) logits are divided by T. Default 1.
+        chunk_size: rows per chunk, a positive int; None picks about ``2**23 / V`` rows. Default None.
+
+    Returns:
+        Scalar tensor (``'mean'``/``'sum'``) or shape ``(*)`` (``'none'``), in hidden's dtype; float32 under
+        ``torch.autocast``. Gradients flow to hidden, weight and bias.
+
+    Raises:
+        TypeError: if hidden, weight or bias is not a floating tensor; if their dtypes differ outside
+            autocast; if target is not a tensor or has a bool/complex dtype; if ignore_index or chunk_size is
+            not an int; if a weight, base, label_smoothing, softcap or temperature is not a number.
+        ValueError: if hidden is 0-dim; if weight is not ``(V, H)`` with hidden's H, or V = 0; if bias is not
+            ``(V,)``; if weight, bias or target is on another device than hidden; if target's shape does not
+            match; if a probability target requires grad; if a weight is not finite, a base is not a finite
+            number > 0 and != 1, reduction is unknown, label_smoothing is outside [0, 1], chunk_size is < 1 or
+            a bool, or softcap or temperature is not a finite number > 0; for CPU tensors in eager mode, also
+            if a class index is out of range or a probability is negative or NaN.
+        RuntimeError: on double backward (``create_graph=True``).
 
     Example:
+        >>> import torch
+        >>> from infoloss.linear import linear_min_entropy_loss
         >>> h = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
         >>> w = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
-        >>> round(linear_min_entropy_loss(h, w, torch.tensor([0, 1]), entropy_weight=0.5).item(), 4)
+        >>> y = torch.tensor([0, 1])  # CE = [0.4076, 0.2395], H = [0.8324, 0.6656]
+        >>> linear_min_entropy_loss(h, w, y, entropy_weight=0.5, reduction="none")
+        tensor([0.8238, 0.5723])
+        >>> round(linear_min_entropy_loss(h, w, y, entropy_weight=0.5).item(), 4)
         0.6981
+
+    References:
+        - I. A. Oladipupo, "Regularizing cross entropy loss via minimum entropy and K-L divergence", 2025.
+          https://arxiv.org/abs/2501.13709
+        - Pereyra et al., "Regularizing Neural Networks by Penalizing Confident Output Distributions", 2017.
+          https://arxiv.org/abs/1701.06548
+        - Hsu et al., "Liger Kernel: Efficient Triton Kernels for LLM Training", 2024.
+          https://arxiv.org/abs/2410.10989
+        - Wijmans et al., "Cut Your Losses in Large-Vocabulary Language Models", 2024.
+          https://arxiv.org/abs/2411.09009
     """
     return _family(
         hidden,
@@ -859,21 +972,74 @@ def linear_mixed_entropy_loss(
     temperature: float = 1.0,
     chunk_size: int | None = None,
 ) -> Tensor:
-    """MIX-ENT of ``hidden @ weight.T + bias``: ``ce_weight * CE_i + reverse_weight * s_i * R_i``, chunked.
+    r"""MIX-ENT of the linear layer ``hidden @ weight.T + bias``: cross entropy plus reverse cross entropy, chunked.
 
-    ``R_i = -sum_c p_ic log max(q'_ic, eps)`` is the swapped (reverse) cross entropy (in ``reverse_base``),
-    ``p_i = softmax(z_i)`` on the (capped, tempered) logits, ``q'`` the smoothed target.
+    Computed as :func:`linear_cross_entropy` (row chunks, no (N, V) logits), with the reverse (swapped) cross
+    entropy of the same (capped, tempered) softmax added per row; the target is floored at ``eps`` inside the
+    log, so a one-hot target gives ``R_i = -(1 - p_{i y_i}) log eps``.
 
-    {shapes}
-        ce_weight, reverse_weight: finite coefficients of the two terms.
-        ce_base, reverse_base: logarithm bases of the two terms (None = nats).
-        eps: floor of the target inside the log, in (0, 1).{common}
+    .. math::
+        \ell_i = \frac{w_{ce}}{\ln \beta_{ce}}\, \mathrm{CE}_i + \frac{w_R}{\ln \beta_R}\, s_i R_i, \qquad
+        R_i = -\sum_{c=1}^{V} p_{ic} \log \max(q'_{ic}, \epsilon), \qquad p_i = \operatorname{softmax}(z_i)
+
+    with ``CE_i``, ``z_i`` and the smoothed target ``q'`` as in :func:`linear_cross_entropy`, ``s_i = 0`` for
+    ignored rows, else 1.
+
+    Args:
+        hidden: hidden states, shape ``(*, H)`` (e.g. ``(B, T, H)``; flattened to N rows);
+            float16/bfloat16/float32/float64.
+        weight: classifier weight, shape ``(V, H)``; hidden's dtype outside autocast.
+        target: class indices, shape ``(*)``, integer dtype; or class probabilities, shape ``(*, V)``,
+            floating and not requiring grad.
+        bias: optional classifier bias, shape ``(V,)``. Default None.
+        ce_weight: finite coefficient ``w_ce`` of the cross entropy. Default 1.
+        reverse_weight: finite coefficient ``w_R`` of the reverse cross entropy. Default 0.1.
+        ce_base: logarithm base of the cross entropy; None for nats. Default None.
+        reverse_base: logarithm base of the reverse cross entropy; None for nats. Default None.
+        eps: floor of the target inside the log, in (0, 1). Default ``1e-6``.
+        ignore_index: class index whose rows are left out of the loss and of the ``'mean'`` denominator (an
+            int). Default ``-100``.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. ``'mean'`` divides by the number of non-ignored rows
+            (class indices) or by N (probabilities); 0 when every row is ignored. Default ``'mean'``.
+        label_smoothing: eps in [0, 1] of the smoothed target ``q'``. Default 0.
+        softcap: None, or ``c > 0``: the logits become ``c * tanh(z / c)``. Default None.
+        temperature: ``T > 0``; the (capped) logits are divided by T. Default 1.
+        chunk_size: rows per chunk, a positive int; None picks about ``2**23 / V`` rows. Default None.
+
+    Returns:
+        Scalar tensor (``'mean'``/``'sum'``) or shape ``(*)`` (``'none'``), in hidden's dtype; float32 under
+        ``torch.autocast``. Gradients flow to hidden, weight and bias.
+
+    Raises:
+        TypeError: if hidden, weight or bias is not a floating tensor; if their dtypes differ outside
+            autocast; if target is not a tensor or has a bool/complex dtype; if ignore_index or chunk_size is
+            not an int; if a weight, base, eps, label_smoothing, softcap or temperature is not a number.
+        ValueError: if eps is not in (0, 1); if hidden is 0-dim; if weight is not ``(V, H)`` with hidden's H,
+            or V = 0; if bias is not ``(V,)``; if weight, bias or target is on another device than hidden; if
+            target's shape does not match; if a probability target requires grad; if a weight is not finite,
+            a base is not a finite number > 0 and != 1, reduction is unknown, label_smoothing is outside
+            [0, 1], chunk_size is < 1 or a bool, or softcap or temperature is not a finite number > 0; for CPU
+            tensors in eager mode, also if a class index is out of range or a probability is negative or NaN.
+        RuntimeError: on double backward (``create_graph=True``).
 
     Example:
+        >>> import torch
+        >>> from infoloss.linear import linear_mixed_entropy_loss
         >>> h = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
         >>> w = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
-        >>> round(linear_mixed_entropy_loss(h, w, torch.tensor([0, 1]), reverse_weight=0.1).item(), 4)
+        >>> y = torch.tensor([0, 1])  # CE = [0.4076, 0.2395], R = -(1 - p_y) log 1e-6 = [4.6249, 2.9429]
+        >>> linear_mixed_entropy_loss(h, w, y, reverse_weight=0.1, reduction="none")
+        tensor([0.8701, 0.5338])
+        >>> round(linear_mixed_entropy_loss(h, w, y, reverse_weight=0.1).item(), 4)
         0.702
+
+    References:
+        - I. A. Oladipupo, "Regularizing cross entropy loss via minimum entropy and K-L divergence", 2025.
+          https://arxiv.org/abs/2501.13709
+        - Hsu et al., "Liger Kernel: Efficient Triton Kernels for LLM Training", 2024.
+          https://arxiv.org/abs/2410.10989
+        - Wijmans et al., "Cut Your Losses in Large-Vocabulary Language Models", 2024.
+          https://arxiv.org/abs/2411.09009
     """
     eps = check_open_unit(eps, "eps")
     return _family(
@@ -895,11 +1061,6 @@ def linear_mixed_entropy_loss(
     )
 
 
-for _fn in (linear_cross_entropy, linear_min_entropy_loss, linear_mixed_entropy_loss):
-    _fn.__doc__ = (_fn.__doc__ or "").replace("{shapes}", _SHAPES.lstrip("\n").lstrip()).replace("{common}", _COMMON)
-del _fn
-
-
 @torch.no_grad()
 def linear_token_stats(
     hidden: Tensor,
@@ -910,26 +1071,48 @@ def linear_token_stats(
     ignore_index: int = -100,
     chunk_size: int | None = None,
 ) -> TokenStats:
-    """Per-token entropy ``H_i`` and target log-probability ``log p_{i, y_i}`` (nats), no logits kept.
+    r"""Per-token entropy and target log-probability of ``softmax(hidden @ weight.T + bias)``, no logits kept.
 
-    Forward only (no gradient; see ``infoloss.tokens`` for the differentiable primitive).
+    Forward only, under ``torch.no_grad()``: a thin alias of :func:`infoloss.tokens.token_logprob_entropy`
+    (the differentiable primitive, which also gives 0 entropy on ignored rows), here with the entropy of every
+    row, ignored rows included.
+
+    .. math::
+        H_i = -\sum_{c=1}^{V} p_{ic} \log p_{ic}, \qquad \log p_{i y_i} = z_{i y_i} - \log \sum_c e^{z_{ic}},
+        \qquad z_i = W h_i + b
 
     Args:
-        hidden: (N, H); weight: (V, H); target: (N,) class indices; bias: optional (V,).
-        ignore_index: rows with this target get ``target_logprob`` 0.
-        chunk_size: rows per chunk (default: about ``2**23 / V``).
+        hidden: hidden states, shape ``(N, H)``, floating.
+        weight: classifier weight, shape ``(V, H)``, hidden's dtype.
+        target: class indices, shape ``(N,)``, integer dtype.
+        bias: optional classifier bias, shape ``(V,)``. Default None.
+        ignore_index: rows with this target get ``target_logprob`` 0 (their entropy is still computed).
+            Default ``-100``.
+        chunk_size: rows per chunk, a positive int; None picks about ``2**23 / V`` rows. Default None.
 
     Returns:
-        TokenStats of two (N,) tensors (float32; float64 for float64 input).
+        :class:`TokenStats` ``(entropy, target_logprob)``, two tensors of shape ``(N,)`` in nats; float32
+        (float64 for float64 input).
 
     Raises:
-        TypeError: a probability (floating) target. ValueError: shapes, or a class index out of range.
+        TypeError: if hidden, weight or bias is not a floating tensor; if hidden and weight dtypes differ; if
+            target is not a tensor, is floating (a probability target), or has a bool/complex dtype; if
+            ignore_index is not an int.
+        ValueError: if hidden is not 2-D; if weight is not ``(V, H)`` with hidden's H; if bias is not
+            ``(V,)``; if target is not ``(N,)``; if weight, bias or target is on another device than hidden;
+            if a class index is out of range; if chunk_size is not a positive int or None.
 
     Example:
-        >>> h, w = torch.zeros(2, 3), torch.zeros(4, 3)
+        >>> import torch
+        >>> from infoloss.linear import linear_token_stats
+        >>> h, w = torch.zeros(2, 3), torch.zeros(4, 3)  # uniform over 4 classes: H = log 4, log p = -log 4
         >>> stats = linear_token_stats(h, w, torch.tensor([1, -100]))
         >>> stats.entropy, stats.target_logprob
         (tensor([1.3863, 1.3863]), tensor([-1.3863,  0.0000]))
+
+    References:
+        - Wijmans et al., "Cut Your Losses in Large-Vocabulary Language Models", 2024.
+          https://arxiv.org/abs/2411.09009
     """
     check_floating(hidden, "hidden")
     check_floating(weight, "weight")

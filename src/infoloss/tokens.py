@@ -127,7 +127,8 @@ def token_logprob_entropy(
         None,
         bool(reduce_hidden_grad),
     )
-    pair: tuple[Tensor, Tensor] = LinearTokens.apply(h2, weight, bias, tgt, plan)  # type: ignore[no-untyped-call]  # torch's stubs leave Function.apply unannotated
+    # torch's stubs leave Function.apply unannotated
+    pair: tuple[Tensor, Tensor] = LinearTokens.apply(h2, weight, bias, tgt, plan)  # type: ignore[no-untyped-call]
     logprob, entropy = pair
     return TokenLogprobEntropy(logprob.reshape(lead), entropy.reshape(lead))
 
@@ -195,6 +196,7 @@ def token_logprob_entropy_from_logits(
     plan = Plan(
         "token_logprob_entropy_from_logits", spec, comm, (0.0, 1.0, 0.0), "tokens", chunk_size, known, temperature
     )
-    pair: tuple[Tensor, Tensor] = LogitsTokens.apply(z, tgt, plan)  # type: ignore[no-untyped-call]  # torch's stubs leave Function.apply unannotated
+    # torch's stubs leave Function.apply unannotated
+    pair: tuple[Tensor, Tensor] = LogitsTokens.apply(z, tgt, plan)  # type: ignore[no-untyped-call]
     logprob, entropy = pair
     return TokenLogprobEntropy(logprob.reshape(lead), entropy.reshape(lead))

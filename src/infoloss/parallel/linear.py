@@ -104,7 +104,8 @@ def _linear_family(
         softcap,
         bool(reduce_hidden_grad),
     )
-    out: Tensor = LinearLoss.apply(h2, local_weight, bias, tgt, plan)  # type: ignore[no-untyped-call]  # torch's stubs leave Function.apply unannotated
+    # torch's stubs leave Function.apply unannotated
+    out: Tensor = LinearLoss.apply(h2, local_weight, bias, tgt, plan)  # type: ignore[no-untyped-call]
     return out.reshape(lead) if reduction == "none" else out
 
 

@@ -75,7 +75,8 @@ def _family(
         ignore_index=ignore_index,
     )
     plan = Plan(name, spec, comm, (ce, ent, rev), reduction, chunk_size, known)
-    out: Tensor = LogitsLoss.apply(z, tgt, w, plan)  # type: ignore[no-untyped-call]  # torch's stubs leave Function.apply unannotated
+    # torch's stubs leave Function.apply unannotated
+    out: Tensor = LogitsLoss.apply(z, tgt, w, plan)  # type: ignore[no-untyped-call]
     return out
 
 
@@ -329,7 +330,8 @@ def vocab_parallel_entropy(
         chunk_size,
         known,
     )
-    out: Tensor = LogitsLoss.apply(z, z.new_zeros(0), None, plan)  # type: ignore[no-untyped-call]  # torch's stubs leave Function.apply unannotated
+    # torch's stubs leave Function.apply unannotated
+    out: Tensor = LogitsLoss.apply(z, z.new_zeros(0), None, plan)  # type: ignore[no-untyped-call]
     return out
 
 
