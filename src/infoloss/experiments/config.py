@@ -50,14 +50,59 @@ __all__ = [
 
 
 class ConfigError(ValueError):
-    """A configuration value or file is invalid (the message names the key and the allowed values)."""
+    """Raised when a configuration value or file is invalid; the message names the key and the allowed values.
+
+    A subclass of ``ValueError``.
+
+    Example:
+        >>> ConfigError.__mro__[1].__name__
+        'ValueError'
+    """
 
 
 @dataclass
 class TrainConfig:
     """Everything one training run depends on (saved as ``config.json`` in its run directory).
 
-    Defaults are plain: no label smoothing, no hidden regularizer beyond ``weight_decay``.
+    Defaults are plain: no label smoothing, no hidden regularizer beyond ``weight_decay``. Each field is
+    also a command-line flag (``--batch-size``); :func:`check_train_config` checks the values.
+
+    Attributes:
+        name: label of the run in logs and progress bars.
+        dataset: ``digits``, ``fashion-mnist``, ``emnist-letters`` or ``emnist-balanced``.
+        data_dir: directory of the dataset's files (None: the dataset's default location).
+        download: EMNIST only: fetch missing files with torchvision (when installed and online).
+        train_subset: train on the first N examples of a fixed seeded shuffle (None: all).
+        val_fraction: fraction of the (subset) training set held out for validation, in ``[0, 1)``.
+        val_seed: seed of the validation split (the same split for every loss and seed).
+        model: ``mlp``, ``cnn``, ``vgg5`` or ``spinal-vgg5``.
+        num_outputs: logits per example (None: the number of classes).
+        loss: loss spec, ``"name"`` or ``"name:key=value,..."`` (:mod:`~infoloss.experiments.losses`).
+        hierarchy: class hierarchy for mistake severity and cost losses: None, ``"none"``,
+            ``"fashion-mnist"`` or ``"auto"`` (the dataset's own, where it has one).
+        seed: seed of the initialization, data order and augmentation.
+        epochs: number of epochs.
+        batch_size: global training batch size (split across ranks under torchrun).
+        eval_batch_size: evaluation batch size.
+        optimizer: ``sgd``, ``adam`` or ``adamw``.
+        lr: learning rate.
+        momentum: SGD momentum, in ``[0, 1)``.
+        weight_decay: L2 weight decay of the model's parameters.
+        schedule: ``cosine``, ``step``, ``none`` or ``random-restart`` (steered by validation accuracy).
+        step_size: epochs between decays for ``schedule="step"``.
+        gamma: decay factor for ``schedule="step"``.
+        augment: ``none`` or ``perspective-rotation`` (:mod:`~infoloss.experiments.augment`).
+        amp: ``auto`` (bf16/fp16 on CUDA, off elsewhere), ``bf16``, ``fp16`` or ``off``.
+        device: ``auto`` (cuda > mps > cpu), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+        num_workers: DataLoader worker processes.
+        threads: torch intra-op CPU threads (0: torch's default).
+        progress: a tqdm bar per epoch on a terminal, one line per epoch otherwise.
+        log_every: steps between reads of the loss from the device for the progress bar.
+
+    Example:
+        >>> cfg = TrainConfig(dataset="digits", epochs=3)
+        >>> cfg.model, cfg.epochs, cfg.lr, cfg.schedule
+        ('cnn', 3, 0.05, 'cosine')
     """
 
     name: str = "run"
@@ -93,7 +138,24 @@ class TrainConfig:
 
 @dataclass
 class CompareConfig:
-    """A grid of losses x seeds trained on the same data, model and optimizer (``infoloss compare``)."""
+    """A grid of losses x seeds trained on the same data, model and optimizer (``infoloss compare``).
+
+    Attributes:
+        name: label of the grid (part of the default run directory's name).
+        losses: loss specs; each is also the label in tables and plots.
+        seeds: seeds; runs of different losses with the same seed share initialization and data order.
+        baseline: the loss every other loss is paired against.
+        metric: the metric the statistics compare, at each run's reported epoch.
+        select: ``final`` or ``best-val``: the epoch of each run that is reported.
+        select_metric: the validation metric ``best-val`` maximizes (accuracy) or minimizes (others).
+        n_bootstrap: bootstrap resamples of each paired interval.
+        train: the base :class:`TrainConfig` (``loss`` and ``seed`` are set per run).
+
+    Example:
+        >>> cc = CompareConfig(losses=["ce", "focal"], seeds=[0, 1])
+        >>> cc.baseline, cc.metric, cc.train.dataset
+        ('ce', 'test_acc', 'digits')
+    """
 
     name: str = "compare"
     losses: list[str] = field(default_factory=lambda: ["ce", "min-ent", "mix-ent"])
@@ -110,9 +172,23 @@ class CompareConfig:
 class SweepConfig:
     """A grid over loss keywords x seeds; each loss family's setting is chosen on validation (``infoloss sweep``).
 
-    ``losses`` are grid specs: ``name:key=v1,v2,...`` (a comma-separated token without ``=`` is one more
-    value of the key before it; several keys give their product). ``baselines`` name the families every
-    other family is compared against, after selection, on the test split.
+    Attributes:
+        name: label of the sweep.
+        losses: grid specs ``name:key=v1,v2,...`` (a comma-separated token without ``=`` is one more
+            value of the key before it; several keys give their product).
+        baselines: the families every other family is compared against, after selection, on the test
+            split.
+        seeds: seeds.
+        metric: the metric reported and compared on the test split.
+        select: ``final`` or ``best-val``: the epoch of each run.
+        select_metric: validation metric choosing each run's epoch (``best-val``) and each family's setting.
+        n_bootstrap: bootstrap resamples of each paired interval.
+        train: the base :class:`TrainConfig` (default with ``val_fraction=0.1``: a sweep needs validation).
+
+    Example:
+        >>> sc = SweepConfig()
+        >>> sc.baselines, sc.train.val_fraction
+        (['ce', 'label-smoothing', 'confidence-penalty'], 0.1)
     """
 
     name: str = "sweep"
@@ -172,8 +248,16 @@ SELECT_METRICS = ("val_acc", "val_nll", "val_ece", "val_nll_ts", "val_ece_ts", "
 def check_train_config(cfg: TrainConfig) -> None:
     """Check every setting of a run that can be checked without data (sizes, ranges, names).
 
+    Args:
+        cfg: the run's configuration.
+
     Raises:
-        ConfigError: naming the setting, its value and what is allowed.
+        ConfigError: if a size (``epochs``, ``batch_size``, ``eval_batch_size``, ``step_size``,
+            ``log_every``) is below 1, ``threads``/``num_workers`` below 0, ``train_subset`` or
+            ``num_outputs`` below 1, ``val_fraction`` outside ``[0, 1)``, ``lr`` or ``gamma`` not positive,
+            ``weight_decay`` negative, ``momentum`` outside ``[0, 1)``, an unknown optimizer, schedule,
+            amp mode, augment or hierarchy, or ``schedule='random-restart'`` without a validation split;
+            the message names the setting, its value and what is allowed.
 
     Example:
         >>> check_train_config(TrainConfig(batch_size=0))
@@ -224,13 +308,22 @@ def has_hierarchy(cfg: TrainConfig) -> bool:
 
 
 def available_metrics(cfg: TrainConfig) -> list[str]:
-    """Metric keys every epoch of a run of ``cfg`` records (the ones ``--metric`` may name).
+    """Return the metric keys every epoch of a run of ``cfg`` records (the ones ``--metric`` may name).
+
+    Validation, temperature and temperature-scaled keys need ``val_fraction > 0``; the severity keys
+    need a hierarchy.
+
+    Args:
+        cfg: the run's configuration.
+
+    Returns:
+        The keys, test metrics first.
 
     Example:
-        >>> "test_ece_ts" in available_metrics(TrainConfig(val_fraction=0.1))
-        True
-        >>> "val_acc" in available_metrics(TrainConfig())
-        False
+        >>> available_metrics(TrainConfig())
+        ['test_acc', 'test_nll', 'test_ece', 'test_entropy', 'train_loss']
+        >>> len(available_metrics(TrainConfig(val_fraction=0.1)))
+        15
     """
     keys = ["test_acc", "test_nll", "test_ece", "test_entropy", "train_loss"]
     sev = has_hierarchy(cfg)
@@ -257,9 +350,22 @@ def available_metrics(cfg: TrainConfig) -> list[str]:
 def check_selection(train: TrainConfig, metric: str, select: str, select_metric: str, *, need_val: bool) -> None:
     """Check ``metric``/``select``/``select_metric`` against what runs of ``train`` will record.
 
+    Args:
+        train: the base training configuration of the grid.
+        metric: the compared metric (one of :func:`available_metrics`).
+        select: ``final`` or ``best-val``.
+        select_metric: the validation metric of ``best-val`` (and of a sweep's choice).
+        need_val: the command needs a validation split whatever ``select`` is (``sweep``).
+
     Raises:
         ConfigError: an unknown metric (lists the available ones), a selection that needs a validation
-            split without one, or a selection metric that is not a validation metric.
+            split without one, or a selection metric that is not a validation metric or is not recorded.
+
+    Example:
+        >>> check_selection(TrainConfig(), "test_acc", "best-val", "val_acc", need_val=False)
+        Traceback (most recent call last):
+        ...
+        infoloss.experiments.config.ConfigError: select 'best-val' needs a validation split: set val_fraction > 0 (e.g. --val-fraction 0.1)
     """
     avail = available_metrics(train)
     if metric not in avail:
@@ -283,10 +389,26 @@ def check_selection(train: TrainConfig, metric: str, select: str, select_metric:
 
 
 def run_key(cfg: TrainConfig | dict[str, Any]) -> dict[str, Any]:
-    """The settings that identify a run: every :class:`TrainConfig` field except :data:`NON_KEY_FIELDS`.
+    """Return the settings that identify a run: every :class:`TrainConfig` field except :data:`NON_KEY_FIELDS`.
 
     A saved dict (``config.json``) is read with today's defaults for fields it lacks, so older run
-    directories compare equal when they used what are now the defaults.
+    directories compare equal when they used what are now the defaults; keys that are not
+    :class:`TrainConfig` fields (``split``, ``provenance``) are ignored.
+
+    Args:
+        cfg: a :class:`TrainConfig` or a saved dict of one.
+
+    Returns:
+        Field name -> value.
+
+    Raises:
+        ConfigError: if a saved value has the wrong type.
+
+    Example:
+        >>> key_differences(run_key({"lr": 0.05, "provenance": []}), run_key(TrainConfig()))
+        []
+        >>> sorted(run_key(TrainConfig(lr=0.1)))[:3], run_key(TrainConfig(lr=0.1))["lr"]
+        (['amp', 'augment', 'batch_size'], 0.1)
     """
     if isinstance(cfg, dict):
         names = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -295,7 +417,22 @@ def run_key(cfg: TrainConfig | dict[str, Any]) -> dict[str, Any]:
 
 
 def key_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """``["lr: 0.05 -> 0.1", ...]`` for the keys whose values differ (nested dicts flattened with dots)."""
+    """List the keys whose values differ between two setting dicts, as ``"key: old -> new"``.
+
+    Nested dicts are compared key by key and named with dots; a key missing on one side shows as
+    ``'(unset)'``.
+
+    Args:
+        saved: the settings found (e.g. in a run directory).
+        current: the settings wanted.
+
+    Returns:
+        One line per differing key, in sorted key order; empty when they agree.
+
+    Example:
+        >>> key_differences({"lr": 0.05, "train": {"epochs": 5}}, {"lr": 0.1, "train": {"epochs": 3}})
+        ['lr: 0.05 -> 0.1', 'train.epochs: 5 -> 3']
+    """
     out = []
     for k in sorted(set(saved) | set(current)):
         a, b = saved.get(k, "(unset)"), current.get(k, "(unset)")
@@ -346,16 +483,28 @@ def _check_value(cls_name: str, key: str, tp: Any, value: Any) -> Any:
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     """Build dataclass ``cls`` from a (possibly nested) dict, checking keys and types.
 
+    Keys may use ``-`` for ``_``; an int is accepted where a float is expected; a nested table
+    (``train``) is merged over the field's default.
+
     Args:
-        cls: :class:`TrainConfig` or :class:`CompareConfig`.
+        cls: :class:`TrainConfig`, :class:`CompareConfig` or :class:`SweepConfig`.
         data: plain values as read from TOML/JSON; missing keys keep their defaults.
 
+    Returns:
+        An instance of ``cls``.
+
     Raises:
-        ConfigError: an unknown key (the message lists the valid ones) or a value of the wrong type.
+        ConfigError: an unknown key (the message lists the valid ones), a value of the wrong type, or a
+            nested field that is not a table.
 
     Example:
-        >>> from_dict(TrainConfig, {"epochs": 3}).epochs
-        3
+        >>> cc = from_dict(CompareConfig, {"seeds": [0, 1], "train": {"epochs": 2, "lr": 1}})
+        >>> cc.seeds, cc.train.epochs, cc.train.lr, cc.train.model
+        ([0, 1], 2, 1.0, 'cnn')
+        >>> from_dict(TrainConfig, {"epochs": "3"})
+        Traceback (most recent call last):
+        ...
+        infoloss.experiments.config.ConfigError: TrainConfig.epochs: expected an integer, got '3'
     """
     hints = typing.get_type_hints(cls)
     valid = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
@@ -378,12 +527,44 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
-    """Return the config as a plain, JSON-serializable dict (nested dataclasses become dicts)."""
+    """Return the config as a plain, JSON-serializable dict (nested dataclasses become dicts).
+
+    Args:
+        cfg: a config dataclass instance.
+
+    Returns:
+        Field name -> value; the inverse of :func:`from_dict`.
+
+    Raises:
+        TypeError: if ``cfg`` is not a dataclass instance.
+
+    Example:
+        >>> to_dict(CompareConfig())["train"]["epochs"]
+        10
+    """
     return dataclasses.asdict(cfg)
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML file into a dict, with an error naming the file when it is missing or malformed."""
+    r"""Read a TOML file into a dict, with an error naming the file when it is missing or malformed.
+
+    Args:
+        path: the TOML file.
+
+    Returns:
+        The parsed tables as nested dicts.
+
+    Raises:
+        ConfigError: if ``path`` is a directory, is missing, is not valid TOML or cannot be read.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     p = pathlib.Path(d, "grid.toml")
+        ...     _ = p.write_text('name = "x"\n[train]\nepochs = 2\n')
+        ...     print(load_toml(p))
+        {'name': 'x', 'train': {'epochs': 2}}
+    """
     p = Path(path)
     if p.is_dir():
         raise ConfigError(f"config {p} is a directory, not a TOML file")
