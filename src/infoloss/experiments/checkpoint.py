@@ -18,11 +18,25 @@ __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "rng_state",
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint cannot be read (missing, truncated, corrupted, or not a harness checkpoint)."""
+    """Raised when a checkpoint cannot be read (missing, truncated, corrupted, or not a harness checkpoint).
+
+    A subclass of ``RuntimeError``; the message names the file.
+    """
 
 
 def rng_state() -> dict[str, Any]:
-    """Return the torch (CPU and CUDA), NumPy and Python RNG states as tensors and plain values."""
+    """Return the torch (CPU and CUDA), NumPy and Python RNG states as tensors and plain values.
+
+    The result can be saved with :func:`save_checkpoint` and read back with ``weights_only=True``.
+
+    Returns:
+        ``{"torch": ByteTensor, "numpy": {...}, "python": {...}}`` plus ``"cuda"`` (one state per GPU)
+        when CUDA is available.
+
+    Example:
+        >>> sorted(rng_state())[:3], sorted(rng_state()["numpy"])
+        (['numpy', 'python', 'torch'], ['cached_gaussian', 'has_gauss', 'keys', 'pos'])
+    """
     np_state: Any = np.random.get_state()  # noqa: NPY002  (the legacy global RNG is what user code seeds)
     py_state: Any = random.getstate()
     state: dict[str, Any] = {
@@ -41,7 +55,25 @@ def rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore the RNG states saved by :func:`rng_state`."""
+    """Restore the RNG states saved by :func:`rng_state`.
+
+    The CUDA states are restored only when the state has them and CUDA is available.
+
+    Args:
+        state: a dict from :func:`rng_state` (possibly after a save/load round trip).
+
+    Raises:
+        KeyError: if ``state`` lacks the ``torch``, ``numpy`` or ``python`` entry.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> s = rng_state()
+        >>> torch.rand(2)
+        tensor([0.4963, 0.7682])
+        >>> set_rng_state(s)
+        >>> torch.rand(2)  # the same draws again
+        tensor([0.4963, 0.7682])
+    """
     torch.set_rng_state(state["torch"])
     n = state["numpy"]
     np.random.set_state(  # noqa: NPY002
@@ -57,8 +89,19 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     """Atomically save ``payload`` (state dicts, ints, floats, lists, tensors) with ``torch.save``.
 
     Args:
-        path: destination file (e.g. ``run_dir / "checkpoint.pt"``).
+        path: destination file (e.g. ``run_dir / "checkpoint.pt"``); its directory is created if needed.
         payload: only tensors and plain types, so :func:`load_checkpoint` can use ``weights_only=True``.
+
+    Raises:
+        OSError: if the file cannot be written (the previous checkpoint stays).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     save_checkpoint(pathlib.Path(d, "checkpoint.pt"), {"epoch": 3, "model": {"w": torch.ones(2)}})
+        ...     ckpt = load_checkpoint(pathlib.Path(d, "checkpoint.pt"))
+        >>> ckpt["epoch"], ckpt["model"]["w"]
+        (3, tensor([1., 1.]))
     """
     atomic_write(path, lambda f: torch.save(payload, f))
 
@@ -66,13 +109,26 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a checkpoint with ``torch.load(path, weights_only=True)``.
 
+    Args:
+        path: the checkpoint file.
+        map_location: where the tensors are loaded (default CPU, so RNG states stay CPU tensors).
+
+    Returns:
+        The saved dict; it has at least ``model`` and ``epoch``.
+
     Raises:
-        CheckpointError: the file is missing, truncated or corrupted; the message names the file.
+        CheckpointError: the file is missing, truncated or corrupted, or is not a dict with ``model`` and
+            ``epoch`` entries; the message names the file.
 
     Example:
-        >>> ckpt = load_checkpoint("runs/x/checkpoint.pt")  # doctest: +SKIP
-        >>> ckpt["epoch"]  # doctest: +SKIP
-        10
+        >>> import pathlib, tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     _ = pathlib.Path(d, "checkpoint.pt").write_bytes(b"not a checkpoint")
+        ...     try:
+        ...         load_checkpoint(pathlib.Path(d, "checkpoint.pt"))
+        ...     except CheckpointError as e:
+        ...         print(str(e).split(" (")[0].replace(d, "DIR"))
+        checkpoint DIR/checkpoint.pt is corrupted or truncated
     """
     p = Path(path)
     if not p.is_file():

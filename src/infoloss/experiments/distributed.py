@@ -27,7 +27,18 @@ __all__ = [
 
 @dataclass(frozen=True)
 class DistInfo:
-    """Where this process stands: ``rank`` of ``world_size`` processes, its local rank and device."""
+    """Where this process stands: its ``rank`` of ``world_size`` processes and its local rank.
+
+    Attributes:
+        rank: global rank (0 for a single process).
+        world_size: number of processes.
+        local_rank: rank on this machine (selects the GPU).
+
+    Example:
+        >>> info = DistInfo()
+        >>> info.rank, info.world_size, info.is_main, info.distributed
+        (0, 1, True, False)
+    """
 
     rank: int = 0
     world_size: int = 1
@@ -46,6 +57,17 @@ class DistInfo:
 
 def pick_device(pref: str = "auto", local_rank: int = 0) -> torch.device:
     """Return the device: ``auto`` picks cuda (this process's local GPU) > mps > cpu; otherwise ``pref``.
+
+    Args:
+        pref: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+        local_rank: this process's local rank; ``auto`` on CUDA uses GPU ``local_rank % device_count``.
+
+    Returns:
+        The ``torch.device``.
+
+    Raises:
+        ConfigError: if ``pref`` is not a device name, names an unsupported type, or a device that is not
+            available here (the message says why).
 
     Example:
         >>> pick_device("cpu")
@@ -86,11 +108,22 @@ def _check_device(pref: str) -> torch.device:
 def init_distributed(device: torch.device) -> DistInfo:
     """Initialize the default process group from env vars when ``WORLD_SIZE > 1`` (else do nothing).
 
+    Reads ``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK`` (default: ``RANK``); a group that is already
+    initialized is kept.
+
     Args:
         device: the training device; CUDA selects the NCCL backend, anything else Gloo.
 
     Returns:
         This process's :class:`DistInfo`.
+
+    Raises:
+        KeyError: if ``WORLD_SIZE > 1`` but ``RANK`` is not set.
+        ValueError: if an environment variable is not an integer.
+
+    Example:
+        >>> init_distributed(torch.device("cpu"))  # WORLD_SIZE unset: a single process
+        DistInfo(rank=0, world_size=1, local_rank=0)
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
@@ -104,7 +137,19 @@ def init_distributed(device: torch.device) -> DistInfo:
 
 
 def all_reduce_sum(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
-    """Sum ``t`` over all ranks (in place, returned); a no-op for one process."""
+    """Sum ``t`` over all ranks (in place, returned); a no-op for one process.
+
+    Args:
+        t: a tensor on the process group's device.
+        info: this process's :class:`DistInfo`.
+
+    Returns:
+        ``t`` itself, holding the sum.
+
+    Example:
+        >>> all_reduce_sum(torch.tensor([1.0, 2.0]), DistInfo())
+        tensor([1., 2.])
+    """
     if info.distributed:
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return t
@@ -116,6 +161,10 @@ def broadcast_buffers(module: torch.nn.Module, info: DistInfo) -> None:
     DDP broadcasts buffers at the start of each forward, so after the last training step every rank
     holds slightly different running statistics; evaluating (and saving) rank 0's makes all ranks score
     the same model.
+
+    Args:
+        module: the model (not its DDP wrapper).
+        info: this process's :class:`DistInfo`.
     """
     if info.distributed:
         for b in module.buffers():
@@ -123,7 +172,19 @@ def broadcast_buffers(module: torch.nn.Module, info: DistInfo) -> None:
 
 
 def broadcast_object(obj: Any, info: DistInfo) -> Any:
-    """Return rank 0's ``obj`` on every rank (a no-op for one process)."""
+    """Return rank 0's ``obj`` on every rank (a no-op for one process).
+
+    Args:
+        obj: a picklable object (only rank 0's is used).
+        info: this process's :class:`DistInfo`.
+
+    Returns:
+        Rank 0's object.
+
+    Example:
+        >>> broadcast_object("runs/x", DistInfo())
+        'runs/x'
+    """
     if not info.distributed:
         return obj
     box = [obj]
@@ -132,6 +193,10 @@ def broadcast_object(obj: Any, info: DistInfo) -> Any:
 
 
 def barrier(info: DistInfo) -> None:
-    """Wait for all ranks (a no-op for one process)."""
+    """Wait for all ranks (a no-op for one process).
+
+    Args:
+        info: this process's :class:`DistInfo`.
+    """
     if info.distributed:
         dist.barrier()
