@@ -1,7 +1,7 @@
 """Forward-only NumPy reference of :mod:`infoloss.functional`: the readable specification.
 
 Every public function of ``infoloss.functional`` has a twin here with the same name, the same keywords and
-the same semantics (see ``docs/design.md``), plus :func:`cross_entropy_from_probs`, the textbook
+the same semantics (the conventions below), plus :func:`cross_entropy_from_probs`, the textbook
 "clip the probabilities, then take the log" form. Nothing here is fast or differentiable; it is meant to
 be read next to the formulas, and the test-suite checks the PyTorch code against it.
 
@@ -70,6 +70,7 @@ def _as_float_array(x: ArrayLike, name: str) -> FloatArray:
 
 
 def _check_reduction(reduction: str) -> None:
+    """Raise ValueError unless ``reduction`` is 'none', 'mean' or 'sum'."""
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
@@ -111,16 +112,19 @@ def _class_last(x: FloatArray) -> FloatArray:
 
 
 def _shape_without_class(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The per-element shape: ``shape`` without the class axis (1 for >= 2-D, 0 for 1-D)."""
     return shape[:1] + shape[2:] if len(shape) >= 2 else ()
 
 
 def _check_probabilities(p: FloatArray, name: str) -> None:
+    """Raise ValueError naming the first entry of ``p`` outside [0, 1] or NaN."""
     bad = (p < 0) | (p > 1) | np.isnan(p)
     if np.any(bad):
         raise ValueError(f"{name} must be probabilities in [0, 1]; found {p[bad].flat[0]!r}")
 
 
 def _check_label_smoothing(label_smoothing: float) -> float:
+    """``label_smoothing`` as a float in [0, 1]; TypeError / ValueError otherwise."""
     ls = _check_number(label_smoothing, "label_smoothing")
     if not 0.0 <= ls <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
@@ -177,6 +181,7 @@ def _check_broadcasts(arr: FloatArray, shape: tuple[int, ...], name: str) -> Non
 
 
 def _check_prob_target(target: np.ndarray, input_shape: tuple[int, ...]) -> FloatArray:
+    """Validate a probability target (input's shape, non-negative, no NaN) and return it as float64."""
     if target.shape != input_shape:
         raise ValueError(f"probability target must have the same shape as input {input_shape}, got {target.shape}")
     q = target.astype(np.float64)
@@ -279,20 +284,35 @@ def _reverse_ce_per_element(b: _Batch, log_floor: float) -> FloatArray:
 
 
 def information(probs: ArrayLike, *, base: float | None = None) -> FloatArray:
-    """Self-information (surprisal) of each probability, elementwise.
+    r"""Return the self-information (surprisal) of each probability, elementwise.
 
-    ``I(p) = -log_b p``; ``I(1) = 0`` and ``I(0) = inf``.
+    .. math::
+        I(p) = -\log_b p
+
+    so ``I(1) = 0`` and ``I(0) = inf``.
 
     Args:
-        probs: probabilities in [0, 1], any shape.
-        base: logarithm base (None = nats, 2 = bits, 10 = hartleys).
+        probs: probabilities in [0, 1], any shape; any real dtype (computed in float64).
+        base: logarithm base ``b``: None (nats), 2 (bits), 10 (hartleys) or any finite ``b > 0``, ``b != 1``.
+            Default None.
 
     Returns:
-        float64 array with the shape of ``probs``.
+        float64 array of ``probs``' shape.
+
+    Raises:
+        TypeError: if ``probs`` does not hold real numbers (e.g. bool or complex), or ``base`` is not None
+            or a real number.
+        ValueError: if a probability is outside [0, 1] or NaN, or ``base`` is not finite, ``<= 0`` or 1.
 
     Example:
+        >>> import numpy as np
+        >>> from infoloss.numpy import information
         >>> print(np.round(information([1.0, 0.5, 0.25], base=2), 4))
         [0. 1. 2.]
+
+    References:
+        - C. E. Shannon, "A Mathematical Theory of Communication", Bell System Technical Journal, 1948.
+          https://doi.org/10.1002/j.1538-7305.1948.tb01338.x
     """
     ln_b = _ln_base(base)
     p = _as_float_array(probs, "probs")
@@ -308,23 +328,40 @@ def entropy(
     base: float | None = None,
     reduction: str = "none",
 ) -> FloatArray:
-    """Shannon entropy of a categorical distribution over the class dim.
+    r"""Return the Shannon entropy of a categorical distribution over the class dim.
 
-    ``H(p) = -sum_c p_c log_b p_c`` with ``p = softmax(logits)`` (or ``probs`` as given, not renormalized)
-    and ``0 log 0 = 0``.
+    .. math::
+        H(p) = -\sum_c p_c \log_b p_c
+
+    with ``p = softmax(logits)``, or ``probs`` as given (not renormalized), and ``0 log 0 = 0``.
 
     Args:
-        logits: (C,), (N, C) or (N, C, d1, ...) unnormalized log-probabilities. Pass exactly one of
-            ``logits`` and ``probs``.
-        probs: probabilities of the same shapes (non-negative, each row should sum to 1).
-        base: logarithm base (None = nats).
-        reduction: 'none' (shape without the class dim), 'mean' over elements or 'sum'.
+        logits: unnormalized log-probabilities, shape ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)``.
+            Pass exactly one of ``logits`` and ``probs``.
+        probs: probabilities of the same shapes, each in [0, 1] (each row should sum to 1).
+        base: logarithm base: None (nats), 2 (bits), 10, or any finite ``b > 0``, ``b != 1``. Default None.
+        reduction: ``'none'`` | ``'mean'`` (over the elements) | ``'sum'``. Default ``'none'``.
+
+    Returns:
+        float64 array: the input's shape without the class dim (``'none'``; 0-d for a ``(C,)`` input), or
+        0-d (``'mean'``/``'sum'``).
+
+    Raises:
+        ValueError: if both or neither of ``logits`` and ``probs`` are given, ``reduction`` or ``base`` is
+            invalid, the input is 0-d or has no class, or a probability is outside [0, 1] or NaN.
+        TypeError: if the input does not hold real numbers, or ``base`` is not None or a real number.
 
     Example:
-        >>> print(np.round(entropy([2.0, 1.0, 0.1]), 4))   # the tutorial's logits, in nats
+        >>> import numpy as np
+        >>> from infoloss.numpy import entropy
+        >>> print(np.round(entropy([2.0, 1.0, 0.1]), 4))  # softmax [0.659, 0.2424, 0.0986], in nats
         0.8467
         >>> print(np.round(entropy(probs=[[0.5, 0.5], [1.0, 0.0]], base=2), 4))
         [1. 0.]
+
+    References:
+        - C. E. Shannon, "A Mathematical Theory of Communication", Bell System Technical Journal, 1948.
+          https://doi.org/10.1002/j.1538-7305.1948.tb01338.x
     """
     if (logits is None) == (probs is None):
         raise ValueError("pass exactly one of logits or probs")
@@ -355,29 +392,54 @@ def cross_entropy(
     *,
     base: float | None = None,
 ) -> FloatArray:
-    """Cross entropy between the target distribution and ``softmax(input)`` (torch's semantics).
+    r"""Return the cross entropy between the target distribution and ``softmax(input)`` (torch's semantics).
 
-    Per element ``CE_i = -sum_c w_c q'_c log p_c`` with ``p = softmax(input)`` over the class dim and
-    ``q'`` the (smoothed) one-hot or probability target; for class indices this is
-    ``(1 - eps) w_y (-log p_y) + eps / C sum_c w_c (-log p_c)``, and 0 where ``y == ignore_index``.
-    'mean' divides by ``sum_i w[y_i]`` over non-ignored elements (class indices) or by the number of
-    elements (probability targets).
+    Per element, with ``p = softmax(input)`` over the class dim and ``q'`` the (smoothed) one-hot or
+    probability target:
+
+    .. math::
+        \mathrm{CE}_i = -\frac{1}{\ln b} \sum_c w_c\, q'_{ic} \log p_{ic}, \qquad
+        q' = (1 - \varepsilon)\, q + \varepsilon / C
+
+    For class indices this is ``(1 - eps) w_y (-log p_y) + eps / C sum_c w_c (-log p_c)``, and 0 where
+    ``y == ignore_index``. ``'mean'`` divides by ``sum_i w[y_i]`` over the non-ignored elements (class
+    indices) or by the number of elements (probability targets); a zero denominator gives 0.
 
     Args:
-        input: logits (C,), (N, C) or (N, C, d1, ...).
-        target: class indices ((), (N,) or (N, d1, ...), integer) or probabilities (input's shape).
-        weight: optional per-class weights (C,).
-        ignore_index: class index that contributes nothing (class-index targets only).
-        reduction: 'none' | 'mean' | 'sum'.
-        label_smoothing: eps in [0, 1]; the target becomes ``(1 - eps) q + eps / C``.
-        base: logarithm base (None = nats).
+        input: logits, shape ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)``.
+        target: class indices, shape ``()``, ``(N,)`` or ``(N, d_1, ..., d_K)``, integer dtype; or
+            probabilities shaped as ``input``, floating dtype.
+        weight: per-class weights, shape ``(C,)``. Default None (all ones).
+        ignore_index: class index that contributes nothing (class-index targets only). Default -100.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
+        label_smoothing: ``eps`` in [0, 1]. Default 0.0.
+        base: logarithm base: None (nats), 2 (bits), 10, or any finite ``b > 0``, ``b != 1``. Default None.
+
+    Returns:
+        float64 array: 0-d (``'mean'``/``'sum'``), or the input's shape without the class dim (``'none'``).
+
+    Raises:
+        TypeError: if ``input`` or ``weight`` does not hold real numbers, ``target`` is neither integer nor
+            floating (e.g. bool), or ``base``/``label_smoothing`` is not a number.
+        ValueError: if ``reduction``, ``base`` or ``label_smoothing`` is invalid, ``input`` is 0-d or has no
+            class, ``weight`` is not ``(C,)``, a class-index target has the wrong shape or an index outside
+            ``0..C-1`` (other than ``ignore_index``), or a probability target has the wrong shape or a
+            negative/NaN entry.
 
     Example:
-        >>> logits = np.log([[0.1, 0.1, 0.8]])    # softmax gives back the tutorial's [0.1, 0.1, 0.8]
-        >>> print(np.round(cross_entropy(logits, [2]), 4))   # -ln 0.8
+        >>> import numpy as np
+        >>> from infoloss.numpy import cross_entropy
+        >>> logits = np.log([[0.1, 0.1, 0.8]])  # softmax gives back [0.1, 0.1, 0.8]
+        >>> print(np.round(cross_entropy(logits, [2]), 4))  # -ln 0.8
         0.2231
-        >>> print(np.round(cross_entropy(logits, [2], base=2), 4))
+        >>> print(np.round(cross_entropy(logits, [2], base=2), 4))  # -log2 0.8
         0.3219
+
+    References:
+        - C. E. Shannon, "A Mathematical Theory of Communication", Bell System Technical Journal, 1948.
+          https://doi.org/10.1002/j.1538-7305.1948.tb01338.x
+        - C. Szegedy et al., "Rethinking the Inception Architecture for Computer Vision", CVPR 2016 (label
+          smoothing). https://arxiv.org/abs/1512.00567
     """
     _check_reduction(reduction)
     ln_b = _ln_base(base)
@@ -388,9 +450,12 @@ def cross_entropy(
 def cross_entropy_from_probs(
     probs: ArrayLike, target: ArrayLike, *, eps: float = 1e-15, reduction: str = "mean", base: float | None = None
 ) -> FloatArray:
-    """Textbook cross entropy from already-softmaxed probabilities, clipped to ``[eps, 1 - eps]``.
+    r"""Return the textbook cross entropy of already-softmaxed probabilities, clipped to ``[eps, 1 - eps]``.
 
-    ``loss_i = -sum_c q_c log_b clip(p_c, eps, 1 - eps)``; 'mean' averages over elements (N * d1 * ...).
+    .. math::
+        \ell_i = -\sum_c q_{ic} \log_b \operatorname{clip}(p_{ic}, \varepsilon, 1 - \varepsilon)
+
+    ``'mean'`` averages over the elements (``N * d_1 * ... * d_K``).
 
     The clipping keeps ``log 0`` finite but biases the result: a probability below ``eps`` is scored as
     ``eps`` (the loss is capped at ``-log eps`` instead of ``inf``), and one above ``1 - eps`` is scored
@@ -399,19 +464,36 @@ def cross_entropy_from_probs(
     differentiate through when training.
 
     Args:
-        probs: probabilities (C,), (N, C) or (N, C, d1, ...), each in [0, 1].
-        target: class indices (integer, input shape without the class dim) or one-hot / probability
-            targets (floating, same shape as ``probs``).
-        eps: clipping margin, 0 < eps < 0.5 (so that ``[eps, 1 - eps]`` is a proper interval).
-        reduction: 'none' | 'mean' | 'sum'.
-        base: logarithm base (None = nats).
+        probs: probabilities, shape ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)``, each in [0, 1].
+        target: class indices (integer, ``probs``' shape without the class dim) or one-hot / probability
+            targets (floating, ``probs``' shape).
+        eps: clipping margin, ``0 < eps < 0.5`` (so that ``[eps, 1 - eps]`` is a proper interval).
+            Default 1e-15.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
+        base: logarithm base: None (nats), 2 (bits), 10, or any finite ``b > 0``, ``b != 1``. Default None.
+
+    Returns:
+        float64 array: 0-d (``'mean'``/``'sum'``), or ``probs``' shape without the class dim (``'none'``).
+
+    Raises:
+        TypeError: if ``probs`` does not hold real numbers, ``target`` is neither integer nor floating, or
+            ``eps``/``base`` is not a number.
+        ValueError: if ``reduction``, ``base`` or ``eps`` is invalid, ``probs`` is 0-d, has no class or an
+            entry outside [0, 1], or ``target`` has the wrong shape, an index outside ``0..C-1`` or a
+            negative/NaN probability.
 
     Example:
+        >>> import numpy as np
+        >>> from infoloss.numpy import cross_entropy_from_probs
         >>> probs = [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]]
-        >>> print(np.round(cross_entropy_from_probs(probs, np.eye(3)), 4))   # mean(-ln [0.7, 0.8, 0.6])
+        >>> print(np.round(cross_entropy_from_probs(probs, np.eye(3)), 4))  # mean(-ln [0.7, 0.8, 0.6])
         0.3635
         >>> print(np.round(cross_entropy_from_probs(probs, [0, 1, 2], base=2), 4))
         0.5245
+
+    References:
+        - C. E. Shannon, "A Mathematical Theory of Communication", Bell System Technical Journal, 1948.
+          https://doi.org/10.1002/j.1538-7305.1948.tb01338.x
     """
     _check_reduction(reduction)
     ln_b = _ln_base(base)
@@ -440,21 +522,34 @@ def binary_cross_entropy(
     *,
     base: float | None = None,
 ) -> FloatArray:
-    """Binary cross entropy between target ``y`` and predicted probability ``x``, elementwise.
+    r"""Return the binary cross entropy between target ``y`` and predicted probability ``x``, elementwise.
 
-    ``loss = -w [y log x + (1 - y) log(1 - x)]`` with each log clamped at -100 (as torch does, so that
-    x = 0 or 1 gives a finite loss). 'mean' averages over all elements (``weight`` is not in the
-    denominator).
+    .. math::
+        \ell = -\frac{w}{\ln b} \bigl[y \max(\log x, -100) + (1 - y) \max(\log(1 - x), -100)\bigr]
+
+    Each log is clamped at -100, as torch does, so that ``x = 0`` or 1 gives a finite loss. ``'mean'``
+    averages over all elements (``weight`` is not in the denominator).
 
     Args:
-        input: probabilities in [0, 1], any shape.
-        target: targets in [0, 1], same shape as ``input``.
-        weight: optional weight broadcastable to ``input``'s shape.
-        reduction: 'none' | 'mean' | 'sum'.
-        base: logarithm base (None = nats).
+        input: probabilities ``x`` in [0, 1], any shape.
+        target: targets ``y`` in [0, 1], ``input``'s shape.
+        weight: weight ``w`` broadcastable to ``input``'s shape (without changing it). Default None (1).
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
+        base: logarithm base: None (nats), 2 (bits), 10, or any finite ``b > 0``, ``b != 1``. Default None.
+
+    Returns:
+        float64 array: ``input``'s shape (``'none'``) or 0-d (``'mean'``/``'sum'``).
+
+    Raises:
+        TypeError: if ``input``, ``target`` or ``weight`` does not hold real numbers, or ``base`` is not a
+            number.
+        ValueError: if ``reduction`` or ``base`` is invalid, ``input`` or ``target`` has an entry outside
+            [0, 1] or NaN, the shapes differ, or ``weight`` does not broadcast to ``input``'s shape.
 
     Example:
-        >>> print(np.round(binary_cross_entropy([0.8, 0.1], [1.0, 0.0], reduction='none'), 4))
+        >>> import numpy as np
+        >>> from infoloss.numpy import binary_cross_entropy
+        >>> print(np.round(binary_cross_entropy([0.8, 0.1], [1.0, 0.0], reduction="none"), 4))  # -ln 0.8, -ln 0.9
         [0.2231 0.1054]
     """
     _check_reduction(reduction)
@@ -483,30 +578,41 @@ def binary_cross_entropy_with_logits(
     *,
     base: float | None = None,
 ) -> FloatArray:
-    """Binary cross entropy on logits ``x`` (torch's semantics, including ``pos_weight``).
+    r"""Return the binary cross entropy on logits ``x`` (torch's semantics, including ``pos_weight``).
 
-    Per element::
+    Per element, with ``softplus(z) = log(1 + e^z)`` evaluated stably as ``logaddexp(0, z)``:
 
-        loss = -w [pw * y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))]
-             =  w [pw * y softplus(-x) + (1 - y) softplus(x)]
+    .. math::
+        \ell = -w \bigl[p_w\, y \log \sigma(x) + (1 - y) \log(1 - \sigma(x))\bigr] / \ln b
+             = w \bigl[p_w\, y \operatorname{softplus}(-x) + (1 - y) \operatorname{softplus}(x)\bigr] / \ln b
 
-    using ``log sigmoid(x) = -softplus(-x)`` and ``log(1 - sigmoid(x)) = -softplus(x)``, where
-    ``softplus(z) = log(1 + e^z)`` is evaluated stably as ``logaddexp(0, z)``. 'mean' averages over all
-    elements.
+    using ``log sigmoid(x) = -softplus(-x)`` and ``log(1 - sigmoid(x)) = -softplus(x)``. ``'mean'``
+    averages over all elements.
 
     Args:
-        input: logits, any shape.
-        target: targets in [0, 1], same shape as ``input``.
-        weight: optional weight broadcastable to ``input``'s shape.
-        reduction: 'none' | 'mean' | 'sum'.
-        pos_weight: optional weight of the positive term, broadcastable to ``input``'s shape (typically
-            (C,) against the last dim).
-        base: logarithm base (None = nats).
+        input: logits ``x``, any shape.
+        target: targets ``y`` in [0, 1], ``input``'s shape.
+        weight: weight ``w`` broadcastable to ``input``'s shape (without changing it). Default None (1).
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
+        pos_weight: weight ``p_w`` of the positive term, broadcastable to ``input``'s shape (typically
+            ``(C,)`` against the last dim). Default None (1).
+        base: logarithm base: None (nats), 2 (bits), 10, or any finite ``b > 0``, ``b != 1``. Default None.
+
+    Returns:
+        float64 array: ``input``'s shape (``'none'``) or 0-d (``'mean'``/``'sum'``).
+
+    Raises:
+        TypeError: if ``input``, ``target``, ``weight`` or ``pos_weight`` does not hold real numbers, or
+            ``base`` is not a number.
+        ValueError: if ``reduction`` or ``base`` is invalid, the shapes differ, ``target`` has an entry
+            outside [0, 1] or NaN, or ``weight``/``pos_weight`` does not broadcast to ``input``'s shape.
 
     Example:
-        >>> print(np.round(binary_cross_entropy_with_logits([0.0, 0.0], [1.0, 0.0], reduction='none'), 4))
+        >>> import numpy as np
+        >>> from infoloss.numpy import binary_cross_entropy_with_logits
+        >>> print(np.round(binary_cross_entropy_with_logits([0.0, 0.0], [1.0, 0.0], reduction="none"), 4))
         [0.6931 0.6931]
-        >>> print(np.round(binary_cross_entropy_with_logits([0.0], [1.0], pos_weight=[3.0]), 4))
+        >>> print(np.round(binary_cross_entropy_with_logits([0.0], [1.0], pos_weight=[3.0]), 4))  # 3 ln 2
         2.0794
     """
     _check_reduction(reduction)
@@ -529,25 +635,43 @@ def binary_cross_entropy_with_logits(
 def kl_divergence(
     input: ArrayLike, target: ArrayLike, *, reduction: str = "mean", base: float | None = None, log_target: bool = False
 ) -> FloatArray:
-    """Kullback-Leibler divergence ``KL(q || p)`` of ``p = softmax(input)`` from the target ``q``.
+    r"""Return the Kullback-Leibler divergence ``KL(q || p)`` of ``p = softmax(input)`` from the target ``q``.
 
-    ``KL_i = sum_c q_c (log q_c - log p_c)`` over the class dim, with ``0 log 0 = 0``; each ``KL_i`` is
-    clamped at 0 against rounding (it is >= 0 whenever ``q`` sums to 1). Unlike
-    ``torch.nn.functional.kl_div``, ``input`` is logits and the sum over classes is part of the
-    definition: 'mean' averages the per-element divergences over elements (N * d1 * ...).
+    .. math::
+        \mathrm{KL}_i = \max\Bigl(0,\ \sum_c q_{ic} (\log q_{ic} - \log p_{ic})\Bigr) / \ln b
+
+    over the class dim, with ``0 log 0 = 0``; the clamp at 0 removes rounding residue (the sum is
+    ``>= 0`` whenever ``q`` sums to 1). Unlike ``torch.nn.functional.kl_div``, ``input`` is logits and
+    the sum over classes is part of the definition: ``'mean'`` averages the per-element divergences over
+    the elements (``N * d_1 * ... * d_K``).
 
     Args:
-        input: logits (C,), (N, C) or (N, C, d1, ...).
-        target: probabilities q (same shape as input, floating); with ``log_target=True``,
-            log-probabilities log q. (For class indices, ``KL(onehot || p) = -log p_y``: use
+        input: logits, shape ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)``.
+        target: probabilities ``q`` shaped as ``input``, floating; with ``log_target=True``,
+            log-probabilities ``log q``. (For class indices, ``KL(onehot || p) = -log p_y``: use
             :func:`cross_entropy`.)
-        reduction: 'none' (input shape without the class dim) | 'mean' | 'sum'.
-        base: logarithm base (None = nats).
-        log_target: whether ``target`` holds log-probabilities.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
+        base: logarithm base: None (nats), 2 (bits), 10, or any finite ``b > 0``, ``b != 1``. Default None.
+        log_target: whether ``target`` holds log-probabilities. Default False.
+
+    Returns:
+        float64 array: 0-d (``'mean'``/``'sum'``), or the input's shape without the class dim (``'none'``).
+
+    Raises:
+        TypeError: if ``input`` does not hold real numbers, ``target`` is not floating, or ``base`` is not
+            a number.
+        ValueError: if ``reduction`` or ``base`` is invalid, ``input`` is 0-d or has no class, ``target``
+            is not shaped as ``input``, or (``log_target=False``) ``target`` has a negative or NaN entry.
 
     Example:
-        >>> print(np.round(kl_divergence([0.0, 0.0], [1.0, 0.0], base=2), 4))   # KL([1, 0] || [.5, .5])
+        >>> import numpy as np
+        >>> from infoloss.numpy import kl_divergence
+        >>> print(np.round(kl_divergence([0.0, 0.0], [1.0, 0.0], base=2), 4))  # KL([1, 0] || [0.5, 0.5])
         1.0
+
+    References:
+        - S. Kullback, R. A. Leibler, "On Information and Sufficiency", Ann. Math. Statist., 1951.
+          https://doi.org/10.1214/aoms/1177729694
     """
     _check_reduction(reduction)
     ln_b = _ln_base(base)
@@ -584,19 +708,51 @@ def min_entropy_loss(
     reduction: str = "mean",
     label_smoothing: float = 0.0,
 ) -> FloatArray:
-    """MIN-ENT: cross entropy plus a minimum-entropy regularizer on the prediction.
+    r"""Return MIN-ENT: cross entropy plus a minimum-entropy regularizer on the prediction.
 
-    ``loss_i = ce_weight * CE_i / ln(ce_base) + entropy_weight * s_i * H(p_i) / ln(entropy_base)``
-    with ``CE_i`` as in :func:`cross_entropy`, ``H(p) = -sum_c p_c log p_c`` and ``s_i`` the sample weight
-    (0 for ignored elements). 'mean' uses cross_entropy's denominator. A negative ``entropy_weight`` is
-    the confidence penalty of Pereyra et al. (2017).
+    .. math::
+        \ell_i = \lambda_{\mathrm{ce}} \frac{\mathrm{CE}_i}{\ln b_{\mathrm{ce}}}
+               + \lambda_H\, s_i \frac{H(p_i)}{\ln b_H}, \qquad H(p) = -\sum_c p_c \log p_c
 
-    Shapes as :func:`cross_entropy`.
+    with ``CE_i`` as in :func:`cross_entropy` (nats), ``p = softmax(input)`` and ``s_i`` the sample
+    weight (``weight[y_i]``, 0 for ignored elements). ``'mean'`` uses :func:`cross_entropy`'s
+    denominator. A negative ``entropy_weight`` is the confidence penalty of Pereyra et al. (2017).
+
+    Args:
+        input: logits, shape ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)``.
+        target: class indices (integer, the input's shape without the class dim) or probabilities (floating,
+            shaped as ``input``).
+        ce_weight: ``lambda_ce``, the weight of the cross-entropy term. Default 1.0.
+        entropy_weight: ``lambda_H``, the weight of the entropy term (may be negative). Default 0.1.
+        ce_base: logarithm base of the cross-entropy term (None = nats). Default None.
+        entropy_base: logarithm base of the entropy term (None = nats). Default None.
+        weight: per-class weights, shape ``(C,)``. Default None.
+        ignore_index: class index that contributes nothing. Default -100.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
+        label_smoothing: ``eps`` in [0, 1], applied to the cross-entropy target. Default 0.0.
+
+    Returns:
+        float64 array: 0-d (``'mean'``/``'sum'``), or the input's shape without the class dim (``'none'``).
+
+    Raises:
+        TypeError: if an array does not hold real numbers, ``target`` is neither integer nor floating, or a
+            weight, base or ``label_smoothing`` is not a number.
+        ValueError: if ``reduction``, a base, a weight (not finite) or ``label_smoothing`` is invalid, or the
+            input/target/``weight`` fail :func:`cross_entropy`'s checks.
 
     Example:
+        >>> import numpy as np
+        >>> from infoloss.numpy import min_entropy_loss
         >>> logits = np.log([[0.5, 0.25, 0.25]])
-        >>> print(np.round(min_entropy_loss(logits, [0], entropy_weight=1.0, ce_base=2, entropy_base=2), 4))
+        >>> loss = min_entropy_loss(logits, [0], entropy_weight=1.0, ce_base=2, entropy_base=2)
+        >>> print(np.round(loss, 4))  # 1 bit of cross entropy + 1.5 bits of entropy
         2.5
+
+    References:
+        - I. A. Oladipupo, "Regularizing cross entropy loss via minimum entropy and K-L divergence", 2025.
+          https://arxiv.org/abs/2501.13709
+        - G. Pereyra et al., "Regularizing Neural Networks by Penalizing Confident Output Distributions",
+          2017. https://arxiv.org/abs/1701.06548
     """
     _check_reduction(reduction)
     ln_ce, ln_ent = _ln_base(ce_base, "ce_base"), _ln_base(entropy_base, "entropy_base")
@@ -621,22 +777,52 @@ def mixed_entropy_loss(
     reduction: str = "mean",
     label_smoothing: float = 0.0,
 ) -> FloatArray:
-    """MIX-ENT: cross entropy plus the swapped (reverse) cross entropy.
+    r"""Return MIX-ENT: cross entropy plus the swapped (reverse) cross entropy.
 
-    ``loss_i = ce_weight * CE_i / ln(ce_base) + reverse_weight * s_i * R_i / ln(reverse_base)`` with
-    ``R_i = -sum_c p_c log max(q'_c, eps)``. For strictly positive ``q'`` (> eps),
-    ``R = H(p) + KL(p || q')``: a minimum-entropy term plus the KL with the roles of target and
-    prediction swapped. For a one-hot target, ``R = (1 - p_y) log(1 / eps)``. 'mean' uses
-    cross_entropy's denominator.
+    .. math::
+        \ell_i = \lambda_{\mathrm{ce}} \frac{\mathrm{CE}_i}{\ln b_{\mathrm{ce}}}
+               + \lambda_R\, s_i \frac{R_i}{\ln b_R}, \qquad
+        R_i = -\sum_c p_{ic} \log \max(q'_{ic}, \varepsilon)
 
-    Args (beyond :func:`cross_entropy`'s):
-        eps: floor of the target inside the log, 0 < eps < 1.
+    with ``CE_i`` as in :func:`cross_entropy`, ``q'`` the (smoothed) target and ``s_i`` the sample weight.
+    For a strictly positive ``q'`` (``> eps``), ``R = H(p) + KL(p || q')``: a minimum-entropy term plus
+    the KL with the roles of target and prediction swapped. For a one-hot target,
+    ``R = (1 - p_y) log(1 / eps)``. ``'mean'`` uses :func:`cross_entropy`'s denominator.
+
+    Args:
+        input: logits, shape ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)``.
+        target: class indices (integer, the input's shape without the class dim) or probabilities (floating,
+            shaped as ``input``).
+        ce_weight: ``lambda_ce``, the weight of the cross-entropy term. Default 1.0.
+        reverse_weight: ``lambda_R``, the weight of the reverse term. Default 0.1.
+        ce_base: logarithm base of the cross-entropy term (None = nats). Default None.
+        reverse_base: logarithm base of the reverse term (None = nats). Default None.
+        eps: floor of the target inside the log, ``0 < eps < 1``. Default 1e-6.
+        weight: per-class weights, shape ``(C,)``. Default None.
+        ignore_index: class index that contributes nothing. Default -100.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
+        label_smoothing: ``eps_ls`` in [0, 1]; the target becomes ``(1 - eps_ls) q + eps_ls / C``. Default 0.0.
+
+    Returns:
+        float64 array: 0-d (``'mean'``/``'sum'``), or the input's shape without the class dim (``'none'``).
+
+    Raises:
+        TypeError: if an array does not hold real numbers, ``target`` is neither integer nor floating, or a
+            weight, base, ``eps`` or ``label_smoothing`` is not a number.
+        ValueError: if ``reduction``, a base, a weight (not finite), ``label_smoothing`` or ``eps`` (not in
+            (0, 1)) is invalid, or the input/target/``weight`` fail :func:`cross_entropy`'s checks.
 
     Example:
+        >>> import numpy as np
+        >>> from infoloss.numpy import mixed_entropy_loss
         >>> logits = np.log([[0.5, 0.25, 0.25]])
-        >>> print(np.round(mixed_entropy_loss(logits, [0], reverse_weight=1.0, eps=0.5**10, ce_base=2,
-        ...                                   reverse_base=2), 4))   # 1 bit + (1 - 0.5) * 10 bits
+        >>> loss = mixed_entropy_loss(logits, [0], reverse_weight=1.0, eps=0.5**10, ce_base=2, reverse_base=2)
+        >>> print(np.round(loss, 4))  # 1 bit + (1 - 0.5) * 10 bits
         6.0
+
+    References:
+        - I. A. Oladipupo, "Regularizing cross entropy loss via minimum entropy and K-L divergence", 2025.
+          https://arxiv.org/abs/2501.13709
     """
     _check_reduction(reduction)
     ln_ce, ln_rev = _ln_base(ce_base, "ce_base"), _ln_base(reverse_base, "reverse_base")
@@ -664,20 +850,49 @@ def symmetric_cross_entropy(
     label_smoothing: float = 0.0,
     base: float | None = None,
 ) -> FloatArray:
-    """Symmetric cross entropy (Wang et al., 2019): CE plus reverse CE with ``log 0 := log_zero``.
+    r"""Return the symmetric cross entropy: CE plus reverse CE with ``log 0`` replaced by ``log_zero``.
 
-    ``loss_i = (alpha * CE_i + beta * s_i * R_i) / ln(base)`` with
-    ``R_i = -sum_c p_c log max(q'_c, exp(log_zero))``; for a one-hot target ``R_i = -log_zero * (1 - p_y)``.
-    'mean' uses cross_entropy's denominator.
+    .. math::
+        \ell_i = \bigl(\alpha\, \mathrm{CE}_i + \beta\, s_i R_i\bigr) / \ln b, \qquad
+        R_i = -\sum_c p_{ic} \log \max(q'_{ic}, e^{A})
 
-    Args (beyond :func:`cross_entropy`'s):
-        alpha, beta: weights of CE and of the reverse term.
-        log_zero: the value A < 0 that replaces ``log 0`` (the paper uses -4).
+    with ``A = log_zero``, ``CE_i`` as in :func:`cross_entropy` (nats), ``q'`` the (smoothed) target and
+    ``s_i`` the sample weight; for a one-hot target ``R_i = -A (1 - p_y)``. ``'mean'`` uses
+    :func:`cross_entropy`'s denominator.
+
+    Args:
+        input: logits, shape ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)``.
+        target: class indices (integer, the input's shape without the class dim) or probabilities (floating,
+            shaped as ``input``).
+        alpha: weight of the cross-entropy term. Default 0.1.
+        beta: weight of the reverse term. Default 1.0.
+        log_zero: the value ``A < 0`` that stands for ``log 0`` (Wang et al. use -4). Default -4.0.
+        weight: per-class weights, shape ``(C,)``. Default None.
+        ignore_index: class index that contributes nothing. Default -100.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
+        label_smoothing: ``eps`` in [0, 1]. Default 0.0.
+        base: logarithm base of the whole loss: None (nats), 2 (bits), ... Default None.
+
+    Returns:
+        float64 array: 0-d (``'mean'``/``'sum'``), or the input's shape without the class dim (``'none'``).
+
+    Raises:
+        TypeError: if an array does not hold real numbers, ``target`` is neither integer nor floating, or
+            ``alpha``, ``beta``, ``log_zero``, ``base`` or ``label_smoothing`` is not a number.
+        ValueError: if ``reduction``, ``base``, ``label_smoothing``, ``alpha``/``beta`` (not finite) or
+            ``log_zero`` (not a finite negative number) is invalid, or the input/target/``weight`` fail
+            :func:`cross_entropy`'s checks.
 
     Example:
+        >>> import numpy as np
+        >>> from infoloss.numpy import symmetric_cross_entropy
         >>> logits = np.log([[0.5, 0.25, 0.25]])
-        >>> print(np.round(symmetric_cross_entropy(logits, [0], alpha=0.0, beta=1.0), 4))   # 4 * (1 - 0.5)
+        >>> print(np.round(symmetric_cross_entropy(logits, [0], alpha=0.0, beta=1.0), 4))  # 4 * (1 - 0.5)
         2.0
+
+    References:
+        - Y. Wang et al., "Symmetric Cross Entropy for Robust Learning with Noisy Labels", ICCV 2019.
+          https://arxiv.org/abs/1908.06112
     """
     _check_reduction(reduction)
     ln_b = _ln_base(base)
@@ -701,18 +916,44 @@ def focal_loss(
     label_smoothing: float = 0.0,
     base: float | None = None,
 ) -> FloatArray:
-    """Focal loss (Lin et al., 2017), multi-class form with soft targets.
+    r"""Return the focal loss, in its multi-class form with soft targets.
 
-    ``loss_i = -sum_c w_c q'_c (1 - p_c)^gamma log_b p_c``, ``p = softmax(input)``; ``gamma = 0`` gives
-    :func:`cross_entropy`. 'mean' uses cross_entropy's denominator.
+    .. math::
+        \ell_i = -\frac{1}{\ln b} \sum_c w_c\, q'_{ic} (1 - p_{ic})^{\gamma} \log p_{ic}
 
-    Args (beyond :func:`cross_entropy`'s):
-        gamma: focusing parameter, >= 0.
+    with ``p = softmax(input)`` and ``q'`` the (smoothed) target; ``gamma = 0`` gives
+    :func:`cross_entropy`. ``1 - p`` is computed as ``-expm1(log p)``, exact even when ``p`` is within
+    rounding of 1. ``'mean'`` uses :func:`cross_entropy`'s denominator.
+
+    Args:
+        input: logits, shape ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)``.
+        target: class indices (integer, the input's shape without the class dim) or probabilities (floating,
+            shaped as ``input``).
+        gamma: focusing parameter, ``>= 0``. Default 2.0.
+        weight: per-class weights ``w``, shape ``(C,)``. Default None.
+        ignore_index: class index that contributes nothing. Default -100.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
+        label_smoothing: ``eps`` in [0, 1]. Default 0.0.
+        base: logarithm base: None (nats), 2 (bits), ... Default None.
+
+    Returns:
+        float64 array: 0-d (``'mean'``/``'sum'``), or the input's shape without the class dim (``'none'``).
+
+    Raises:
+        TypeError: if an array does not hold real numbers, ``target`` is neither integer nor floating, or
+            ``gamma``, ``base`` or ``label_smoothing`` is not a number.
+        ValueError: if ``reduction``, ``base``, ``label_smoothing`` or ``gamma`` (not finite, or negative) is
+            invalid, or the input/target/``weight`` fail :func:`cross_entropy`'s checks.
 
     Example:
+        >>> import numpy as np
+        >>> from infoloss.numpy import focal_loss
         >>> logits = np.log([[0.5, 0.25, 0.25]])
-        >>> print(np.round(focal_loss(logits, [0], gamma=2.0, base=2), 4))   # (1 - 0.5)^2 * 1 bit
+        >>> print(np.round(focal_loss(logits, [0], gamma=2.0, base=2), 4))  # (1 - 0.5)^2 * 1 bit
         0.25
+
+    References:
+        - T.-Y. Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017. https://arxiv.org/abs/1708.02002
     """
     _check_reduction(reduction)
     ln_b = _ln_base(base)
@@ -737,19 +978,45 @@ def poly1_cross_entropy(
     label_smoothing: float = 0.0,
     base: float | None = None,
 ) -> FloatArray:
-    """Poly-1 cross entropy (Leng et al., 2022): CE plus ``epsilon`` times the first polynomial term.
+    r"""Return the Poly-1 cross entropy: CE plus ``epsilon`` times the first polynomial term.
 
-    ``loss_i = (CE_i + epsilon * s_i * (1 - sum_c q'_c p_c)) / ln(base)``; for a one-hot target the bracket
-    is ``1 - p_y``. The whole loss (the polynomial term too) is divided by ``ln(base)``. 'mean' uses
-    cross_entropy's denominator.
+    .. math::
+        \ell_i = \Bigl(\mathrm{CE}_i + \epsilon\, s_i \bigl(1 - \sum_c q'_{ic} p_{ic}\bigr)\Bigr) / \ln b
 
-    Args (beyond :func:`cross_entropy`'s):
-        epsilon: coefficient of the polynomial term (may be negative).
+    with ``CE_i`` as in :func:`cross_entropy` (nats), ``q'`` the (smoothed) target and ``s_i`` the sample
+    weight; for a one-hot target the bracket is ``1 - p_y``. The whole loss (the polynomial term too) is
+    divided by ``ln(base)``. ``'mean'`` uses :func:`cross_entropy`'s denominator.
+
+    Args:
+        input: logits, shape ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)``.
+        target: class indices (integer, the input's shape without the class dim) or probabilities (floating,
+            shaped as ``input``).
+        epsilon: coefficient of the polynomial term (may be negative). Default 1.0.
+        weight: per-class weights, shape ``(C,)``. Default None.
+        ignore_index: class index that contributes nothing. Default -100.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
+        label_smoothing: ``eps`` in [0, 1]. Default 0.0.
+        base: logarithm base: None (nats), 2 (bits), ... Default None.
+
+    Returns:
+        float64 array: 0-d (``'mean'``/``'sum'``), or the input's shape without the class dim (``'none'``).
+
+    Raises:
+        TypeError: if an array does not hold real numbers, ``target`` is neither integer nor floating, or
+            ``epsilon``, ``base`` or ``label_smoothing`` is not a number.
+        ValueError: if ``reduction``, ``base``, ``label_smoothing`` or ``epsilon`` (not finite) is invalid, or
+            the input/target/``weight`` fail :func:`cross_entropy`'s checks.
 
     Example:
+        >>> import numpy as np
+        >>> from infoloss.numpy import poly1_cross_entropy
         >>> logits = np.log([[0.5, 0.25, 0.25]])
-        >>> print(np.round(poly1_cross_entropy(logits, [0], epsilon=1.0), 4))   # ln 2 + (1 - 0.5)
+        >>> print(np.round(poly1_cross_entropy(logits, [0], epsilon=1.0), 4))  # ln 2 + (1 - 0.5)
         1.1931
+
+    References:
+        - Z. Leng et al., "PolyLoss: A Polynomial Expansion Perspective of Classification Loss Functions",
+          ICLR 2022. https://arxiv.org/abs/2204.12511
     """
     _check_reduction(reduction)
     ln_b = _ln_base(base)
