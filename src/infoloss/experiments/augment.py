@@ -56,22 +56,29 @@ def perspective_rotation(
     p: float = 0.5,
     degrees: float = 10.0,
 ) -> torch.Tensor:
-    """Random perspective (probability ``p``) then random rotation of each image, in one resampling.
+    """Apply a random perspective (probability ``p``) then a random rotation to each image, in one resampling.
+
+    The corners move as in torchvision's ``RandomPerspective``; the angle is uniform in
+    ``[-degrees, degrees]``; the composed map is sampled bilinearly (``grid_sample``, align_corners) and
+    pixels from outside the image take each image's minimum.
 
     Args:
-        x: (N, C, H, W) float images.
+        x: float images, shape ``(N, C, H, W)``, any device.
         generator: CPU generator for the random parameters.
-        distortion: perspective distortion scale (torchvision's ``distortion_scale``).
+        distortion: perspective distortion scale (torchvision's ``distortion_scale``), in [0, 1].
         p: probability that an image is perspective-distorted.
         degrees: rotation angle range ``[-degrees, degrees]``.
 
     Returns:
-        (N, C, H, W) augmented images (same dtype and device).
+        Augmented images, shape ``(N, C, H, W)`` (same dtype and device).
 
     Example:
         >>> x = torch.zeros(2, 1, 28, 28); x[:, :, 10:18, 10:18] = 1
         >>> perspective_rotation(x, torch.Generator().manual_seed(0)).shape
         torch.Size([2, 1, 28, 28])
+        >>> out = perspective_rotation(x, torch.Generator().manual_seed(0), p=0.0, degrees=0.0)
+        >>> (out - x).abs().max()  # no distortion, no rotation: the identity
+        tensor(0.)
     """
     n, _, h, w = x.shape
     corners = torch.tensor([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], dtype=torch.float64)
@@ -97,7 +104,29 @@ def perspective_rotation(
 
 
 def apply_augment(name: str, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Apply the augmentation called ``name`` (``none`` or ``perspective-rotation``) to a batch."""
+    """Apply the augmentation called ``name`` (``none`` or ``perspective-rotation``) to a batch.
+
+    Args:
+        name: ``"none"`` (``x`` is returned as is) or ``"perspective-rotation"`` (:func:`perspective_rotation`
+            with its defaults).
+        x: images, shape ``(N, C, H, W)``.
+        generator: CPU generator for the random parameters.
+
+    Returns:
+        The augmented batch, shape ``(N, C, H, W)``.
+
+    Raises:
+        ValueError: if ``name`` is unknown.
+
+    Example:
+        >>> x = torch.ones(1, 1, 4, 4)
+        >>> apply_augment("none", x, torch.Generator()).sum()
+        tensor(16.)
+        >>> apply_augment("flip", x, torch.Generator())
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown augment 'flip'; valid: none, perspective-rotation
+    """
     if name == "none":
         return x
     if name == "perspective-rotation":

@@ -44,11 +44,17 @@ _IDX_DTYPES: dict[int, np.dtype[Any]] = {
 
 
 class IDXError(ValueError):
-    """An IDX file is malformed (bad magic number, truncated, wrong dimensions); names the file."""
+    """Raised when an IDX file is malformed (bad magic number, truncated, wrong dimensions); names the file.
+
+    A subclass of ``ValueError``.
+    """
 
 
 class DatasetError(ValueError):
-    """A dataset cannot be loaded (unknown name, missing directory or file); names what was looked for."""
+    """Raised when a dataset cannot be loaded (unknown name, missing directory or file, bad labels).
+
+    A subclass of ``ValueError``; the message names what was looked for.
+    """
 
 
 @dataclass
@@ -61,6 +67,11 @@ class Dataset:
         y_train: (N,) int64 in ``0..num_classes-1``.
         x_test, y_test: the same for the test split.
         classes: class names, ``len(classes) == num_classes``.
+
+    Example:
+        >>> ds = load_dataset("digits")
+        >>> ds.name, ds.input_shape, ds.num_classes, len(ds.y_train), len(ds.y_test)
+        ('digits', (1, 8, 8), 10, 1347, 450)
     """
 
     name: str
@@ -72,12 +83,12 @@ class Dataset:
 
     @property
     def num_classes(self) -> int:
-        """Number of classes C."""
+        """Number of classes C (``len(classes)``)."""
         return len(self.classes)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        """(channels, height, width) of one image."""
+        """``(channels, height, width)`` of one image."""
         c, h, w = self.x_train.shape[1:]
         return int(c), int(h), int(w)
 
@@ -99,9 +110,12 @@ def read_idx(path: str | Path) -> np.ndarray:
         IDXError: bad magic number, unknown type code, or data shorter/longer than the dimensions say.
 
     Example:
-        >>> images = read_idx("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")  # doctest: +SKIP
-        >>> images.shape  # doctest: +SKIP
-        (10000, 28, 28)
+        >>> import pathlib, tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     write_idx(pathlib.Path(d, "x.idx.gz"), np.arange(6, dtype=np.uint8).reshape(2, 3))
+        ...     print(repr(read_idx(pathlib.Path(d, "x.idx.gz"))))
+        array([[0, 1, 2],
+               [3, 4, 5]], dtype=uint8)
     """
     p = Path(path)
     if not p.is_file():
@@ -139,9 +153,23 @@ def read_idx(path: str | Path) -> np.ndarray:
 def write_idx(path: str | Path, array: np.ndarray) -> None:
     """Write ``array`` as an IDX file (gzip-compressed when ``path`` ends in ``.gz``); for tests and tools.
 
+    The inverse of :func:`read_idx`: header ``00 00 <type code> <ndim>``, one big-endian uint32 per
+    dimension, then the data big-endian in C order.
+
     Args:
-        path: destination.
+        path: destination (its directory must exist).
         array: uint8, int8, int16, int32, float32 or float64 array of at least one dimension.
+
+    Raises:
+        KeyError: if the array's dtype is not one of those (e.g. int64).
+        OSError: if the file cannot be written.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     write_idx(pathlib.Path(d, "x.idx"), np.arange(6, dtype=np.uint8).reshape(2, 3))
+        ...     print(pathlib.Path(d, "x.idx").read_bytes().hex())
+        000008020000000200000003000102030405
     """
     codes = {np.dtype(v).newbyteorder("="): k for k, v in _IDX_DTYPES.items()}
     a = np.asarray(array)
@@ -183,9 +211,17 @@ def _from_arrays(name: str, xtr, ytr, xte, yte, classes: list[str]) -> Dataset: 
 
 
 def load_digits(data_dir: str | None = None, download: bool = False) -> Dataset:
-    """scikit-learn's bundled 8x8 digits (1797 images, 10 classes), offline.
+    """Load scikit-learn's bundled 8x8 digits (1797 images, 10 classes), offline.
 
-    A fixed stratified split (25% test, ``random_state=0``) so every run sees the same test set.
+    A fixed stratified split (25% test, ``random_state=0``: 1347 train, 450 test) so every run sees the
+    same test set; pixels are scaled to [0, 1] and then standardized.
+
+    Args:
+        data_dir: unused (the data ship with scikit-learn).
+        download: unused.
+
+    Returns:
+        The :class:`Dataset`.
     """
     from sklearn.datasets import load_digits as sk_load_digits
     from sklearn.model_selection import train_test_split
@@ -219,12 +255,23 @@ def _check_dir(name: str, directory: Path) -> None:
 
 
 def load_fashion_mnist(data_dir: str | None = None, download: bool = False) -> Dataset:
-    """Fashion-MNIST (60000/10000 28x28 images, 10 classes) from its four IDX files.
+    """Load Fashion-MNIST (60000/10000 28x28 images, 10 classes) from its four IDX files.
 
     Args:
         data_dir: directory with ``train-images-idx3-ubyte[.gz]`` etc.; default
             ``/usr/share/datasets/fashion-mnist`` (Debian's ``dataset-fashion-mnist``).
         download: unused (Fashion-MNIST is read from local files only).
+
+    Returns:
+        The :class:`Dataset`.
+
+    Raises:
+        DatasetError: if the directory or a file is missing, or images and labels do not match.
+        IDXError: if a file is malformed.
+
+    References:
+        - H. Xiao, K. Rasul, R. Vollgraf, "Fashion-MNIST: a Novel Image Dataset for Benchmarking Machine
+          Learning Algorithms", 2017. https://arxiv.org/abs/1708.07747
     """
     d = Path(data_dir or FASHION_MNIST_DIR)
     _check_dir("fashion-mnist", d)
@@ -298,20 +345,41 @@ def _load_emnist(split: str, classes: list[str], label_offset: int, data_dir: st
 
 
 def load_emnist_letters(data_dir: str | None = None, download: bool = False) -> Dataset:
-    """EMNIST-Letters (124800/20800 28x28 images, 26 classes; labels 1..26 mapped to 0..25).
+    """Load EMNIST-Letters (124800/20800 28x28 images, 26 classes; labels 1..26 mapped to 0..25).
+
+    The images are transposed to MNIST's orientation.
 
     Args:
         data_dir: directory with the official ``emnist-letters-train-images-idx3-ubyte[.gz]`` etc.
             (also searched: ``<dir>/EMNIST/raw`` and ``<dir>/gzip``); default ``data/emnist``.
         download: when the files are missing, download them with torchvision (when installed; needs a
             network); False: fail with the path instead.
+
+    Returns:
+        The :class:`Dataset`.
+
+    Raises:
+        DatasetError: if the files are missing (and not downloaded), images and labels do not match, or
+            a label is out of range.
+        IDXError: if a file is malformed.
+
+    References:
+        - G. Cohen, S. Afshar, J. Tapson, A. van Schaik, "EMNIST: an extension of MNIST to handwritten
+          letters", 2017. https://arxiv.org/abs/1702.05373
     """
     letters = [chr(ord("a") + i) for i in range(26)]
     return _load_emnist("letters", letters, 1, data_dir, download)
 
 
 def load_emnist_balanced(data_dir: str | None = None, download: bool = False) -> Dataset:
-    """EMNIST-Balanced (112800/18800 28x28 images, 47 classes, labels 0..46); arguments as letters."""
+    """Load EMNIST-Balanced (112800/18800 28x28 images, 47 classes, labels 0..46).
+
+    Arguments, return value and errors as :func:`load_emnist_letters`.
+
+    References:
+        - G. Cohen, S. Afshar, J. Tapson, A. van Schaik, "EMNIST: an extension of MNIST to handwritten
+          letters", 2017. https://arxiv.org/abs/1702.05373
+    """
     chars = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabdefghnqrt"
     return _load_emnist("balanced", list(chars), 0, data_dir, download)
 
@@ -332,8 +400,13 @@ def load_dataset(name: str, data_dir: str | None = None, download: bool = False)
         data_dir: directory of the IDX files (None: the dataset's default location).
         download: EMNIST only, fetch missing files through torchvision.
 
+    Returns:
+        The :class:`Dataset`: standardized float32 images ``(N, 1, H, W)``, int64 labels.
+
     Raises:
-        DatasetError: unknown name (lists the valid ones) or missing files (names the path).
+        DatasetError: unknown name (lists the valid ones), missing files (names the path), or
+            mismatched images and labels.
+        IDXError: a malformed IDX file.
 
     Example:
         >>> ds = load_dataset("digits")
@@ -354,6 +427,11 @@ class Splits:
         x_val, y_val: the validation split (empty when ``val_fraction`` is 0).
         x_test, y_test: the dataset's test split, untouched.
         info: sizes, seeds and a SHA-256 of the validation indices (recorded in ``config.json``).
+
+    Example:
+        >>> s = make_splits(load_dataset("digits"), train_subset=100, val_fraction=0.2)
+        >>> s.x_train.shape, s.x_val.shape, s.info["n_test"]
+        (torch.Size([80, 1, 8, 8]), torch.Size([20, 1, 8, 8]), 450)
     """
 
     x_train: torch.Tensor
@@ -382,6 +460,9 @@ def make_splits(ds: Dataset, train_subset: int | None = None, val_fraction: floa
         train_subset: N or None (all).
         val_fraction: in [0, 1).
         val_seed: seed of the validation permutation.
+
+    Returns:
+        The run's :class:`Splits`.
 
     Raises:
         ConfigError: a subset larger than the training split, a split leaving no validation or no

@@ -13,9 +13,21 @@ __all__ = ["MODELS", "MLP", "SmallCNN", "VGG5", "SpinalHead", "build_model"]
 
 
 class MLP(nn.Module):
-    """Flatten, Linear(C*H*W -> hidden), ReLU, Linear(hidden -> num_classes).
+    """Multilayer perceptron: Flatten, Linear(C*H*W -> hidden), ReLU, Linear(hidden -> num_classes).
 
-    Shape: input (N, C, H, W), output (N, num_classes) logits.
+    Args:
+        in_shape: ``(C, H, W)`` of one image.
+        num_classes: number of logits.
+        hidden: width of the hidden layer.
+
+    Shape:
+        - Input: ``(N, C, H, W)``.
+        - Output: ``(N, num_classes)`` logits.
+
+    Example:
+        >>> model = MLP((1, 8, 8), 10)
+        >>> model(torch.zeros(4, 1, 8, 8)).shape, sum(p.numel() for p in model.parameters())
+        (torch.Size([4, 10]), 19210)
     """
 
     def __init__(self, in_shape: tuple[int, int, int], num_classes: int, hidden: int = 256) -> None:
@@ -36,10 +48,26 @@ def _conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
 
 
 class SmallCNN(nn.Module):
-    """Two conv blocks (conv3x3-BN-ReLU, max-pool 2) of 16 and 32 channels, then Linear(-> 128) and output.
+    """Small CNN: two conv blocks (conv3x3-BN-ReLU, max-pool 2) of ``width`` and ``2 * width`` channels,
+    then Linear(-> 128), ReLU and Linear(-> num_classes).
 
     Works for 8x8 digits (features 2x2x32) and 28x28 images (7x7x32).
-    Shape: input (N, C, H, W), output (N, num_classes).
+
+    Args:
+        in_shape: ``(C, H, W)`` of one image, H and W >= 4.
+        num_classes: number of logits.
+        width: channels of the first block.
+
+    Raises:
+        ValueError: if the image is smaller than 4x4.
+
+    Shape:
+        - Input: ``(N, C, H, W)``.
+        - Output: ``(N, num_classes)`` logits.
+
+    Example:
+        >>> SmallCNN((1, 28, 28), 10)(torch.zeros(2, 1, 28, 28)).shape
+        torch.Size([2, 10])
     """
 
     def __init__(self, in_shape: tuple[int, int, int], num_classes: int, width: int = 16) -> None:
@@ -62,11 +90,23 @@ class SmallCNN(nn.Module):
 
 
 def vgg5_features(in_channels: int = 1) -> nn.Sequential:
-    """The paper's VGG feature extractor: blocks 64-64 / 128-128 / 256x3 / 256x3 of conv3x3 (padding 1)
-    + BatchNorm + ReLU, each block followed by 2x2 max-pool. 28x28 input -> (N, 256, 1, 1).
+    """Build the VGG feature extractor of the MIN-ENT/MIX-ENT paper.
 
-    Initialized as in the SpinalNet EMNIST script the paper's code descends from: conv weights
-    ``N(0, 2 / (3 * 3 * out_channels))`` (conv biases keep torch's default), BatchNorm weight 1, bias 0."""
+    Blocks 64-64 / 128-128 / 256x3 / 256x3 of conv3x3 (padding 1) + BatchNorm + ReLU, each block followed
+    by a 2x2 max-pool: a 28x28 input gives ``(N, 256, 1, 1)``. Initialized as in the SpinalNet EMNIST
+    script the paper's code descends from: conv weights ``N(0, 2 / (3 * 3 * out_channels))`` (conv biases
+    keep torch's default), BatchNorm weight 1, bias 0.
+
+    Args:
+        in_channels: channels of the input images.
+
+    Returns:
+        The ``nn.Sequential`` of the four blocks.
+
+    Example:
+        >>> vgg5_features()(torch.zeros(1, 1, 28, 28)).shape
+        torch.Size([1, 256, 1, 1])
+    """
     layers: list[nn.Module] = []
     cin = in_channels
     for block in ((64, 64), (128, 128), (256, 256, 256), (256, 256, 256)):
@@ -85,15 +125,29 @@ def vgg5_features(in_channels: int = 1) -> nn.Sequential:
 
 
 class VGG5(nn.Module):
-    """VGG with 4 conv blocks and the classifier Dropout, Linear(256->512), BatchNorm1d, ReLU, Dropout,
-    Linear(512->num_classes), as used for EMNIST-Letters in the MIN-ENT/MIX-ENT paper.
+    """VGG with 4 conv blocks (:func:`vgg5_features`) and the classifier Dropout, Linear(256->512),
+    BatchNorm1d, ReLU, Dropout, Linear(512->num_classes), as used for EMNIST-Letters in the MIN-ENT/MIX-ENT
+    paper.
 
-    Shape: input (N, 1, 28, 28) (any size that reaches 1x1 after four 2x2 pools, i.e. 16..31 pixels),
-    output (N, num_classes).
+    Args:
+        in_shape: ``(C, H, W)`` of one image; H and W in 16..31 (they reach 1x1 after four 2x2 pools).
+        num_classes: number of logits.
+        dropout: dropout probability of the classifier.
+
+    Raises:
+        ValueError: if H or W is outside 16..31.
+
+    Shape:
+        - Input: ``(N, C, H, W)``, e.g. ``(N, 1, 28, 28)``.
+        - Output: ``(N, num_classes)`` logits.
 
     Example:
         >>> VGG5((1, 28, 28), 26)(torch.zeros(2, 1, 28, 28)).shape
         torch.Size([2, 26])
+
+    References:
+        - I. A. Oladipupo, "Regularizing cross entropy loss via minimum entropy and K-L divergence", 2025.
+          https://arxiv.org/abs/2501.13709
     """
 
     def __init__(self, in_shape: tuple[int, int, int], num_classes: int, dropout: float = 0.5) -> None:
@@ -113,7 +167,7 @@ class VGG5(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Return logits (N, num_classes) for images (N, 1, 28, 28)."""
+        """Return logits ``(N, num_classes)`` for images ``(N, C, H, W)``."""
         logits: torch.Tensor = self.classifier(self.features(x))
         return logits
 
@@ -122,8 +176,25 @@ class SpinalHead(nn.Module):
     """SpinalNet classifier head: the features are split in halves; layer k takes one half (alternating)
     concatenated with layer k-1's output; the outputs of all layers are concatenated and mapped to logits.
 
-    Each spinal layer is Dropout, Linear, BatchNorm1d, ReLU.
-    Shape: input (N, in_features) with in_features even, output (N, num_classes).
+    Each spinal layer is Dropout, Linear, BatchNorm1d, ReLU; the output layer Dropout, Linear.
+
+    Args:
+        in_features: number of input features (even).
+        num_classes: number of logits.
+        width: output width of each spinal layer.
+        layers: number of spinal layers.
+        dropout: dropout probability.
+
+    Raises:
+        ValueError: if ``in_features`` is odd.
+
+    Shape:
+        - Input: ``(N, in_features)``.
+        - Output: ``(N, num_classes)`` logits.
+
+    Example:
+        >>> SpinalHead(256, 26).eval()(torch.zeros(3, 256)).shape
+        torch.Size([3, 26])
     """
 
     def __init__(
@@ -158,7 +229,16 @@ class SpinalHead(nn.Module):
 class SpinalVGG5(nn.Module):
     """The VGG5 feature extractor with a :class:`SpinalHead` classifier (Spinal-VGG).
 
-    Shape: input (N, 1, 28, 28), output (N, num_classes).
+    Args:
+        in_shape: ``(C, H, W)`` of one image; H and W in 16..31.
+        num_classes: number of logits.
+
+    Raises:
+        ValueError: if H or W is outside 16..31.
+
+    Shape:
+        - Input: ``(N, C, H, W)``, e.g. ``(N, 1, 28, 28)``.
+        - Output: ``(N, num_classes)`` logits.
     """
 
     def __init__(self, in_shape: tuple[int, int, int], num_classes: int) -> None:
@@ -170,7 +250,7 @@ class SpinalVGG5(nn.Module):
         self.head = SpinalHead(256, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Return logits (N, num_classes) for images (N, 1, 28, 28)."""
+        """Return logits ``(N, num_classes)`` for images ``(N, C, H, W)``."""
         logits: torch.Tensor = self.head(torch.flatten(self.features(x), 1))
         return logits
 
@@ -190,6 +270,9 @@ def build_model(name: str, in_shape: tuple[int, int, int], num_classes: int) -> 
         name: one of ``MODELS`` (``mlp``, ``cnn``, ``vgg5``, ``spinal-vgg5``).
         in_shape: (channels, height, width) of one image.
         num_classes: C, the number of logits.
+
+    Returns:
+        The model, in training mode, on CPU.
 
     Raises:
         ValueError: unknown name (lists the valid ones) or an input size the model cannot take.
