@@ -50,7 +50,14 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Planned:
-    """One run of a grid: its loss spec, seed, position (0-based, seed-major) and directory."""
+    """One run of a grid (built by :func:`plan`).
+
+    Attributes:
+        loss: the loss spec.
+        seed: the seed.
+        index: position in the whole grid (0-based, seed-major).
+        path: the run's directory (:func:`run_subdir`).
+    """
 
     loss: str
     seed: int
@@ -59,15 +66,39 @@ class Planned:
 
 
 def run_subdir(run_dir: Path, loss: str, seed: int) -> Path:
-    """Directory of one (loss, seed) run; the loss spec is made filesystem-safe."""
+    """Return the directory of one (loss, seed) run; the loss spec is made filesystem-safe.
+
+    Runs of characters other than letters, digits and ``._=-`` become ``_``.
+
+    Args:
+        run_dir: the grid's directory.
+        loss: the loss spec.
+        seed: the seed.
+
+    Returns:
+        ``run_dir / "runs" / <safe spec> / "seed<seed>"``.
+
+    Example:
+        >>> run_subdir(Path("r"), "min-ent:entropy_weight=0.2", 3).as_posix()
+        'r/runs/min-ent_entropy_weight=0.2/seed3'
+    """
     safe = re.sub(r"[^A-Za-z0-9._=-]+", "_", loss)
     return Path(run_dir) / "runs" / safe / f"seed{seed}"
 
 
 def plan(run_dir: Path, losses: list[str], seeds: list[int], shard: tuple[int, int] | None = None) -> list[Planned]:
-    """The runs in seed-major order (all losses for seed 0, then seed 1, ...), or one shard's share.
+    """Return the runs in seed-major order (all losses for seed 0, then seed 1, ...), or one shard's share.
 
     Shard ``(i, n)`` takes the runs whose position ``k`` has ``k % n == i``.
+
+    Args:
+        run_dir: the grid's directory.
+        losses: loss specs.
+        seeds: seeds.
+        shard: ``(i, n)`` or None (every run).
+
+    Returns:
+        The :class:`Planned` runs.
 
     Example:
         >>> [(p.loss, p.seed) for p in plan(Path("r"), ["ce", "min-ent"], [0, 1], shard=(1, 2))]
@@ -84,7 +115,13 @@ def plan(run_dir: Path, losses: list[str], seeds: list[int], shard: tuple[int, i
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
-    """``"i/n"`` (0 <= i < n) -> (i, n); None stays None.
+    """Parse a ``--shard`` value ``"i/n"`` (0 <= i < n) into ``(i, n)``; None stays None.
+
+    Args:
+        text: ``"i/n"`` (spaces allowed) or None.
+
+    Returns:
+        ``(i, n)`` or None.
 
     Raises:
         ConfigError: not of the form i/n, or i out of range.
@@ -109,7 +146,17 @@ def _grid_key(train: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_grid_config(run_dir: Path) -> dict[str, Any] | None:
-    """The saved ``config.json`` of a grid directory (None when there is none)."""
+    """Return the saved ``config.json`` of a grid directory (None when there is none).
+
+    Args:
+        run_dir: the grid's directory.
+
+    Returns:
+        The saved dict (with ``kind``, the grid's settings and ``train``), or None.
+
+    Raises:
+        ConfigError: if the file cannot be read or parsed, or has no ``train`` table.
+    """
     p = Path(run_dir) / "config.json"
     if not p.is_file():
         return None
@@ -125,8 +172,16 @@ def read_grid_config(run_dir: Path) -> dict[str, Any] | None:
 def check_grid_dir(run_dir: Path, kind: str, train: TrainConfig, runs: list[tuple[Planned, TrainConfig]]) -> None:
     """Refuse a grid directory made with other training settings, or of another kind, or holding runs that differ.
 
+    Args:
+        run_dir: the grid's directory (it need not exist).
+        kind: ``"compare"`` or ``"sweep"``.
+        train: the grid's base training configuration.
+        runs: the planned runs with their full configurations (each run directory is checked with
+            :func:`~infoloss.experiments.train.check_run_dir`).
+
     Raises:
-        ConfigError: listing the differing settings.
+        ConfigError: the directory holds another kind of grid, or runs of other settings (listing them).
+        CheckpointError: a run's checkpoint cannot be read or records no config.
     """
     saved = read_grid_config(run_dir)
     if saved is not None:
@@ -145,7 +200,17 @@ def check_grid_dir(run_dir: Path, kind: str, train: TrainConfig, runs: list[tupl
 
 
 def write_grid_config(run_dir: Path, kind: str, cfg: Any) -> None:
-    """Write the grid's ``config.json``: its kind, every setting and the provenance of this process."""
+    """Write the grid's ``config.json`` atomically: its kind, every setting and the provenance of this process.
+
+    Args:
+        run_dir: the grid's directory.
+        kind: ``"compare"`` or ``"sweep"``.
+        cfg: the :class:`~infoloss.experiments.config.CompareConfig` or
+            :class:`~infoloss.experiments.config.SweepConfig`.
+
+    Raises:
+        OSError: if the file cannot be written.
+    """
     from infoloss.experiments.provenance import provenance
 
     atomic.write_json(Path(run_dir) / "config.json", {"kind": kind, **to_dict(cfg), "provenance": provenance()})
@@ -154,8 +219,14 @@ def write_grid_config(run_dir: Path, kind: str, cfg: Any) -> None:
 def validate_grid(train: TrainConfig, losses: list[str], seeds: list[int], ds: Dataset) -> None:
     """Check every run of the grid before any trains: settings, splits, each loss spec, the model.
 
+    Args:
+        train: the grid's base training configuration.
+        losses: the loss specs.
+        seeds: the seeds.
+        ds: the loaded dataset.
+
     Raises:
-        ConfigError: the first bad setting, naming it.
+        ConfigError: empty or repeated losses or seeds, or the first bad setting, naming it.
     """
     if not seeds:
         raise ConfigError("seeds is empty")
@@ -217,7 +288,7 @@ def run_grid(
     info: DistInfo | None = None,
     train_fn: Callable[..., Any] | None = None,
 ) -> bool:
-    """Train the unfinished runs of ``planned``; return True when interrupted (Ctrl-C).
+    """Train the unfinished runs of ``planned`` (serially, or in ``jobs`` local processes).
 
     With ``jobs > 1`` the runs go to that many local processes (spawned; each with
     ``max(1, threads // jobs)`` torch threads, ``threads`` being ``train_cfg.threads`` or torch's
@@ -236,6 +307,12 @@ def run_grid(
         info: this process's rank (only rank 0 prints).
         train_fn: the function that trains one run (tests substitute it); default
             :func:`~infoloss.experiments.train.train`.
+
+    Returns:
+        True when a run was interrupted (Ctrl-C); finished runs are kept either way.
+
+    Raises:
+        ConfigError, CheckpointError: from a run (see :func:`~infoloss.experiments.train.train`).
     """
     info = info or DistInfo()
     train_fn = train_fn or train
@@ -299,7 +376,20 @@ def run_grid(
 def load_records(
     planned: list[Planned], select: str = "final", select_metric: str = "val_acc"
 ) -> dict[str, list[RunRecord]]:
-    """The finished runs of ``planned`` by loss, in seed order, each with its reported epoch chosen."""
+    """Read the finished runs of ``planned`` by loss, in seed order, each with its reported epoch chosen.
+
+    Args:
+        planned: the runs.
+        select: ``final`` or ``best-val`` (:func:`~infoloss.experiments.report.select_epoch`).
+        select_metric: the validation metric of ``best-val``.
+
+    Returns:
+        Loss spec -> :class:`~infoloss.experiments.report.RunRecord` list (empty for a loss with no
+        finished run).
+
+    Raises:
+        ValueError: if ``best-val`` cannot be applied (see :func:`~infoloss.experiments.report.select_epoch`).
+    """
     out: dict[str, list[RunRecord]] = {}
     for p in planned:
         out.setdefault(p.loss, [])
@@ -312,7 +402,14 @@ def load_records(
 
 
 def code_versions(planned: list[Planned]) -> list[str]:
-    """The distinct code versions (provenance) that made the finished runs, in first-seen order."""
+    """Return the distinct code versions (provenance) that made the finished runs, in first-seen order.
+
+    Args:
+        planned: the runs; unreadable or unfinished ones are skipped.
+
+    Returns:
+        The ``code_version`` strings.
+    """
     seen: list[str] = []
     for p in planned:
         f = p.path / "config.json"

@@ -25,7 +25,17 @@ _PKG = Path(__file__).resolve().parents[1]  # .../infoloss
 
 @functools.lru_cache(maxsize=1)
 def source_hash() -> str:
-    """SHA-256 (hex) over the relative path and bytes of every ``.py``/``.c`` file of the package."""
+    """Return the SHA-256 (hex) over the relative path and bytes of every ``.py``/``.c`` file of the package.
+
+    Files are taken in sorted path order, each as ``path NUL bytes NUL``; computed once per process.
+
+    Returns:
+        64 hex digits.
+
+    Example:
+        >>> len(source_hash())
+        64
+    """
     h = hashlib.sha256()
     for f in sorted(p for p in _PKG.rglob("*") if p.suffix in (".py", ".c") and "__pycache__" not in p.parts):
         h.update(str(f.relative_to(_PKG)).encode())
@@ -37,7 +47,17 @@ def source_hash() -> str:
 
 @functools.lru_cache(maxsize=1)
 def git_state() -> dict[str, Any] | None:
-    """``{"commit": sha, "dirty": bool}`` of the git work tree holding the package, or None."""
+    """Return the commit of the git work tree holding the package and whether the package has changes.
+
+    Computed once per process; ``dirty`` looks at the package directory only.
+
+    Returns:
+        ``{"commit": sha, "dirty": bool}``, or None outside a git work tree (or without git).
+
+    Example:
+        >>> sorted(git_state() or {"commit": "", "dirty": False})
+        ['commit', 'dirty']
+    """
     try:
         top = subprocess.run(
             ["git", "-C", str(_PKG), "rev-parse", "--show-toplevel"],
@@ -62,7 +82,15 @@ def git_state() -> dict[str, Any] | None:
 
 
 def code_version() -> str:
-    """One short string naming the code: ``infoloss 0.1.0, git 1a2b3c4d (+changes), source 9f8e7d6c``."""
+    """Return one short string naming the code.
+
+    Returns:
+        ``"infoloss <version>[, git <8 hex>[ (+uncommitted changes)]], source <12 hex of source_hash>"``.
+
+    Example:
+        >>> code_version()  # doctest: +ELLIPSIS
+        'infoloss 0.1.0, ...source ...'
+    """
     import infoloss
 
     g = git_state()
@@ -74,10 +102,15 @@ def code_version() -> str:
 
 
 def provenance(device: Any = None) -> dict[str, Any]:
-    """The record stored in ``config.json``: code, versions, threads, machine, device.
+    """Return the record stored in ``config.json``: code, versions, threads, machine, device.
 
     Args:
-        device: the run's torch device (its name and, for CUDA, the GPU model are recorded).
+        device: the run's torch device (its name and, for CUDA, the GPU model are recorded); None: none.
+
+    Returns:
+        A JSON-serializable dict: ``code_version``, ``infoloss_version``, ``source_sha256``, ``git``,
+        ``torch_version``, ``numpy_version``, ``python_version``, ``threads``, ``cpu_count``, ``machine``
+        (hostname, platform, processor), ``device`` and ``gpu``.
 
     Example:
         >>> sorted(provenance())[:4]
