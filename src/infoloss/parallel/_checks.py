@@ -13,6 +13,7 @@ from ._core import Comm, chunk_sizes
 
 
 def _dtensor_types() -> tuple[Any, Any, Any]:
+    """(DTensor, Shard, Replicate), or three Nones on a torch without DTensor."""
     try:
         from torch.distributed.tensor import DTensor, Replicate, Shard
     except ImportError:  # pragma: no cover - torch without DTensor
@@ -21,17 +22,20 @@ def _dtensor_types() -> tuple[Any, Any, Any]:
 
 
 def is_dtensor(t: Any) -> bool:
+    """Whether ``t`` is a DTensor (False on a torch without DTensor)."""
     dt, _, _ = _dtensor_types()
     return dt is not None and isinstance(t, dt)
 
 
 def check_index(value: Any, name: str = "ignore_index") -> int:
+    """``value`` as an int; TypeError for a bool or a non-int."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     return int(value)
 
 
 def check_positive(value: Any, name: str) -> float:
+    """``value`` as a float; TypeError for a non-number, ValueError unless finite and > 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     v = float(value)
@@ -106,6 +110,7 @@ def check_logits_target(z: Any, target: Any, weight: Any, *, name: str = "local_
 
 
 def check_target(target: Any, n: int, local: int, device: torch.device) -> tuple[str, Tensor]:
+    """Validate a (N,) class-index or (N, V_r) probability target; returns (kind, target as int64 or as is)."""
     if not isinstance(target, Tensor):
         raise TypeError(f"target must be a torch.Tensor, got {type(target).__name__}")
     if target.device != device:
@@ -127,6 +132,7 @@ def check_target(target: Any, n: int, local: int, device: torch.device) -> tuple
 
 
 def check_hidden(hidden: Any, weight: Any, bias: Any, *, weight_name: str = "weight") -> None:
+    """Validate ``(*, H)`` hidden, the (V, H) weight and the optional (V,) bias: dtypes, shapes, device."""
     check_floating(hidden, "hidden")
     check_floating(weight, weight_name)
     if hidden.dim() < 1:

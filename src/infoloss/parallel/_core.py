@@ -136,10 +136,12 @@ class Comm:
         return out.view(self.world, -1)
 
     def all_reduce_(self, t: Tensor) -> None:
+        """Sum ``t`` over the group in place (nothing for a world of one)."""
         if self.world > 1:
             dist.all_reduce(t, group=self.group)
 
     def key(self, local: int) -> tuple[Any, ...]:
+        """Cache key of this rank's sharding (group, world, rank, local shard size)."""
         return (id(self.group) if self.group is not None else "default", self.world, self.rank, local)
 
 
@@ -162,10 +164,12 @@ def chunk_sizes(vocab: int, world: int) -> tuple[int, ...]:
 
 
 def _encode(x: int) -> tuple[float, float]:
+    """An int as a (hi, lo) pair of floats, exact in float32 up to 2**44."""
     return float(x // int(_SPLIT)), float(x % int(_SPLIT))
 
 
 def _decode(hi: Tensor, lo: Tensor) -> list[int]:
+    """The ints of gathered (hi, lo) pairs."""
     return [int(round(h)) * int(_SPLIT) + int(round(lo_)) for h, lo_ in zip(hi.tolist(), lo.tolist(), strict=True)]
 
 
@@ -179,6 +183,7 @@ def rev_logs(vocab: int, smoothing: float, rev_log_eps: float, dtype: torch.dtyp
 
 
 def smoothed(q: Tensor, smoothing: float, vocab: int) -> Tensor:
+    """The smoothed target ``(1 - eps) q + eps / V``."""
     return q * (1.0 - smoothing) + smoothing / vocab if smoothing > 0 else q
 
 
@@ -257,6 +262,8 @@ class Merged(NamedTuple):
 
 @dataclass
 class Gathered:
+    """What one all-gather returns: every rank's (N, k) statistics and its per-rank scalars."""
+
     stats: Tensor  # (world, N, k)
     sizes: tuple[int, ...]
     weight_sums: Tensor  # (world,)
@@ -378,6 +385,7 @@ def row_loss(mg: Merged, coefs: tuple[float, float, float]) -> Tensor:
 
 
 def denominator(mg: Merged, spec: Spec, reduction: str) -> float:
+    """The 'mean' denominator: ``sum_i s_i`` for class indices, N for probabilities (1.0 otherwise)."""
     if reduction != "mean":
         return 1.0
     if spec.target == "index":
@@ -502,12 +510,14 @@ def _finish(
 
 # ------------------------------------------------------------------------------------------------ the driver
 def rows_per_chunk(vocab: int, chunk_size: int | None, elements: int) -> int:
+    """Rows per chunk: ``chunk_size``, or about ``elements / vocab``."""
     if chunk_size is not None:
         return max(1, int(chunk_size))
     return max(1, elements // max(1, vocab))
 
 
 def check_chunk_size(chunk_size: int | None) -> None:
+    """ValueError unless ``chunk_size`` is None or a positive int (not a bool)."""
     if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
 

@@ -47,6 +47,7 @@ def target_error(target: Tensor, spec: Spec) -> float:
 
 
 def _reduce(rows: Tensor, denom: float, reduction: str) -> Tensor:
+    """Apply the reduction to the per-row losses (an empty 'mean' denominator gives 0)."""
     if reduction == "none":
         return rows
     total = rows.sum()
@@ -56,6 +57,7 @@ def _reduce(rows: Tensor, denom: float, reduction: str) -> Tensor:
 
 
 def _scale(go: Tensor, n: int, denom: float, reduction: str, dtype: torch.dtype) -> Tensor:
+    """The upstream gradient of each row, (n,), the 'mean' denominator included."""
     if reduction == "none":
         return go.to(dtype).reshape(n)
     s = go.to(dtype).reshape(())
@@ -307,6 +309,8 @@ def _needs(ctx: Any, bias: Tensor | None) -> tuple[bool, bool, bool]:
 
 
 class LinearLoss(torch.autograd.Function):
+    """Reduced or per-row loss of a local linear head; backward recomputes the logits chunk by chunk."""
+
     @staticmethod
     def forward(ctx: Any, hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor, plan: Plan) -> Tensor:
         mg, layout = _linear_forward(
@@ -341,6 +345,8 @@ class LinearLoss(torch.autograd.Function):
 
 
 class LinearTokens(torch.autograd.Function):
+    """(log p_y, H) per row of a local linear head, both differentiable."""
+
     @staticmethod
     def forward(
         ctx: Any, hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor, plan: Plan
@@ -377,6 +383,7 @@ class LinearTokens(torch.autograd.Function):
 
 
 def no_grad_needed(*tensors: Tensor | None) -> bool:
+    """True when grad mode is off or no given tensor requires grad."""
     return not torch.is_grad_enabled() or not any(t is not None and t.requires_grad for t in tensors)
 
 

@@ -36,7 +36,7 @@ __all__ = [
 
 
 def flatten_hidden_target(hidden: Tensor, weight: Tensor, target: Any) -> tuple[Tensor, str, Tensor]:
-    """``(*, H)`` hidden and ``(*)`` / ``(*, V_r)`` target -> (N, H), kind, (N,) / (N, V_r)."""
+    """Flatten ``(*, H)`` hidden and a ``(*)`` / ``(*, V_r)`` target to (N, H) and (N,) / (N, V_r), with the kind."""
     lead = tuple(hidden.shape[:-1])
     h2 = hidden.reshape(math.prod(lead), hidden.shape[-1])
     if isinstance(target, Tensor):
@@ -53,6 +53,7 @@ def flatten_hidden_target(hidden: Tensor, weight: Tensor, target: Any) -> tuple[
 
 
 def linear_options(softcap: float | None, temperature: float) -> tuple[float | None, float]:
+    """Validated ``(softcap, temperature)``: softcap None or a finite number > 0; temperature a finite number > 0."""
     return (None if softcap is None else check_positive(softcap, "softcap")), check_positive(temperature, "temperature")
 
 
@@ -109,37 +110,6 @@ def _linear_family(
     return out.reshape(lead) if reduction == "none" else out
 
 
-_ARGS = """
-    Args:
-        hidden: (N, H) or ``(*, H)`` hidden states, the same on every rank.
-        local_weight: (V_r, H) this rank's rows of the classifier (vocabulary slices in rank order).
-        target: (N,) / ``(*)`` global class indices (the same on every rank), or this rank's (N, V_r) / ``(*, V_r)``
-            slice of the class probabilities.
-        bias: optional (V_r,) this rank's slice of the classifier bias.
-        group: the tensor-parallel process group (None: the default group).
-        ignore_index: class index whose rows are left out of the loss and the 'mean' denominator.
-        reduction: 'none' (hidden's leading shape) | 'mean' (over non-ignored rows; N for probabilities;
-            0 when empty) | 'sum'.
-        label_smoothing: eps in [0, 1], spread over the global V.
-        softcap: None, or c > 0: ``z = c tanh(z / c)`` before the temperature (Gemma 2/3).
-        temperature: T > 0: the logits are divided by T.
-        chunk_size: rows per chunk (default: about 2**23 / V_r).
-        reduce_hidden_grad: all-reduce the hidden gradient over the group in backward (default); False leaves
-            each rank's partial gradient ``dz_r @ local_weight``.
-"""
-
-_TAIL = """
-    Returns:
-        The loss in hidden's dtype (scalar, or hidden's leading shape for 'none'), the same on every rank;
-        gradients flow to hidden, local_weight and bias (not to the target).
-
-    Raises:
-        ValueError / TypeError: bad shapes, dtypes or options (before any collective); on every rank after
-            the all-gather: a class index out of range, a negative or NaN probability.
-        RuntimeError: no initialized process group; double backward.
-"""
-
-
 def vocab_parallel_linear_cross_entropy(
     hidden: Tensor,
     local_weight: Tensor,
@@ -156,28 +126,81 @@ def vocab_parallel_linear_cross_entropy(
     chunk_size: int | None = None,
     reduce_hidden_grad: bool = True,
 ) -> Tensor:
-    r"""Cross entropy of a vocabulary-parallel linear head, no (N, V_r) logits kept.
-
-    .. math:: \ell_i = -\sum_{c<V} q'_{ic} \log_b \operatorname{softmax}(z_i)_c, \qquad
-              z_i = [\, W_0 h_i + b_0 \,|\, \dots \,|\, W_{R-1} h_i + b_{R-1} \,] / T
+    r"""Cross entropy of a vocabulary-parallel linear head, without the (N, V_r) logits kept.
 
     Equals :func:`infoloss.linear_cross_entropy` with the gathered weight (and
-    :func:`infoloss.functional.cross_entropy` on the gathered logits).
+    :func:`infoloss.functional.cross_entropy` on the gathered logits), on every rank.
 
-    {args}        base: logarithm base (None: nats).
+    .. math::
+        \ell_i = -\frac{1}{\ln \beta} \sum_{c=1}^{V} q'_{ic} \log \operatorname{softmax}(z_i)_c, \qquad
+        z_i = [\, \operatorname{cap}(W_0 h_i + b_0) \,|\, \dots \,|\, \operatorname{cap}(W_{R-1} h_i + b_{R-1})
+        \,] / T
 
-    {tail}
+    with ``W_r`` the classifier rows of rank ``r``, ``cap(u) = c tanh(u / c)`` (identity without softcap)
+    and ``q' = (1 - eps) q + eps / V``.
+
+    Args:
+        hidden: hidden states, shape ``(N, H)`` or ``(*, H)``, floating, the same on every rank.
+        local_weight: this rank's rows of the classifier, shape ``(V_r, H)``, hidden's dtype (vocabulary
+            slices in rank order).
+        target: global class indices, shape ``(N,)`` / ``(*)``, integer dtype, the same on every rank; or this
+            rank's ``(N, V_r)`` / ``(*, V_r)`` slice of the class probabilities, floating.
+        bias: optional, this rank's ``(V_r,)`` slice of the classifier bias. Default None.
+        group: the tensor-parallel process group; None for the default group. Default None.
+        base: logarithm base; None for nats. Default None.
+        ignore_index: class index whose rows are left out of the loss and of the ``'mean'`` denominator (an
+            int). Default ``-100``.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. ``'mean'`` divides by the number of non-ignored rows
+            (class indices) or by N (probabilities); 0 when empty. Default ``'mean'``.
+        label_smoothing: eps in [0, 1], spread over the global V. Default 0.
+        softcap: None, or ``c > 0``: ``z = c tanh(z / c)`` before the temperature (Gemma 2/3). Default None.
+        temperature: ``T > 0``; the logits are divided by T. Default 1.
+        chunk_size: rows per chunk, a positive int; None picks about ``2**23 / V_r`` rows. Default None.
+        reduce_hidden_grad: all-reduce hidden's gradient over the group in backward; False leaves each rank's
+            partial gradient ``dz_r @ local_weight`` (when the surrounding tensor-parallel code reduces it).
+            Default True.
+
+    Returns:
+        Scalar tensor (``'mean'``/``'sum'``) or hidden's leading shape (``'none'``) in hidden's dtype, the same
+        on every rank. Gradients flow to hidden, local_weight and bias (not to the target).
+
+    Raises:
+        TypeError: if hidden, local_weight or bias is not a floating tensor; if hidden and local_weight dtypes
+            differ; if target is not a tensor or has a bool/complex dtype; if ignore_index is not an int; if a
+            numeric option (label_smoothing, base, softcap, temperature) is not a number.
+        ValueError: before any collective: if hidden is 0-dim; if local_weight is not ``(V_r, H)`` with hidden's H;
+            if bias is not ``(V_r,)``; if target's shape does not match; if a tensor is on another device than
+            hidden; if reduction is unknown, label_smoothing is outside [0, 1], chunk_size is not a positive int or
+            None, softcap or temperature is not a finite number > 0, or base is not a finite number > 0 and != 1; if
+            this process is not a member of ``group``. On every rank, after the all-gather: if a class index is out
+            of range (or the target differs across ranks), or a probability is negative or NaN.
+        RuntimeError: if ``torch.distributed`` is not initialized; on double backward (``create_graph=True``).
+
     Example:
         >>> import torch, torch.distributed as dist
         >>> from infoloss.parallel import vocab_parallel_linear_cross_entropy
         >>> dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
-        >>> h, w = torch.zeros(3, 4, requires_grad=True), torch.zeros(8, 4, requires_grad=True)
-        >>> loss = vocab_parallel_linear_cross_entropy(h, w, torch.tensor([1, 2, -100]))
-        >>> round(loss.item(), 4)  # log 8
-        2.0794
-        >>> loss.backward(); w.grad.shape
-        torch.Size([8, 4])
+        >>> h = torch.tensor([[1.0, 0.0], [0.0, 2.0]], requires_grad=True)
+        >>> w = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]], requires_grad=True)  # a world of one: all V
+        >>> loss = vocab_parallel_linear_cross_entropy(h, w, torch.tensor([0, 1]))  # z = [1, 0, -1], [0, 2, 0]
+        >>> round(loss.item(), 4)
+        0.3236
+        >>> loss.backward()
+        >>> h.grad  # (softmax(z) - onehot(y)) @ w / 2
+        tensor([[-0.2124,  0.1224],
+                [ 0.0000, -0.1065]])
         >>> dist.destroy_process_group()
+
+        On ``R`` ranks each passes its rows of the classifier, e.g. rank ``r`` of a tensor-parallel group:
+
+        >>> local_w = lm_head.weight.chunk(R, dim=0)[r]  # doctest: +SKIP
+        >>> vocab_parallel_linear_cross_entropy(hidden, local_w, target, group=tp_group)  # doctest: +SKIP
+
+    References:
+        - Shoeybi et al., "Megatron-LM: Training Multi-Billion Parameter Language Models Using Model
+          Parallelism", 2019. https://arxiv.org/abs/1909.08053
+        - Wijmans et al., "Cut Your Losses in Large-Vocabulary Language Models", 2024.
+          https://arxiv.org/abs/2411.09009
     """
     return _linear_family(
         hidden,
@@ -216,25 +239,75 @@ def vocab_parallel_linear_min_entropy_loss(
     chunk_size: int | None = None,
     reduce_hidden_grad: bool = True,
 ) -> Tensor:
-    r"""MIN-ENT of a vocabulary-parallel linear head: ``w_ce CE_i + w_H s_i H_i`` (s_i = 0 if ignored, else 1).
+    r"""MIN-ENT of a vocabulary-parallel linear head: cross entropy plus weighted entropy, chunked.
 
-    .. math:: \frac{\partial H_i}{\partial z_{ic}} = -p_{ic} (\log p_{ic} + H_i), \qquad
-              \frac{\partial z_{ic}}{\partial (W h_i)_c} = 1 / T
+    Equals :func:`infoloss.linear_min_entropy_loss` with the gathered weight, on every rank.
 
-    Equals :func:`infoloss.linear_min_entropy_loss` with the gathered weight.
+    .. math::
+        \ell_i = \frac{w_{ce}}{\ln \beta_{ce}}\, \mathrm{CE}_i + \frac{w_H}{\ln \beta_H}\, s_i H_i, \qquad
+        H_i = -\sum_c p_{ic} \log p_{ic}, \qquad
+        \frac{\partial H_i}{\partial z_{ic}} = -p_{ic} (\log p_{ic} + H_i)
 
-    {args}        ce_weight, entropy_weight: w_ce and w_H.
-        ce_base, entropy_base: logarithm base of each term (None: nats).
+    with ``z_i`` and ``CE_i`` as in :func:`vocab_parallel_linear_cross_entropy`, ``p_i = softmax(z_i)`` and
+    ``s_i = 0`` for ignored rows, else 1.
 
-    {tail}
+    Args:
+        hidden: hidden states, shape ``(N, H)`` or ``(*, H)``, floating, the same on every rank.
+        local_weight: this rank's rows of the classifier, shape ``(V_r, H)``, hidden's dtype (vocabulary
+            slices in rank order).
+        target: global class indices, shape ``(N,)`` / ``(*)``, integer dtype, the same on every rank; or this
+            rank's ``(N, V_r)`` / ``(*, V_r)`` slice of the class probabilities, floating.
+        bias: optional, this rank's ``(V_r,)`` slice of the classifier bias. Default None.
+        group: the tensor-parallel process group; None for the default group. Default None.
+        ce_weight: finite coefficient ``w_ce`` of the cross entropy. Default 1.
+        entropy_weight: finite coefficient ``w_H`` of the entropy. Default 0.1.
+        ce_base: logarithm base of the cross entropy; None for nats. Default None.
+        entropy_base: logarithm base of the entropy; None for nats. Default None.
+        ignore_index: class index whose rows are left out of the loss and of the ``'mean'`` denominator (an
+            int). Default ``-100``.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. ``'mean'`` divides by the number of non-ignored rows
+            (class indices) or by N (probabilities); 0 when empty. Default ``'mean'``.
+        label_smoothing: eps in [0, 1], spread over the global V. Default 0.
+        softcap: None, or ``c > 0``: ``z = c tanh(z / c)`` before the temperature (Gemma 2/3). Default None.
+        temperature: ``T > 0``; the logits are divided by T. Default 1.
+        chunk_size: rows per chunk, a positive int; None picks about ``2**23 / V_r`` rows. Default None.
+        reduce_hidden_grad: all-reduce hidden's gradient over the group in backward; False leaves each rank's
+            partial gradient ``dz_r @ local_weight`` (when the surrounding tensor-parallel code reduces it).
+            Default True.
+
+    Returns:
+        Scalar tensor (``'mean'``/``'sum'``) or hidden's leading shape (``'none'``) in hidden's dtype, the same
+        on every rank. Gradients flow to hidden, local_weight and bias (not to the target).
+
+    Raises:
+        TypeError: if hidden, local_weight or bias is not a floating tensor; if hidden and local_weight dtypes
+            differ; if target is not a tensor or has a bool/complex dtype; if ignore_index is not an int; if a
+            numeric option (a weight, base, label_smoothing, softcap, temperature) is not a number.
+        ValueError: before any collective: if hidden is 0-dim; if local_weight is not ``(V_r, H)`` with hidden's H;
+            if bias is not ``(V_r,)``; if target's shape does not match; if a tensor is on another device than
+            hidden; if reduction is unknown, label_smoothing is outside [0, 1], chunk_size is not a positive int or
+            None, softcap or temperature is not a finite number > 0, or a weight is not finite or a base is not a
+            finite number > 0 and != 1; if this process is not a member of ``group``. On every rank, after the
+            all-gather: if a class index is out of range (or the target differs across ranks), or a probability is
+            negative or NaN.
+        RuntimeError: if ``torch.distributed`` is not initialized; on double backward (``create_graph=True``).
+
     Example:
         >>> import torch, torch.distributed as dist
         >>> from infoloss.parallel import vocab_parallel_linear_min_entropy_loss
         >>> dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
-        >>> h, w = torch.zeros(2, 4), torch.zeros(8, 4)
-        >>> round(vocab_parallel_linear_min_entropy_loss(h, w, torch.tensor([1, 2]), entropy_weight=1.0).item(), 4)
-        4.1589
+        >>> h = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+        >>> w = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+        >>> y = torch.tensor([0, 1])  # CE = [0.4076, 0.2395], H = [0.8324, 0.6656]
+        >>> round(vocab_parallel_linear_min_entropy_loss(h, w, y, entropy_weight=0.5).item(), 4)
+        0.6981
         >>> dist.destroy_process_group()
+
+    References:
+        - I. A. Oladipupo, "Regularizing cross entropy loss via minimum entropy and K-L divergence", 2025.
+          https://arxiv.org/abs/2501.13709
+        - Shoeybi et al., "Megatron-LM: Training Multi-Billion Parameter Language Models Using Model
+          Parallelism", 2019. https://arxiv.org/abs/1909.08053
     """
     ce = check_finite_number(ce_weight, "ce_weight") / log_base(ce_base, "ce_base")
     ent = check_finite_number(entropy_weight, "entropy_weight") / log_base(entropy_base, "entropy_base")
@@ -277,25 +350,75 @@ def vocab_parallel_linear_mixed_entropy_loss(
     chunk_size: int | None = None,
     reduce_hidden_grad: bool = True,
 ) -> Tensor:
-    r"""MIX-ENT of a vocabulary-parallel linear head: ``w_ce CE_i + w_R s_i R_i``,
-    ``R_i = -sum_c p_ic log max(q'_ic, eps)``.
+    r"""MIX-ENT of a vocabulary-parallel linear head: cross entropy plus reverse cross entropy, chunked.
 
-    Equals :func:`infoloss.linear_mixed_entropy_loss` with the gathered weight.
+    Equals :func:`infoloss.linear_mixed_entropy_loss` with the gathered weight, on every rank.
 
-    {args}        ce_weight, reverse_weight: w_ce and w_R.
-        ce_base, reverse_base: logarithm base of each term (None: nats).
-        eps: floor of the target inside the log, in (0, 1).
+    .. math::
+        \ell_i = \frac{w_{ce}}{\ln \beta_{ce}}\, \mathrm{CE}_i + \frac{w_R}{\ln \beta_R}\, s_i R_i, \qquad
+        R_i = -\sum_c p_{ic} \log \max(q'_{ic}, \epsilon)
 
-    {tail}
+    with ``z_i``, ``CE_i`` and the smoothed target ``q'`` as in :func:`vocab_parallel_linear_cross_entropy`,
+    ``p_i = softmax(z_i)`` and ``s_i = 0`` for ignored rows, else 1.
+
+    Args:
+        hidden: hidden states, shape ``(N, H)`` or ``(*, H)``, floating, the same on every rank.
+        local_weight: this rank's rows of the classifier, shape ``(V_r, H)``, hidden's dtype (vocabulary
+            slices in rank order).
+        target: global class indices, shape ``(N,)`` / ``(*)``, integer dtype, the same on every rank; or this
+            rank's ``(N, V_r)`` / ``(*, V_r)`` slice of the class probabilities, floating.
+        bias: optional, this rank's ``(V_r,)`` slice of the classifier bias. Default None.
+        group: the tensor-parallel process group; None for the default group. Default None.
+        ce_weight: finite coefficient ``w_ce`` of the cross entropy. Default 1.
+        reverse_weight: finite coefficient ``w_R`` of the reverse cross entropy. Default 0.1.
+        ce_base: logarithm base of the cross entropy; None for nats. Default None.
+        reverse_base: logarithm base of the reverse cross entropy; None for nats. Default None.
+        eps: floor of the target inside the log, in (0, 1). Default ``1e-6``.
+        ignore_index: class index whose rows are left out of the loss and of the ``'mean'`` denominator (an
+            int). Default ``-100``.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. ``'mean'`` divides by the number of non-ignored rows
+            (class indices) or by N (probabilities); 0 when empty. Default ``'mean'``.
+        label_smoothing: eps in [0, 1], spread over the global V. Default 0.
+        softcap: None, or ``c > 0``: ``z = c tanh(z / c)`` before the temperature (Gemma 2/3). Default None.
+        temperature: ``T > 0``; the logits are divided by T. Default 1.
+        chunk_size: rows per chunk, a positive int; None picks about ``2**23 / V_r`` rows. Default None.
+        reduce_hidden_grad: all-reduce hidden's gradient over the group in backward; False leaves each rank's
+            partial gradient ``dz_r @ local_weight`` (when the surrounding tensor-parallel code reduces it).
+            Default True.
+
+    Returns:
+        Scalar tensor (``'mean'``/``'sum'``) or hidden's leading shape (``'none'``) in hidden's dtype, the same
+        on every rank. Gradients flow to hidden, local_weight and bias (not to the target).
+
+    Raises:
+        TypeError: if hidden, local_weight or bias is not a floating tensor; if hidden and local_weight dtypes
+            differ; if target is not a tensor or has a bool/complex dtype; if ignore_index is not an int; if a
+            numeric option (a weight, base, eps, label_smoothing, softcap, temperature) is not a number.
+        ValueError: before any collective: if hidden is 0-dim; if local_weight is not ``(V_r, H)`` with hidden's H;
+            if bias is not ``(V_r,)``; if target's shape does not match; if a tensor is on another device than
+            hidden; if reduction is unknown, label_smoothing is outside [0, 1], chunk_size is not a positive int or
+            None, softcap or temperature is not a finite number > 0, or a weight is not finite, a base is not a
+            finite number > 0 and != 1, or eps is not in (0, 1); if this process is not a member of ``group``. On
+            every rank, after the all-gather: if a class index is out of range (or the target differs across ranks),
+            or a probability is negative or NaN.
+        RuntimeError: if ``torch.distributed`` is not initialized; on double backward (``create_graph=True``).
+
     Example:
-        >>> import math, torch, torch.distributed as dist
+        >>> import torch, torch.distributed as dist
         >>> from infoloss.parallel import vocab_parallel_linear_mixed_entropy_loss
         >>> dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
-        >>> v = vocab_parallel_linear_mixed_entropy_loss(torch.zeros(1, 3), torch.zeros(2, 3), torch.tensor([0]),
-        ...                                              ce_weight=0.0, reverse_weight=1.0)
-        >>> math.isclose(v.item(), 0.5 * math.log(1e6), rel_tol=1e-6)
-        True
+        >>> h = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+        >>> w = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+        >>> y = torch.tensor([0, 1])  # CE = [0.4076, 0.2395], R = -(1 - p_y) log 1e-6 = [4.6249, 2.9429]
+        >>> vocab_parallel_linear_mixed_entropy_loss(h, w, y, reverse_weight=0.1, reduction="none")
+        tensor([0.8701, 0.5338])
         >>> dist.destroy_process_group()
+
+    References:
+        - I. A. Oladipupo, "Regularizing cross entropy loss via minimum entropy and K-L divergence", 2025.
+          https://arxiv.org/abs/2501.13709
+        - Shoeybi et al., "Megatron-LM: Training Multi-Billion Parameter Language Models Using Model
+          Parallelism", 2019. https://arxiv.org/abs/1909.08053
     """
     ce = check_finite_number(ce_weight, "ce_weight") / log_base(ce_base, "ce_base")
     rev = check_finite_number(reverse_weight, "reverse_weight") / log_base(reverse_base, "reverse_base")
@@ -318,16 +441,3 @@ def vocab_parallel_linear_mixed_entropy_loss(
         chunk_size=chunk_size,
         reduce_hidden_grad=reduce_hidden_grad,
     )
-
-
-for _fn in (
-    vocab_parallel_linear_cross_entropy,
-    vocab_parallel_linear_min_entropy_loss,
-    vocab_parallel_linear_mixed_entropy_loss,
-):
-    _fn.__doc__ = (
-        (_fn.__doc__ or "")
-        .replace("{args}", _ARGS.strip("\n").lstrip() + "\n")
-        .replace("{tail}", _TAIL.strip("\n").lstrip() + "\n")
-    )
-del _fn

@@ -3,11 +3,11 @@ piece of the vocabulary (rank order gives the offsets; shards may be uneven) and
 the full (N, V) logits, with the semantics of :mod:`infoloss.functional` (``docs/design.md``).
 
 Forward: a pass over the local logits computes per-row statistics (max, sum e, sum e*d, the target logit,
-...), one all-gather of these (N, k) statistics, a local merge (``docs/parallel.md``). With class-index targets each rank
-needs its offset before its pass: it is cached from earlier calls (or guessed as rank * V_r) and verified in
-the same all-gather; when any rank's was wrong (first call on unusual uneven shards, a resharding), all ranks
-redo the pass together (a second all-gather). Backward: no collective; the gradient on each rank's
-slice is analytic (``dCE/dz = p - q'``, ``dH/dz = -p (log p + H)``).
+...), one all-gather of these (N, k) statistics, a local merge (``docs/parallel.md``). With class-index
+targets each rank needs its offset before its pass: it is cached from earlier calls (or guessed as rank * V_r)
+and verified in the same all-gather; when any rank's was wrong (first call on unusual uneven shards, a
+resharding), all ranks redo the pass together (a second all-gather). Backward: no collective; the gradient on
+each rank's slice is analytic (``dCE/dz = p - q'``, ``dH/dz = -p (log p + H)``).
 
 ``group=None`` is the default process group. The logits may also be a DTensor sharded ``Shard(1)`` on a
 1-D mesh (what ``torch.distributed.tensor.parallel.loss_parallel`` users hold): the target is then a plain
@@ -80,28 +80,6 @@ def _family(
     return out
 
 
-_ARGS = """
-    Args:
-        local_logits: (N, V_r) this rank's slice of the logits (or an (N, V) DTensor sharded ``Shard(1)``).
-        target: (N,) global class indices (the same on every rank), or this rank's (N, V_r) slice of the
-            class probabilities.
-        group: the tensor-parallel process group (None: the default group).
-        weight: optional (V_r,) this rank's slice of the class weights.
-        ignore_index: class index whose rows are left out of the loss and the 'mean' denominator.
-        reduction: 'none' (N,) | 'mean' | 'sum'. 'mean' divides by ``sum_i s_i`` (class indices; ``s_i = w_{y_i}``,
-            0 when ignored) or by N (probabilities); an empty denominator gives 0.
-        label_smoothing: eps in [0, 1], spread over the global V.
-        chunk_size: rows per chunk of the local pass (default: about 2**19 / V_r).
-"""
-
-_RAISES = """
-    Raises:
-        ValueError / TypeError: bad shapes, dtypes or options (before any collective); on every rank, after
-            the all-gather: a class index out of range (or a target that differs across ranks), a negative
-            or NaN probability. RuntimeError: no initialized process group.
-"""
-
-
 def vocab_parallel_cross_entropy(
     local_logits: Any,
     target: Any,
@@ -114,34 +92,74 @@ def vocab_parallel_cross_entropy(
     base: float | None = None,
     chunk_size: int | None = None,
 ) -> Tensor:
-    r"""Cross entropy of vocabulary-sharded logits; equals :func:`infoloss.functional.cross_entropy` on the
-    gathered (N, V) logits.
+    r"""Cross entropy of vocabulary-sharded logits: the value of the gathered (N, V) logits, on every rank.
+
+    Equals :func:`infoloss.functional.cross_entropy` on the gathered logits (same class weights,
+    ``ignore_index``, label smoothing over the global V, ``'mean'`` denominator), computed from per-row
+    statistics: one all-gather of ``(N, k)`` values in forward, no collective in backward.
 
     .. math::
-        \ell_i = -\sum_{c<V} w_c\, q'_{ic} \log_b \operatorname{softmax}(z_i)_c, \qquad
-        q' = (1-\varepsilon) q + \varepsilon / V
+        \ell_i = -\frac{1}{\ln \beta} \sum_{c=1}^{V} w_c\, q'_{ic} \log \operatorname{softmax}(z_i)_c, \qquad
+        q'_i = (1 - \varepsilon)\, q_i + \varepsilon / V
 
-    computed as ``(1-eps) w_y (log S - (z_y - m)) + eps/V sum_c w_c (log S - (z_c - m))`` from the merged
-    row statistics (global max m, ``S = sum_c exp(z_c - m)``); V is the global vocabulary size.
+    computed as ``(1 - eps) w_y (log S - (z_y - m)) + eps / V sum_c w_c (log S - (z_c - m))`` from the merged
+    row statistics (global max ``m``, ``S = sum_c exp(z_c - m)``); V is the global vocabulary size.
 
-    {args}        base: logarithm base (None: nats).
+    Args:
+        local_logits: this rank's slice of the logits, shape ``(N, V_r)``, floating; or an ``(N, V)`` DTensor
+            sharded ``Shard(1)`` on a 1-D mesh.
+        target: global class indices, shape ``(N,)``, integer dtype, the same on every rank; or this rank's
+            ``(N, V_r)`` slice of the class probabilities, floating.
+        group: the tensor-parallel process group; None for the default group. Default None.
+        weight: optional class weights, this rank's ``(V_r,)`` slice, floating. Default None.
+        ignore_index: class index whose rows are left out of the loss and of the ``'mean'`` denominator (an
+            int). Default ``-100``.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. ``'mean'`` divides by ``sum_i s_i`` (class indices;
+            ``s_i = w_{y_i}``, 0 when ignored) or by N (probabilities); an empty denominator gives 0.
+            Default ``'mean'``.
+        label_smoothing: eps in [0, 1], spread over the global V. Default 0.
+        chunk_size: rows per chunk of the local pass, a positive int; None picks about ``2**19 / V_r`` rows.
+            Default None.
+        base: logarithm base; None for nats. Default None.
 
     Returns:
-        The loss in the logits' dtype: a scalar, or (N,) for 'none'; the same on every rank. Gradients flow
-        to each rank's local logits (no collective in backward).
+        Scalar tensor (``'mean'``/``'sum'``) or shape ``(N,)`` (``'none'``) in the logits' dtype, the same on
+        every rank. Gradients flow to each rank's local logits.
 
-    {raises}
+    Raises:
+        TypeError: if the logits or weight is not a floating tensor; if target is not a tensor or has a bool/complex
+            dtype; if target or weight is a DTensor while the logits are not; if ignore_index is not an int; if a
+            numeric option (label_smoothing, base) is not a number.
+        ValueError: before any collective: if the logits are not 2-D; if target or weight has the wrong shape or
+            device; if reduction is unknown, label_smoothing is outside [0, 1], chunk_size is not a positive int or
+            None, or base is not a finite number > 0 and != 1; for a DTensor input, if its mesh is not 1-D, it is
+            not ``Shard(1)``, ``group`` is not its mesh's group, or target/weight is placed differently; if this
+            process is not a member of ``group``. On every rank, after the all-gather: if a class index is out of
+            range (or the target differs across ranks), or a probability is negative or NaN.
+        RuntimeError: if ``torch.distributed`` is not initialized (and the input is not a DTensor); on double
+            backward (``create_graph=True``).
+
     Example:
         >>> import torch, torch.distributed as dist
         >>> from infoloss.parallel import vocab_parallel_cross_entropy
         >>> dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
         >>> logits = torch.tensor([[2.0, 1.0, 0.1]], requires_grad=True)  # a world of one holds all of V
         >>> loss = vocab_parallel_cross_entropy(logits, torch.tensor([0]))
-        >>> round(loss.item(), 4)
+        >>> round(loss.item(), 4)  # logsumexp(z) - z_0
         0.417
-        >>> loss.backward(); logits.grad
+        >>> loss.backward()
+        >>> logits.grad  # softmax(z) - onehot(0)
         tensor([[-0.3410,  0.2424,  0.0986]])
         >>> dist.destroy_process_group()
+
+        On ``R`` ranks each passes its slice of the vocabulary, e.g. rank ``r`` of a tensor-parallel group:
+
+        >>> local = full_logits.chunk(R, dim=1)[r]  # doctest: +SKIP
+        >>> vocab_parallel_cross_entropy(local, target, group=tp_group)  # doctest: +SKIP
+
+    References:
+        - Shoeybi et al., "Megatron-LM: Training Multi-Billion Parameter Language Models Using Model
+          Parallelism", 2019. https://arxiv.org/abs/1909.08053
     """
     return _family(
         local_logits,
@@ -172,32 +190,73 @@ def vocab_parallel_min_entropy_loss(
     label_smoothing: float = 0.0,
     chunk_size: int | None = None,
 ) -> Tensor:
-    r"""MIN-ENT of vocabulary-sharded logits; equals :func:`infoloss.functional.min_entropy_loss` on the
-    gathered logits.
+    r"""MIN-ENT of vocabulary-sharded logits: cross entropy plus weighted entropy of the gathered logits.
 
-    .. math:: \ell_i = w_{ce}\, \mathrm{CE}_i + w_H\, s_i\, H_i, \qquad
-              H_i = \log S - \frac{1}{S} \sum_r e^{m_r - m} \Big(\sum_{c \in r} e^{z_c - m_r} (z_c - m_r)
-              + (m_r - m) S_r\Big)
+    Equals :func:`infoloss.functional.min_entropy_loss` on the gathered logits, on every rank. The entropy is
+    merged from each shard's max ``m_r``, ``S_r = sum_{c in r} e^{z_c - m_r}`` and
+    ``sum_{c in r} e^{z_c - m_r} (z_c - m_r)``. A negative ``entropy_weight`` is the confidence penalty.
 
-    H is merged from each shard's (max m_r, ``S_r = sum e^(z - m_r)``, ``sum e^(z - m_r) (z - m_r)``).
+    .. math::
+        \ell_i = \frac{w_{ce}}{\ln \beta_{ce}}\, \mathrm{CE}_i + \frac{w_H}{\ln \beta_H}\, s_i H_i, \qquad
+        H_i = \log S - \frac{1}{S} \sum_r e^{m_r - m} \Big(\sum_{c \in r} e^{z_c - m_r} (z_c - m_r)
+        + (m_r - m) S_r\Big)
 
-    {args}        ce_weight, entropy_weight: w_ce and w_H (a negative w_H is the confidence penalty).
-        ce_base, entropy_base: logarithm base of each term (None: nats).
+    with ``CE_i`` as in :func:`vocab_parallel_cross_entropy` (in nats), ``S = sum_r e^{m_r - m} S_r`` and
+    ``s_i = w_{y_i}`` (0 when ignored; 1 without class weights).
+
+    Args:
+        local_logits: this rank's slice of the logits, shape ``(N, V_r)``, floating; or an ``(N, V)`` DTensor
+            sharded ``Shard(1)`` on a 1-D mesh.
+        target: global class indices, shape ``(N,)``, integer dtype, the same on every rank; or this rank's
+            ``(N, V_r)`` slice of the class probabilities, floating.
+        group: the tensor-parallel process group; None for the default group. Default None.
+        ce_weight: finite coefficient ``w_ce`` of the cross entropy. Default 1.
+        entropy_weight: finite coefficient ``w_H`` of the entropy. Default 0.1.
+        ce_base: logarithm base of the cross entropy; None for nats. Default None.
+        entropy_base: logarithm base of the entropy; None for nats. Default None.
+        weight: optional class weights, this rank's ``(V_r,)`` slice, floating. Default None.
+        ignore_index: class index whose rows are left out of the loss and of the ``'mean'`` denominator (an
+            int). Default ``-100``.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. ``'mean'`` divides by ``sum_i s_i`` (class indices;
+            ``s_i = w_{y_i}``, 0 when ignored) or by N (probabilities); an empty denominator gives 0.
+            Default ``'mean'``.
+        label_smoothing: eps in [0, 1], spread over the global V. Default 0.
+        chunk_size: rows per chunk of the local pass, a positive int; None picks about ``2**19 / V_r`` rows.
+            Default None.
 
     Returns:
-        The loss in the logits' dtype (scalar, or (N,) for 'none'), the same on every rank.
+        Scalar tensor (``'mean'``/``'sum'``) or shape ``(N,)`` (``'none'``) in the logits' dtype, the same on
+        every rank.
 
-    {raises}
+    Raises:
+        TypeError: if the logits or weight is not a floating tensor; if target is not a tensor or has a bool/complex
+            dtype; if target or weight is a DTensor while the logits are not; if ignore_index is not an int; if a
+            numeric option (a weight, base or label_smoothing) is not a number.
+        ValueError: before any collective: if the logits are not 2-D; if target or weight has the wrong shape or
+            device; if reduction is unknown, label_smoothing is outside [0, 1], chunk_size is not a positive int or
+            None, a weight is not finite, or a base is not a finite number > 0 and != 1; for a DTensor input, if its
+            mesh is not 1-D, it is not ``Shard(1)``, ``group`` is not its mesh's group, or target/weight is placed
+            differently; if this process is not a member of ``group``. On every rank, after the all-gather: if a
+            class index is out of range (or the target differs across ranks), or a probability is negative or NaN.
+        RuntimeError: if ``torch.distributed`` is not initialized (and the input is not a DTensor); on double
+            backward (``create_graph=True``).
+
     Example:
         >>> import torch, torch.distributed as dist
         >>> from infoloss.parallel import vocab_parallel_min_entropy_loss
-        >>> from infoloss.functional import min_entropy_loss
         >>> dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
         >>> x, y = torch.tensor([[2.0, 1.0, 0.1], [0.0, 0.0, 0.0]]), torch.tensor([0, 2])
-        >>> value = vocab_parallel_min_entropy_loss(x, y, entropy_weight=0.1, label_smoothing=0.1)
-        >>> torch.allclose(value, min_entropy_loss(x, y, entropy_weight=0.1, label_smoothing=0.1))
-        True
+        >>> vocab_parallel_min_entropy_loss(x, y, entropy_weight=0.1, label_smoothing=0.1, reduction="none")
+        tensor([0.5984, 1.2085])
         >>> dist.destroy_process_group()
+
+        The second row is uniform: ``CE = H = log 3``, so its loss is ``1.1 log 3``.
+
+    References:
+        - I. A. Oladipupo, "Regularizing cross entropy loss via minimum entropy and K-L divergence", 2025.
+          https://arxiv.org/abs/2501.13709
+        - Shoeybi et al., "Megatron-LM: Training Multi-Billion Parameter Language Models Using Model
+          Parallelism", 2019. https://arxiv.org/abs/1909.08053
     """
     ce = check_finite_number(ce_weight, "ce_weight") / log_base(ce_base, "ce_base")
     ent = check_finite_number(entropy_weight, "entropy_weight") / log_base(entropy_base, "entropy_base")
@@ -232,33 +291,71 @@ def vocab_parallel_mixed_entropy_loss(
     label_smoothing: float = 0.0,
     chunk_size: int | None = None,
 ) -> Tensor:
-    r"""MIX-ENT of vocabulary-sharded logits; equals :func:`infoloss.functional.mixed_entropy_loss` on the
-    gathered logits.
+    r"""MIX-ENT of vocabulary-sharded logits: cross entropy plus reverse cross entropy of the gathered logits.
 
-    .. math:: \ell_i = w_{ce}\, \mathrm{CE}_i + w_R\, s_i\, R_i, \qquad
-              R_i = -\sum_c p_{ic} \log \max(q'_{ic}, \varepsilon)
-              = -\frac{1}{S} \sum_r e^{m_r - m} \sum_{c \in r} e^{z_c - m_r} \log \max(q'_{ic}, \varepsilon)
+    Equals :func:`infoloss.functional.mixed_entropy_loss` on the gathered logits, on every rank. For class
+    indices ``R_i`` needs only ``p_{i y_i}``:
+    ``R = -(log max(q'_o, eps) + p_y (log max(q'_y, eps) - log max(q'_o, eps)))``, with ``q'_y`` and ``q'_o``
+    the smoothed target of the true class and of the others.
 
-    For class indices ``R = -(log max(q'_o, eps) + p_y (log max(q'_y, eps) - log max(q'_o, eps)))`` needs only
-    ``p_y``.
+    .. math::
+        \ell_i = \frac{w_{ce}}{\ln \beta_{ce}}\, \mathrm{CE}_i + \frac{w_R}{\ln \beta_R}\, s_i R_i, \qquad
+        R_i = -\sum_c p_{ic} \log \max(q'_{ic}, \epsilon)
+        = -\frac{1}{S} \sum_r e^{m_r - m} \sum_{c \in r} e^{z_c - m_r} \log \max(q'_{ic}, \epsilon)
 
-    {args}        ce_weight, reverse_weight: w_ce and w_R.
-        ce_base, reverse_base: logarithm base of each term (None: nats).
-        eps: floor of the target inside the log, in (0, 1).
+    Args:
+        local_logits: this rank's slice of the logits, shape ``(N, V_r)``, floating; or an ``(N, V)`` DTensor
+            sharded ``Shard(1)`` on a 1-D mesh.
+        target: global class indices, shape ``(N,)``, integer dtype, the same on every rank; or this rank's
+            ``(N, V_r)`` slice of the class probabilities, floating.
+        group: the tensor-parallel process group; None for the default group. Default None.
+        ce_weight: finite coefficient ``w_ce`` of the cross entropy. Default 1.
+        reverse_weight: finite coefficient ``w_R`` of the reverse cross entropy. Default 0.1.
+        ce_base: logarithm base of the cross entropy; None for nats. Default None.
+        reverse_base: logarithm base of the reverse cross entropy; None for nats. Default None.
+        eps: floor of the target inside the log, in (0, 1). Default ``1e-6``.
+        weight: optional class weights, this rank's ``(V_r,)`` slice, floating. Default None.
+        ignore_index: class index whose rows are left out of the loss and of the ``'mean'`` denominator (an
+            int). Default ``-100``.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. ``'mean'`` divides by ``sum_i s_i`` (class indices;
+            ``s_i = w_{y_i}``, 0 when ignored) or by N (probabilities); an empty denominator gives 0.
+            Default ``'mean'``.
+        label_smoothing: eps in [0, 1], spread over the global V. Default 0.
+        chunk_size: rows per chunk of the local pass, a positive int; None picks about ``2**19 / V_r`` rows.
+            Default None.
 
     Returns:
-        The loss in the logits' dtype (scalar, or (N,) for 'none'), the same on every rank.
+        Scalar tensor (``'mean'``/``'sum'``) or shape ``(N,)`` (``'none'``) in the logits' dtype, the same on
+        every rank.
 
-    {raises}
+    Raises:
+        TypeError: if the logits or weight is not a floating tensor; if target is not a tensor or has a bool/complex
+            dtype; if target or weight is a DTensor while the logits are not; if ignore_index is not an int; if a
+            numeric option (a weight, base, eps or label_smoothing) is not a number.
+        ValueError: before any collective: if the logits are not 2-D; if target or weight has the wrong shape or
+            device; if reduction is unknown, label_smoothing is outside [0, 1], chunk_size is not a positive int or
+            None, a weight is not finite, a base is not a finite number > 0 and != 1, or eps is not in (0, 1); for a
+            DTensor input, if its mesh is not 1-D, it is not ``Shard(1)``, ``group`` is not its mesh's group, or
+            target/weight is placed differently; if this process is not a member of ``group``. On every rank, after
+            the all-gather: if a class index is out of range (or the target differs across ranks), or a probability
+            is negative or NaN.
+        RuntimeError: if ``torch.distributed`` is not initialized (and the input is not a DTensor); on double
+            backward (``create_graph=True``).
+
     Example:
-        >>> import math, torch, torch.distributed as dist
+        >>> import torch, torch.distributed as dist
         >>> from infoloss.parallel import vocab_parallel_mixed_entropy_loss
         >>> dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
-        >>> value = vocab_parallel_mixed_entropy_loss(torch.zeros(1, 2), torch.tensor([0]), ce_weight=0.0,
-        ...                                           reverse_weight=1.0, eps=1e-6)
-        >>> math.isclose(value.item(), 0.5 * math.log(1e6), rel_tol=1e-6)
-        True
+        >>> x = torch.tensor([[2.0, 1.0, 0.1]])  # CE = 0.4170, R = -(1 - p_0) log 1e-6 = 4.7111
+        >>> round(vocab_parallel_mixed_entropy_loss(x, torch.tensor([0]), reverse_weight=0.1).item(), 4)
+        0.8881
         >>> dist.destroy_process_group()
+
+    References:
+        - I. A. Oladipupo, "Regularizing cross entropy loss via minimum entropy and K-L divergence", 2025.
+          https://arxiv.org/abs/2501.13709
+        - Shoeybi et al., "Megatron-LM: Training Multi-Billion Parameter Language Models Using Model
+          Parallelism", 2019. https://arxiv.org/abs/1909.08053
     """
     ce = check_finite_number(ce_weight, "ce_weight") / log_base(ce_base, "ce_base")
     rev = check_finite_number(reverse_weight, "reverse_weight") / log_base(reverse_base, "reverse_base")
@@ -287,32 +384,46 @@ def vocab_parallel_entropy(
     base: float | None = None,
     chunk_size: int | None = None,
 ) -> Tensor:
-    r"""Shannon entropy of ``softmax`` over vocabulary-sharded logits; equals
-    :func:`infoloss.functional.entropy` on the gathered logits.
+    r"""Shannon entropy of ``softmax`` over vocabulary-sharded logits, the same on every rank.
 
-    .. math:: H_i = -\sum_{c<V} p_{ic} \log_b p_{ic}, \qquad \frac{\partial H_i}{\partial z_{ic}} = -p_{ic}
-              (\log p_{ic} + H_i)
+    Equals :func:`infoloss.functional.entropy` on the gathered logits; one all-gather of ``(N, 3)`` row
+    statistics in forward, no collective in backward.
+
+    .. math::
+        H_i = -\frac{1}{\ln \beta} \sum_{c=1}^{V} p_{ic} \log p_{ic}, \qquad
+        \frac{\partial H_i}{\partial z_{ic}} = -\frac{p_{ic} (\log p_{ic} + H_i)}{\ln \beta}
 
     Args:
-        local_logits: (N, V_r) this rank's slice of the logits (or an (N, V) DTensor sharded ``Shard(1)``).
-        group: the process group (None: the default group).
-        reduction: 'none' (N,) | 'mean' (over the N rows) | 'sum'.
-        base: logarithm base (None: nats).
-        chunk_size: rows per chunk of the local pass.
+        local_logits: this rank's slice of the logits, shape ``(N, V_r)``, floating; or an ``(N, V)`` DTensor
+            sharded ``Shard(1)`` on a 1-D mesh.
+        group: the process group; None for the default group. Default None.
+        reduction: ``'none'`` | ``'mean'`` (over the N rows) | ``'sum'``. Default ``'none'``.
+        base: logarithm base; None for nats. Default None.
+        chunk_size: rows per chunk of the local pass, a positive int; None picks about ``2**19 / V_r`` rows.
+            Default None.
 
     Returns:
-        The entropy in the logits' dtype, the same on every rank; one all-gather of (N, 3) statistics.
+        Shape ``(N,)`` (``'none'``) or a scalar, in the logits' dtype, the same on every rank.
 
     Raises:
-        ValueError / TypeError: bad shapes, dtypes or options. RuntimeError: no initialized process group.
+        TypeError: if the logits are not a floating tensor; if base is not a number.
+        ValueError: if the logits are not 2-D; if reduction is unknown, base is not a finite number > 0 and != 1, or
+            chunk_size is not a positive int or None; for a DTensor input, if its mesh is not 1-D, it is not
+            ``Shard(1)``, or ``group`` is not its mesh's group; if this process is not a member of ``group``.
+        RuntimeError: if ``torch.distributed`` is not initialized (and the input is not a DTensor); on double
+            backward (``create_graph=True``).
 
     Example:
         >>> import torch, torch.distributed as dist
         >>> from infoloss.parallel import vocab_parallel_entropy
         >>> dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
-        >>> vocab_parallel_entropy(torch.zeros(2, 4), base=2)
-        tensor([2., 2.])
+        >>> vocab_parallel_entropy(torch.tensor([[2.0, 1.0, 0.1], [0.0, 0.0, 0.0]]), base=2)  # 2nd: log2(3)
+        tensor([1.2216, 1.5850])
         >>> dist.destroy_process_group()
+
+    References:
+        - Shoeybi et al., "Megatron-LM: Training Multi-Billion Parameter Language Models Using Model
+          Parallelism", 2019. https://arxiv.org/abs/1909.08053
     """
     check_reduction(reduction)
     scale = log_base(base)
@@ -333,12 +444,3 @@ def vocab_parallel_entropy(
     # torch's stubs leave Function.apply unannotated
     out: Tensor = LogitsLoss.apply(z, z.new_zeros(0), None, plan)  # type: ignore[no-untyped-call]
     return out
-
-
-for _fn in (vocab_parallel_cross_entropy, vocab_parallel_min_entropy_loss, vocab_parallel_mixed_entropy_loss):
-    _fn.__doc__ = (
-        (_fn.__doc__ or "")
-        .replace("{args}", _ARGS.strip("\n").lstrip() + "\n")
-        .replace("{raises}", _RAISES.strip("\n").lstrip() + "\n")
-    )
-del _fn
