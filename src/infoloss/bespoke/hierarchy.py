@@ -77,6 +77,7 @@ def _leaf_paths(tree: Hierarchy) -> tuple[dict[str, tuple[str, ...]], dict[tuple
     heights: dict[tuple[str, ...], int] = {}
 
     def walk(node: Any, path: tuple[str, ...]) -> int:
+        """Record the leaves below ``node`` and return its height."""
         where = "/".join(path) or "the root"
         kids = _children(node, where)
         if not kids:
@@ -104,19 +105,20 @@ def _leaf_paths(tree: Hierarchy) -> tuple[dict[str, tuple[str, ...]], dict[tuple
 
 
 def hierarchy_leaves(tree: Hierarchy) -> list[str]:
-    """The leaf (class) names of a hierarchy, in depth-first order.
+    """Return the leaf (class) names of a hierarchy, in depth-first order.
 
     Args:
         tree: nested mapping / list of names (see the module docstring).
 
     Returns:
-        The leaves, left to right.
+        The leaves, left to right, as a list of str.
 
     Raises:
-        ValueError: duplicate leaf names, or an inner node without leaves.
-        TypeError: a node that is not a mapping, list, str or None.
+        ValueError: if a leaf name appears twice, or an inner node has no leaves.
+        TypeError: if a node name is not a str, or a node is not a mapping, list/tuple, str or None.
 
     Example:
+        >>> from infoloss.bespoke import hierarchy_leaves
         >>> hierarchy_leaves({"land": ["horse", "zebra"], "sea": ["whale", "shark"]})
         ['horse', 'zebra', 'whale', 'shark']
     """
@@ -124,6 +126,7 @@ def hierarchy_leaves(tree: Hierarchy) -> list[str]:
 
 
 def _resolve_classes(paths: Mapping[str, tuple[str, ...]], classes: Sequence[str] | None) -> list[str]:
+    """The class names in index order: ``classes`` checked against the leaves, or the leaves themselves."""
     if classes is None:
         return list(paths)
     if isinstance(classes, str):
@@ -150,27 +153,47 @@ def hierarchy_distance_matrix(
     metric: Metric = "lca_height",
     dtype: torch.dtype = torch.float32,
 ) -> Tensor:
-    """The C x C tree distance between the classes (leaves) of a hierarchy; usable as a cost matrix.
+    r"""Return the ``C x C`` tree distance between the classes (leaves) of a hierarchy; usable as a cost matrix.
 
-    ``D[a, b] = height(LCA(a, b))`` for ``metric='lca_height'`` (0 on the diagonal), or the number of
-    edges between ``a`` and ``b`` for ``metric='path_length'``. Symmetric, non-negative, zero diagonal.
+    .. math::
+        D_{ab} = \operatorname{height}(\operatorname{LCA}(a, b)) \quad (\texttt{'lca\_height'}), \qquad
+        D_{ab} = \text{number of edges between } a \text{ and } b \quad (\texttt{'path\_length'})
+
+    Symmetric, non-negative, zero diagonal (see the module docstring for the height of a node).
 
     Args:
         tree: nested mapping / list of names (see the module docstring).
-        classes: class names in class-index order (must be exactly the leaves); default: the leaves in
-            depth-first order.
-        metric: 'lca_height' (Bertinetto et al., "Making Better Mistakes", CVPR 2020) or 'path_length'.
-        dtype: floating dtype of the result.
+        classes: class names in class-index order (exactly the leaves, each once). Default None: the
+            leaves in depth-first order.
+        metric: ``'lca_height'`` (the mistake severity of Bertinetto et al. 2020) | ``'path_length'``.
+            Default ``'lca_height'``.
+        dtype: floating dtype of the result. Default ``torch.float32``.
 
     Returns:
-        (C, C) tensor, rows and columns in ``classes`` order.
+        ``(C, C)`` tensor, rows (true class) and columns (predicted class) in ``classes`` order.
+
+    Raises:
+        ValueError: if ``metric`` is unknown, a leaf name appears twice, an inner node has no leaves, or
+            ``classes`` repeats a name, names a non-leaf or misses a leaf.
+        TypeError: if the tree has a node that is not a mapping, list/tuple, str or None, a non-str node
+            name, or ``classes`` is a single str.
 
     Example:
+        >>> from infoloss.bespoke import hierarchy_distance_matrix
         >>> hierarchy_distance_matrix({"land": ["horse", "zebra"], "sea": ["whale", "shark"]})
         tensor([[0., 1., 2., 2.],
                 [1., 0., 2., 2.],
                 [2., 2., 0., 1.],
                 [2., 2., 1., 0.]])
+        >>> tree = {"land": ["horse", "zebra"], "whale": None}  # whale: a leaf right below the root
+        >>> hierarchy_distance_matrix(tree, metric="path_length")  # horse -> land -> root -> whale: 3 edges
+        tensor([[0., 2., 3.],
+                [2., 0., 3.],
+                [3., 3., 0.]])
+
+    References:
+        - L. Bertinetto et al., "Making Better Mistakes: Leveraging Class Hierarchies with Deep Networks",
+          CVPR 2020. https://arxiv.org/abs/1912.09393
     """
     if metric not in _METRICS:
         raise ValueError(f"metric must be one of {_METRICS}, got {metric!r}")
@@ -202,31 +225,41 @@ def hierarchy_target_matrix(
     metric: Metric = "lca_height",
     dtype: torch.dtype = torch.float32,
 ) -> Tensor:
-    """Soft labels from a class hierarchy: ``T[y, j]`` proportional to ``exp(-beta * d(y, j))``.
+    r"""Return soft labels from a class hierarchy: ``T[y, j]`` proportional to ``exp(-beta * D[y, j])``.
 
-    ``T[y, j] = exp(-beta * D[y, j]) / sum_k exp(-beta * D[y, k])`` with ``D`` from
-    :func:`hierarchy_distance_matrix`. Larger ``beta`` concentrates mass on the true class; siblings get
-    more than distant classes.
+    .. math::
+        T_{yj} = \frac{\exp(-\beta D_{yj})}{\sum_k \exp(-\beta D_{yk})}
+
+    with ``D`` from :func:`hierarchy_distance_matrix`. Larger ``beta`` concentrates mass on the true
+    class; siblings get more than distant classes.
 
     Args:
         tree: nested mapping / list of names (see the module docstring).
-        classes: class names in class-index order; default: leaves in depth-first order.
-        beta: hardness > 0 (4.0 is a mild default; Bertinetto et al. sweep it).
-        metric: 'lca_height' or 'path_length'.
-        dtype: floating dtype of the result.
+        classes: class names in class-index order. Default None: the leaves in depth-first order.
+        beta: hardness, finite and > 0 (Bertinetto et al. sweep it). Default 4.0.
+        metric: ``'lca_height'`` | ``'path_length'``. Default ``'lca_height'``.
+        dtype: floating dtype of the result. Default ``torch.float32``.
 
     Returns:
-        (C, C) row-stochastic tensor.
+        ``(C, C)`` row-stochastic tensor (computed in float64, then cast to ``dtype``).
+
+    Raises:
+        TypeError: if ``beta`` is not a number, or as :func:`hierarchy_distance_matrix`.
+        ValueError: if ``beta`` is not finite and > 0, or as :func:`hierarchy_distance_matrix`.
 
     Example:
+        >>> from infoloss.bespoke import hierarchy_target_matrix
         >>> hierarchy_target_matrix({"land": ["horse", "zebra"], "sea": ["whale", "shark"]}, beta=1.0)
         tensor([[0.6103, 0.2245, 0.0826, 0.0826],
                 [0.2245, 0.6103, 0.0826, 0.0826],
                 [0.0826, 0.0826, 0.6103, 0.2245],
                 [0.0826, 0.0826, 0.2245, 0.6103]])
 
-    Bertinetto et al., "Making Better Mistakes: Leveraging Class Hierarchies with Deep Networks",
-    CVPR 2020 (the "soft labels" method).
+    Row 0 is ``[1, e^-1, e^-2, e^-2] / (1 + e^-1 + 2 e^-2)``.
+
+    References:
+        - L. Bertinetto et al., "Making Better Mistakes: Leveraging Class Hierarchies with Deep Networks",
+          CVPR 2020 (the "soft labels" method). https://arxiv.org/abs/1912.09393
     """
     b = check_positive(beta, "beta")
     d = hierarchy_distance_matrix(tree, classes, metric=metric, dtype=torch.float64)
