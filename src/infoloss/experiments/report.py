@@ -45,7 +45,16 @@ PLOT_FILES = ("learning_curves.png", "reliability.png", "entropy_hist.png", "fin
 class RunRecord:
     """One finished run: its seed, per-epoch metric rows and the index of the reported (selected) epoch.
 
-    ``index`` is -1 (the final epoch) unless :func:`select_epoch` chose another one on validation.
+    Attributes:
+        seed: the run's seed.
+        history: one metrics dict per epoch (the rows of ``metrics.jsonl``).
+        index: the reported epoch: -1 (the final one) unless :func:`select_epoch` chose another on
+            validation.
+
+    Example:
+        >>> r = RunRecord(0, [{"test_acc": 90.0}, {"test_acc": 91.0}], index=0)
+        >>> r.row["test_acc"], r.final["test_acc"]
+        (90.0, 91.0)
     """
 
     seed: int
@@ -54,7 +63,7 @@ class RunRecord:
 
     @property
     def final(self) -> dict[str, Any]:
-        """Final-epoch metrics."""
+        """The final epoch's metrics (``history[-1]``)."""
         return self.history[-1]
 
     @property
@@ -74,6 +83,14 @@ def select_epoch(history: list[dict[str, Any]], select: str = "final", select_me
     ``best-val`` maximizes a ``val_*_acc`` metric or minimizes any other ``val_*`` metric; ties go to the
     lower validation NLL, then to the earlier epoch. Only ``val_*`` keys are read: test metrics never
     take part in a choice.
+
+    Args:
+        history: one metrics dict per epoch.
+        select: ``final`` or ``best-val``.
+        select_metric: the ``val_*`` metric of ``best-val``.
+
+    Returns:
+        The epoch's index into ``history`` (-1 for ``final``).
 
     Raises:
         ValueError: an unknown ``select``, a non-validation ``select_metric``, or epochs without it.
@@ -102,7 +119,20 @@ def select_epoch(history: list[dict[str, Any]], select: str = "final", select_me
 
 @dataclass
 class LossRow:
-    """Statistics of one loss across seeds (and its paired comparison with the baseline)."""
+    """Statistics of one loss across seeds (and its paired comparison with the baseline); built by :func:`build_rows`.
+
+    Attributes:
+        loss: the loss label.
+        seeds: the seeds of its finished runs.
+        metric: :class:`~infoloss.experiments.stats.Summary` of the compared metric.
+        nll, ece, entropy: summaries of the test NLL, ECE and mean entropy.
+        severity: summary of the mistake severity (None without a hierarchy).
+        paired: the comparison with the baseline (None for the baseline itself).
+        extra: other per-loss values (``ts_fitted``: runs whose temperature was fitted).
+        ece_ts, nll_ts, temperature: after temperature scaling, and the fitted temperature (None without
+            a validation split).
+        epoch: summary of the reported epoch (None when the rows record none).
+    """
 
     loss: str
     seeds: list[int]
@@ -140,6 +170,21 @@ def build_rows(
         baseline: label of the baseline loss (its row has no paired comparison).
         metric: key compared (``test_acc`` in percent: differences are points).
         n_bootstrap: bootstrap resamples of the paired interval.
+
+    Returns:
+        One :class:`LossRow` per loss with finished runs, in the order of ``runs``.
+
+    Raises:
+        KeyError: if a reported row lacks ``metric``, ``test_nll``, ``test_ece`` or ``test_entropy``.
+
+    Example:
+        >>> def row(acc):
+        ...     return {"epoch": 1, "test_acc": acc, "test_nll": 0.3, "test_ece": 0.02, "test_entropy": 0.1}
+        >>> runs = {"ce": [RunRecord(s, [row(90.0 + s)]) for s in range(3)],
+        ...         "focal": [RunRecord(s, [row(90.5 + s + 0.1 * (s % 2))]) for s in range(3)]}
+        >>> rows = build_rows(runs, "ce")
+        >>> [(r.loss, round(r.metric.mean, 4)) for r in rows], round(rows[1].paired.mean_diff, 4)
+        ([('ce', 91.0), ('focal', 91.5333)], 0.5333)
     """
     rows = []
     base = {r.seed: r.row[metric] for r in runs.get(baseline, [])}
@@ -180,12 +225,33 @@ def build_rows(
 
 
 def signed(x: float, digits: int) -> str:
-    """``x`` with a sign and ``digits`` decimals, never ``-0.00``."""
+    """Format ``x`` with a sign and ``digits`` decimals, never ``-0.00``.
+
+    Example:
+        >>> signed(1.234, 2), signed(-0.001, 2)
+        ('+1.23', '+0.00')
+    """
     return f"{round(x, digits) + 0.0:+.{digits}f}"
 
 
 def ts_cell(temperature: Summary | None, fitted: int | None, n: int) -> str:
-    """``0.78 ± 0.35 (fitted 6/10)``: a run with no validation mistake keeps T = 1 (not fitted)."""
+    """Format the fitted temperature's cell: mean ± std, and how many runs fitted it when not all did.
+
+    A run with no validation mistake keeps T = 1 (not fitted).
+
+    Args:
+        temperature: summary of the temperatures (None: an empty cell).
+        fitted: number of runs whose temperature was fitted (None: not recorded).
+        n: number of runs.
+
+    Returns:
+        E.g. ``"0.78 ± 0.11 (fitted 1/2)"``.
+
+    Example:
+        >>> from infoloss.experiments.stats import summarize
+        >>> ts_cell(summarize([0.7, 0.86]), 1, 2), ts_cell(summarize([0.7, 0.86]), 2, 2)
+        ('0.78 ± 0.11 (fitted 1/2)', '0.78 ± 0.11')
+    """
     if temperature is None:
         return ""
     txt = _pm(temperature, 2)
@@ -203,7 +269,12 @@ def _pm(s: Summary, digits: int) -> str:
 
 
 def metric_label(metric: str) -> str:
-    """Column label of a metric key (``test_acc`` -> ``test acc (%)``)."""
+    """Return the column label of a metric key (accuracies get ``(%)``; other keys stay as they are).
+
+    Example:
+        >>> metric_label("test_acc"), metric_label("test_nll")
+        ('test acc (%)', 'test_nll')
+    """
     return {"test_acc": "test acc (%)", "val_acc": "val acc (%)"}.get(metric, metric)
 
 
@@ -214,6 +285,22 @@ def markdown_table(rows: list[LossRow], baseline: str, metric: str = "test_acc")
     mean entropy (nats), mistake severity (when a hierarchy is given), with a validation split the ECE
     and NLL after temperature scaling and the fitted temperature, and the paired difference against the
     baseline with its p-value, its Holm-adjusted p-value and bootstrap interval.
+
+    Args:
+        rows: from :func:`build_rows`.
+        baseline: the baseline's label.
+        metric: the compared metric key.
+
+    Returns:
+        The Markdown text, ending in a newline.
+
+    Example:
+        >>> def row(acc):
+        ...     return {"epoch": 1, "test_acc": acc, "test_nll": 0.3, "test_ece": 0.02, "test_entropy": 0.1}
+        >>> runs = {"ce": [RunRecord(s, [row(90.0 + s)]) for s in range(3)],
+        ...         "focal": [RunRecord(s, [row(90.5 + s + 0.1 * (s % 2))]) for s in range(3)]}
+        >>> print(markdown_table(build_rows(runs, "ce"), "ce").splitlines()[-1])
+        - **focal** vs ce: no verdict: 3 seeds, a verdict needs >= 5 (+0.53 points; p=0.0039, 95% CI [+0.50, +0.60] points)
     """
     label = metric_label(metric)
     has_sev = any(r.severity is not None for r in rows)
@@ -273,6 +360,18 @@ def write_plots(runs: dict[str, list[RunRecord]], rows: list[LossRow], out: Path
     * ``reliability.png``: accuracy per confidence bin (15 bins, seeds pooled) against the diagonal;
     * ``entropy_hist.png``: distribution of predictive entropy on the test set (final epoch, seeds pooled);
     * ``final_accuracy.png``: final accuracy per loss, each seed a dot, mean with its 95% t-interval.
+
+    Args:
+        runs: loss label -> finished runs (their rows must hold ``reliability`` and ``entropy_hist``).
+        rows: from :func:`build_rows`.
+        out: the directory (it must exist).
+        num_classes: C (the entropy axis spans ``[0, ln C]``).
+
+    Returns:
+        The four paths.
+
+    Raises:
+        ImportError: if matplotlib is not installed.
     """
     import matplotlib
 
