@@ -24,6 +24,7 @@ __all__ = [
 
 
 def _class_dim(x: Tensor) -> int:
+    """The class dim: 1 for >= 2 dims, 0 for 1-D; ValueError for a 0-d tensor."""
     if x.dim() == 0:
         raise ValueError("scores must have a class dimension, got a 0-d tensor")
     return 1 if x.dim() >= 2 else 0
@@ -58,12 +59,14 @@ def _predictions(prediction: Tensor, target: Tensor) -> Tensor:
 
 
 def _cost(cost_matrix: Tensor, name: str) -> Tensor:
+    """The cost matrix as a finite square floating tensor (TypeError / ValueError otherwise)."""
     m = as_float_matrix(cost_matrix, name)
     check_finite(m, name)
     return m
 
 
 def _check_range(values: Tensor, num_classes: int, what: str) -> None:
+    """Raise ValueError naming the first index outside ``0..num_classes-1``."""
     bad = (values < 0) | (values >= num_classes)
     if bool(bad.any()):
         raise ValueError(f"{what} index {int(values[bad][0])} is out of range for {num_classes} classes")
@@ -84,19 +87,30 @@ def _costed_pairs(
 
 
 def top1_accuracy(prediction: Tensor, target: Tensor, *, ignore_index: int = -100) -> Tensor:
-    """The fraction of (non-ignored) elements whose predicted class is the target.
+    r"""Return the fraction of (non-ignored) elements whose predicted class is the target.
 
-    ``acc = mean_i [pred_i == y_i]``; 0 when there is no element.
+    .. math::
+        \mathrm{acc} = \frac{1}{|V|} \sum_{i \in V} [\mathrm{pred}_i = y_i], \qquad V = \{i : y_i \ne \texttt{ignore\_index}\}
+
+    0 when there is no element.
 
     Args:
-        prediction: class indices (shape of target) or scores (N, C, ...) reduced by argmax.
-        target: int class indices (N,), (N, d1, ...).
-        ignore_index: target value to leave out.
+        prediction: class indices shaped as ``target`` (integer), or scores ``(N, C)``,
+            ``(N, C, d_1, ..., d_K)`` or ``(C,)`` (floating) reduced by argmax over the class dim.
+        target: class indices, shape ``(N,)``, ``(N, d_1, ..., d_K)`` or ``()``, integer dtype.
+        ignore_index: target value to leave out. Default -100.
 
     Returns:
-        0-d float32 tensor.
+        0-d float32 tensor in [0, 1].
+
+    Raises:
+        TypeError: if ``target`` is not an integer tensor.
+        ValueError: if ``prediction``'s shape does not match ``target`` (indices: the same shape; scores:
+            ``target``'s shape plus the class dim), or scores are 0-d.
 
     Example:
+        >>> import torch
+        >>> from infoloss.bespoke import top1_accuracy
         >>> top1_accuracy(torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0]]), torch.tensor([0, 1, 1]))
         tensor(0.6667)
     """
@@ -110,23 +124,39 @@ def top1_accuracy(prediction: Tensor, target: Tensor, *, ignore_index: int = -10
 
 
 def average_cost(prediction: Tensor, target: Tensor, cost_matrix: Tensor, *, ignore_index: int = -100) -> Tensor:
-    """The mean cost ``cost[y_i, pred_i]`` over all (non-ignored) elements, correct ones included.
+    r"""Return the mean cost ``cost[y_i, pred_i]`` over all (non-ignored) elements, correct ones included.
+
+    .. math::
+        \bar K = \frac{1}{|V|} \sum_{i \in V} K[y_i, \mathrm{pred}_i]
 
     This is the empirical risk that :func:`min_expected_cost_prediction` minimises in expectation.
 
     Args:
-        prediction: class indices (shape of target) or scores (N, C, ...) reduced by argmax.
-        target: int class indices.
-        cost_matrix: (C, C) ``cost[true, predicted]``.
-        ignore_index: target value to leave out.
+        prediction: class indices shaped as ``target`` (integer), or scores ``(N, C, ...)`` / ``(C,)``
+            (floating) reduced by argmax over the class dim.
+        target: class indices, shape ``(N,)``, ``(N, d_1, ..., d_K)`` or ``()``, integer dtype.
+        cost_matrix: ``cost[true, predicted]``, shape ``(C, C)``, finite.
+        ignore_index: target value to leave out. Default -100.
 
     Returns:
-        0-d float tensor (0 when there is no element).
+        0-d tensor of the cost matrix's floating dtype (float32 for an integer matrix); 0 when there is no
+        element.
+
+    Raises:
+        TypeError: if ``target`` is not an integer tensor, or ``cost_matrix`` is not a real tensor / nested
+            sequence.
+        ValueError: if the shapes do not match, ``cost_matrix`` is not square or has a NaN/inf entry, or a
+            (non-ignored) target or predicted index is outside ``0..C-1``.
 
     Example:
+        >>> import torch
+        >>> from infoloss.bespoke import average_cost
         >>> cost = torch.tensor([[0.0, 1.0, 4.0], [1.0, 0.0, 4.0], [4.0, 4.0, 0.0]])
-        >>> average_cost(torch.tensor([1, 1, 0]), torch.tensor([0, 1, 2]), cost)
+        >>> average_cost(torch.tensor([1, 1, 0]), torch.tensor([0, 1, 2]), cost)  # (1 + 0 + 4) / 3
         tensor(1.6667)
+
+    References:
+        - C. Elkan, "The Foundations of Cost-Sensitive Learning", IJCAI 2001.
     """
     k, y, pred = _costed_pairs(prediction, target, cost_matrix, ignore_index)
     if y.numel() == 0:
@@ -135,25 +165,42 @@ def average_cost(prediction: Tensor, target: Tensor, cost_matrix: Tensor, *, ign
 
 
 def mistake_severity(prediction: Tensor, target: Tensor, cost_matrix: Tensor, *, ignore_index: int = -100) -> Tensor:
-    """The mean cost of the mistakes only: ``mean_{i: pred_i != y_i} cost[y_i, pred_i]``.
+    r"""Return the mean cost of the mistakes only.
+
+    .. math::
+        \mathrm{severity} = \frac{1}{|M|} \sum_{i \in M} K[y_i, \mathrm{pred}_i], \qquad
+        M = \{i \in V : \mathrm{pred}_i \ne y_i\}
 
     With a hierarchy distance (:func:`hierarchy_distance_matrix`, LCA height) as ``cost_matrix`` this is the
-    "mistake severity" of Bertinetto et al., "Making Better Mistakes", CVPR 2020. Returns 0 when there
-    is no mistake (report it next to :func:`top1_accuracy`, which tells how many mistakes there are).
+    "mistake severity" of Bertinetto et al. (2020). Returns 0 when there is no mistake (report it next
+    to :func:`top1_accuracy`, which tells how many mistakes there are).
 
     Args:
-        prediction: class indices (shape of target) or scores (N, C, ...) reduced by argmax.
-        target: int class indices.
-        cost_matrix: (C, C) ``cost[true, predicted]``.
-        ignore_index: target value to leave out.
+        prediction: class indices shaped as ``target`` (integer), or scores ``(N, C, ...)`` / ``(C,)``
+            (floating) reduced by argmax over the class dim.
+        target: class indices, shape ``(N,)``, ``(N, d_1, ..., d_K)`` or ``()``, integer dtype.
+        cost_matrix: ``cost[true, predicted]``, shape ``(C, C)``, finite.
+        ignore_index: target value to leave out. Default -100.
 
     Returns:
-        0-d float tensor.
+        0-d tensor of the cost matrix's floating dtype; 0 when there is no mistake.
+
+    Raises:
+        TypeError: if ``target`` is not an integer tensor, or ``cost_matrix`` is not a real tensor / nested
+            sequence.
+        ValueError: if the shapes do not match, ``cost_matrix`` is not square or has a NaN/inf entry, or a
+            (non-ignored) target or predicted index is outside ``0..C-1``.
 
     Example:
+        >>> import torch
+        >>> from infoloss.bespoke import mistake_severity
         >>> cost = torch.tensor([[0.0, 1.0, 4.0], [1.0, 0.0, 4.0], [4.0, 4.0, 0.0]])
-        >>> mistake_severity(torch.tensor([1, 1, 0]), torch.tensor([0, 1, 2]), cost)   # (1 + 4) / 2
+        >>> mistake_severity(torch.tensor([1, 1, 0]), torch.tensor([0, 1, 2]), cost)  # (1 + 4) / 2
         tensor(2.5000)
+
+    References:
+        - L. Bertinetto et al., "Making Better Mistakes: Leveraging Class Hierarchies with Deep Networks",
+          CVPR 2020. https://arxiv.org/abs/1912.09393
     """
     k, y, pred = _costed_pairs(prediction, target, cost_matrix, ignore_index)
     wrong = pred != y
@@ -165,26 +212,45 @@ def mistake_severity(prediction: Tensor, target: Tensor, cost_matrix: Tensor, *,
 def hierarchical_distance_at_k(
     scores: Tensor, target: Tensor, distance_matrix: Tensor, *, k: int = 5, ignore_index: int = -100
 ) -> Tensor:
-    """Average distance between the true class and each of the k highest-scoring classes.
+    r"""Return the average distance between the true class and each of the ``k`` highest-scoring classes.
 
-    ``mean_i (1/k) sum_{j in topk(scores_i)} D[y_i, j]`` (the true class counts with distance 0 when it
-    is among the top k): the "average hierarchical distance@k" of Bertinetto et al., "Making Better
-    Mistakes", CVPR 2020.
+    .. math::
+        \frac{1}{|V|} \sum_{i \in V} \frac{1}{k} \sum_{j \in \operatorname{top}_k(s_i)} D[y_i, j]
+
+    The true class counts with distance 0 when it is among the top ``k``: this is the "average
+    hierarchical distance@k" of Bertinetto et al. (2020).
 
     Args:
-        scores: logits or probabilities (N, C), (N, C, d1, ...) or (C,).
-        target: int class indices of the scores' shape without the class dim.
-        distance_matrix: (C, C) distances ``D[true, predicted]`` (e.g. :func:`hierarchy_distance_matrix`).
-        k: 1 <= k <= C.
-        ignore_index: target value to leave out.
+        scores: logits or probabilities, shape ``(N, C)``, ``(N, C, d_1, ..., d_K)`` or ``(C,)``, floating.
+        target: class indices, the scores' shape without the class dim.
+        distance_matrix: distances ``D[true, predicted]``, shape ``(C, C)``, finite (e.g.
+            :func:`hierarchy_distance_matrix`).
+        k: ``1 <= k <= C``. Default 5.
+        ignore_index: target value to leave out. Default -100.
 
     Returns:
-        0-d float tensor (0 when there is no element).
+        0-d tensor of the distance matrix's floating dtype; 0 when there is no element.
+
+    Raises:
+        TypeError: if ``scores`` is not a floating tensor, or ``distance_matrix`` is not a real tensor /
+            nested sequence.
+        ValueError: if ``scores`` is 0-d, ``target``'s shape does not match, ``distance_matrix`` is not
+            square, has a NaN/inf entry or does not have ``C`` classes, ``k`` is not an int in ``[1, C]``,
+            or a (non-ignored) target is outside ``0..C-1``.
 
     Example:
+        >>> import torch
+        >>> from infoloss.bespoke import hierarchical_distance_at_k
         >>> d = torch.tensor([[0.0, 1.0, 2.0], [1.0, 0.0, 2.0], [2.0, 2.0, 0.0]])
-        >>> hierarchical_distance_at_k(torch.tensor([[3.0, 2.0, 1.0]]), torch.tensor([2]), d, k=2)
+        >>> scores = torch.tensor([[3.0, 2.0, 1.0]])  # top-2 = {0, 1}
+        >>> hierarchical_distance_at_k(scores, torch.tensor([2]), d, k=2)  # (D[2, 0] + D[2, 1]) / 2
         tensor(2.)
+        >>> hierarchical_distance_at_k(scores, torch.tensor([1]), d, k=2)  # (D[1, 0] + D[1, 1]) / 2
+        tensor(0.5000)
+
+    References:
+        - L. Bertinetto et al., "Making Better Mistakes: Leveraging Class Hierarchies with Deep Networks",
+          CVPR 2020. https://arxiv.org/abs/1912.09393
     """
     dist = _cost(distance_matrix, "distance_matrix")
     flat = _flat_scores(scores, target)
@@ -204,19 +270,37 @@ def hierarchical_distance_at_k(
 
 
 def expected_costs(input: Tensor, cost_matrix: Tensor) -> Tensor:
-    """The expected cost of predicting each class: ``R_j = sum_k p_k * cost[k, j]``, ``p = softmax(input)``.
+    r"""Return the expected cost of predicting each class under ``p = softmax(input)``.
+
+    .. math::
+        R_j = \sum_k p_k\, K[k, j]
+
+    (the sum runs over the *true* class ``k``, the first index of ``cost[true, predicted]``).
+    Computed in float64, without gradients.
 
     Args:
-        input: logits (N, C), (N, C, d1, ...) or (C,).
-        cost_matrix: (C, C) ``cost[true, predicted]``.
+        input: logits, shape ``(N, C)``, ``(N, C, d_1, ..., d_K)`` or ``(C,)``, floating.
+        cost_matrix: ``cost[true, predicted]``, shape ``(C, C)``, finite.
 
     Returns:
-        Tensor of the input's shape (class dim in place): ``R[..., j, ...]`` is the risk of predicting j.
+        Tensor of the input's shape (class dim in place): ``R[..., j, ...]`` is the risk of predicting
+        ``j``; float32, or float64 for a float64 input.
+
+    Raises:
+        TypeError: if ``input`` is not a floating tensor, or ``cost_matrix`` is not a real tensor / nested
+            sequence.
+        ValueError: if ``input`` is 0-d, or ``cost_matrix`` is not square, has a NaN/inf entry or does not
+            have ``C`` classes.
 
     Example:
+        >>> import torch
+        >>> from infoloss.bespoke import expected_costs
         >>> cost = torch.tensor([[0.0, 1.0], [5.0, 0.0]])
-        >>> expected_costs(torch.tensor([[0.0, 0.0]]), cost)
+        >>> expected_costs(torch.tensor([[0.0, 0.0]]), cost)  # p = [0.5, 0.5]: [0.5 * 5, 0.5 * 1]
         tensor([[2.5000, 0.5000]])
+
+    References:
+        - C. Elkan, "The Foundations of Cost-Sensitive Learning", IJCAI 2001.
     """
     k = _cost(cost_matrix, "cost_matrix")
     if not isinstance(input, Tensor) or not input.dtype.is_floating_point:
@@ -230,39 +314,60 @@ def expected_costs(input: Tensor, cost_matrix: Tensor) -> Tensor:
 
 
 def min_expected_cost_prediction(input: Tensor, cost_matrix: Tensor) -> Tensor:
-    """The Bayes decision: the class with the smallest expected cost, ``argmin_j sum_k p_k cost[k, j]``.
+    r"""Return the Bayes decision: the class with the smallest expected cost under ``p = softmax(input)``.
+
+    .. math::
+        \hat y = \arg\min_j \sum_k p_k\, K[k, j]
 
     With ``cost = 1 - I`` (0-1 loss) this is :func:`argmax_prediction`. Note the index order: ``cost`` is
     ``cost[true, predicted]``, so the sum runs over the *first* index (true class ``k``) for a fixed
     decision ``j``.
 
     Args:
-        input: logits (N, C), (N, C, d1, ...) or (C,).
-        cost_matrix: (C, C) ``cost[true, predicted]``.
+        input: logits, shape ``(N, C)``, ``(N, C, d_1, ..., d_K)`` or ``(C,)``, floating.
+        cost_matrix: ``cost[true, predicted]``, shape ``(C, C)``, finite.
 
     Returns:
         int64 class indices of the input's shape without the class dim.
 
+    Raises:
+        TypeError: as :func:`expected_costs`.
+        ValueError: as :func:`expected_costs`.
+
     Example:
-        >>> cost = torch.tensor([[0.0, 1.0], [5.0, 0.0]])   # missing class 1 is 5x worse
-        >>> logits = torch.log(torch.tensor([[0.7, 0.3]]))
+        >>> import torch
+        >>> from infoloss.bespoke import argmax_prediction, min_expected_cost_prediction
+        >>> cost = torch.tensor([[0.0, 1.0], [5.0, 0.0]])  # missing class 1 is 5x worse
+        >>> logits = torch.log(torch.tensor([[0.7, 0.3]]))  # risks: [0.3 * 5, 0.7 * 1] = [1.5, 0.7]
         >>> argmax_prediction(logits), min_expected_cost_prediction(logits, cost)
         (tensor([0]), tensor([1]))
+
+    References:
+        - C. Elkan, "The Foundations of Cost-Sensitive Learning", IJCAI 2001.
     """
     risk = expected_costs(input, cost_matrix)
     return risk.argmin(dim=_class_dim(input))
 
 
 def argmax_prediction(input: Tensor) -> Tensor:
-    """The most probable class: ``argmax_j input_j`` over the class dim (1 for >= 2 dims, 0 for 1-D).
+    r"""Return the most probable class: the argmax over the class dim (1 for >= 2 dims, 0 for 1-D).
+
+    .. math::
+        \hat y = \arg\max_j \; \mathrm{input}_j
 
     Args:
-        input: logits or probabilities (N, C), (N, C, d1, ...) or (C,).
+        input: logits or probabilities, shape ``(N, C)``, ``(N, C, d_1, ..., d_K)`` or ``(C,)``.
 
     Returns:
         int64 class indices of the input's shape without the class dim.
 
+    Raises:
+        TypeError: if ``input`` is not a tensor.
+        ValueError: if ``input`` is 0-d.
+
     Example:
+        >>> import torch
+        >>> from infoloss.bespoke import argmax_prediction
         >>> argmax_prediction(torch.tensor([[0.1, 2.0, 0.3]]))
         tensor([1])
     """
