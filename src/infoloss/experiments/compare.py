@@ -44,7 +44,15 @@ __all__ = ["CompareResult", "run_compare", "summarize_compare", "default_run_dir
 
 @dataclass
 class CompareResult:
-    """Outcome of :func:`run_compare`: the run directory, the records per loss, the rows and the table."""
+    """Outcome of :func:`run_compare` (and :func:`summarize_compare`).
+
+    Attributes:
+        run_dir: the grid's directory.
+        runs: loss label -> finished runs (empty after a shard or before the summary).
+        rows: the summary rows (:func:`~infoloss.experiments.report.build_rows`).
+        table: the Markdown table (:func:`~infoloss.experiments.report.markdown_table`).
+        interrupted: whether Ctrl-C stopped a run.
+    """
 
     run_dir: Path
     runs: dict[str, list[RunRecord]] = field(default_factory=dict)
@@ -54,7 +62,19 @@ class CompareResult:
 
 
 def default_run_dir(cc: Any, root: str | Path = "runs") -> Path:
-    """``<root>/<YYYYmmdd-HHMMSS>-<name>``."""
+    """Return the default run directory ``<root>/<YYYYmmdd-HHMMSS>-<name>`` (local time).
+
+    Args:
+        cc: a config with a ``name`` (compare or sweep).
+        root: the parent directory.
+
+    Returns:
+        The path (not created).
+
+    Example:
+        >>> default_run_dir(CompareConfig(name="fashion"), "runs").name  # doctest: +SKIP
+        '20250101-120000-fashion'
+    """
     return Path(root) / f"{time.strftime('%Y%m%d-%H%M%S')}-{cc.name}"
 
 
@@ -63,8 +83,17 @@ def validate(cc: CompareConfig) -> None:
 
     Unknown loss/model/dataset, duplicates, the baseline, the metric and the selection.
 
+    Args:
+        cc: the grid.
+
     Raises:
-        ConfigError: with the valid names listed.
+        ConfigError: a bad name or setting, with the valid names listed.
+
+    Example:
+        >>> validate(CompareConfig(baseline="focal"))
+        Traceback (most recent call last):
+        ...
+        infoloss.experiments.config.ConfigError: baseline 'focal' is not among the losses ['ce', 'min-ent', 'mix-ent']
     """
     from infoloss.experiments.config import check_train_config
     from infoloss.experiments.data import DATASETS
@@ -111,6 +140,21 @@ def summarize_compare(
     """Read the finished runs of the grid in ``out`` and write ``summary.md``, ``summary.json`` and the plots.
 
     Nothing trains here: this is also what ``infoloss merge`` runs after the shards of a grid finished.
+    Without a finished baseline run nothing is written.
+
+    Args:
+        cc: the grid.
+        out: the grid's directory.
+        num_classes: C (number of logits; the entropy plot's range).
+        quiet: print nothing.
+        interrupted: mark the summary as partial and the result as interrupted.
+
+    Returns:
+        The :class:`CompareResult`.
+
+    Raises:
+        ValueError: if a run lacks what ``cc.select`` needs (:func:`~infoloss.experiments.report.select_epoch`).
+        ImportError: if matplotlib is not installed.
     """
     planned = plan(out, cc.losses, cc.seeds)
     result = CompareResult(out, runs=load_records(planned, cc.select, cc.select_metric), interrupted=interrupted)
@@ -183,7 +227,17 @@ def run_compare(
         the finished runs; rerun with the same ``run_dir`` to continue).
 
     Raises:
-        ConfigError: a bad setting or a run directory of other settings (nothing was written).
+        ConfigError: a bad setting, ``jobs < 1``, ``jobs > 1`` under torchrun, or a run directory of other
+            settings (nothing was written).
+        DatasetError: the dataset cannot be loaded.
+        CheckpointError: a run's checkpoint cannot be read.
+
+    Example:
+        >>> from infoloss.experiments.config import TrainConfig
+        >>> cc = CompareConfig(losses=["ce", "min-ent"], seeds=[0, 1], train=TrainConfig(epochs=2, progress=False))
+        >>> res = run_compare(cc, "runs/example")  # doctest: +SKIP
+        >>> [r.loss for r in res.rows]  # doctest: +SKIP
+        ['ce', 'min-ent']
     """
     validate(cc)
     if jobs < 1:

@@ -55,7 +55,18 @@ __all__ = ["Family", "parse_grid", "expand", "choose", "SweepResult", "run_sweep
 
 @dataclass(frozen=True)
 class Family:
-    """One loss family of a sweep: its name, swept keywords and the specs of its settings (grid order)."""
+    """One loss family of a sweep (built by :func:`parse_grid`).
+
+    Attributes:
+        name: the loss name.
+        keys: the swept keywords.
+        specs: the loss spec of each setting, in grid order.
+        values: ``values[i]`` holds the keyword values of ``specs[i]``.
+
+    Example:
+        >>> parse_grid("ce")
+        Family(name='ce', keys=(), specs=('ce',), values=((),))
+    """
 
     name: str
     keys: tuple[str, ...]
@@ -70,6 +81,15 @@ def _parse_value(raw: str) -> Any:
 
 def parse_grid(spec: str) -> Family:
     """Parse a grid spec ``name:key=v1,v2,...[,key2=w1,w2]`` into a :class:`Family`.
+
+    A comma-separated token without ``=`` is one more value of the key before it; several keys give
+    their product (the last key varies fastest).
+
+    Args:
+        spec: the grid spec.
+
+    Returns:
+        The :class:`Family`.
 
     Raises:
         ConfigError: an unknown loss name, a value before any ``key=``, a repeated key or value.
@@ -108,8 +128,18 @@ def parse_grid(spec: str) -> Family:
 def expand(losses: list[str]) -> list[Family]:
     """Parse every grid spec; family names must be distinct.
 
+    Args:
+        losses: grid specs.
+
+    Returns:
+        One :class:`Family` per spec, in order.
+
     Raises:
         ConfigError: a bad grid spec or a repeated family.
+
+    Example:
+        >>> [f.specs for f in expand(["ce", "min-ent:entropy_weight=0.1,0.2"])]
+        [('ce',), ('min-ent:entropy_weight=0.1', 'min-ent:entropy_weight=0.2')]
     """
     fams = [parse_grid(s) for s in losses]
     names = [f.name for f in fams]
@@ -123,16 +153,31 @@ def _better(metric: str) -> int:
 
 
 def choose(family: Family, runs: dict[str, list[RunRecord]], select_metric: str) -> tuple[str, list[dict[str, Any]]]:
-    """The family's chosen setting (best mean ``select_metric`` over seeds, at each run's reported epoch).
+    """Choose the family's setting: the best mean ``select_metric`` over seeds, at each run's reported epoch.
 
     Only ``val_*`` values are read; ties go to the earlier setting in grid order. Settings with no
     finished run are skipped; when seeds are missing, means are over the seeds each setting has.
+    Accuracies are maximized, other metrics minimized.
+
+    Args:
+        family: the family.
+        runs: loss spec -> finished runs.
+        select_metric: the ``val_*`` metric.
 
     Returns:
         (chosen spec, one dict per setting: spec, values, n, val mean and std).
 
     Raises:
         ValueError: ``select_metric`` is not a validation metric, or no setting has a finished run.
+
+    Example:
+        >>> from infoloss.experiments.report import RunRecord
+        >>> fam = parse_grid("min-ent:entropy_weight=0.1,0.2")
+        >>> runs = {fam.specs[0]: [RunRecord(0, [{"val_acc": 90.0}]), RunRecord(1, [{"val_acc": 92.0}])],
+        ...         fam.specs[1]: [RunRecord(0, [{"val_acc": 91.5}])]}
+        >>> spec, table = choose(fam, runs, "val_acc")
+        >>> spec, [(t["n"], t["val_mean"]) for t in table]
+        ('min-ent:entropy_weight=0.2', [(2, 91.0), (1, 91.5)])
     """
     if not select_metric.startswith("val_"):
         raise ValueError(f"settings are chosen on validation metrics only, got {select_metric!r}")
@@ -159,7 +204,18 @@ def choose(family: Family, runs: dict[str, list[RunRecord]], select_metric: str)
 
 @dataclass
 class SweepResult:
-    """Outcome of :func:`run_sweep`."""
+    """Outcome of :func:`run_sweep` (and :func:`summarize_sweep`).
+
+    Attributes:
+        run_dir: the sweep's directory.
+        runs: loss spec -> finished runs.
+        chosen: family -> its chosen spec.
+        settings: family -> one dict per setting (spec, values, n, validation mean and std, test values).
+        rows: summary rows of the chosen settings (labelled by family).
+        comparisons: ``(family, baseline family, Paired)``, Holm-corrected together.
+        table: the Markdown tables.
+        interrupted: whether Ctrl-C stopped a run.
+    """
 
     run_dir: Path
     runs: dict[str, list[RunRecord]] = field(default_factory=dict)
@@ -173,6 +229,12 @@ class SweepResult:
 
 def validate_sweep(sc: SweepConfig) -> list[Family]:
     """Check the sweep's names, baselines, metric and selection before data is loaded.
+
+    Args:
+        sc: the sweep.
+
+    Returns:
+        Its families (:func:`expand`).
 
     Raises:
         ConfigError: naming the bad setting.
@@ -206,7 +268,25 @@ def _digits(metric: str) -> int:
 def summarize_sweep(
     sc: SweepConfig, out: Path, num_classes: int, *, quiet: bool = False, interrupted: bool = False
 ) -> SweepResult:
-    """Choose each family's setting on validation, compare on test, write the summary and plots (no training)."""
+    """Choose each family's setting on validation, compare on test, write the summary and plots (no training).
+
+    Without a finished run of every baseline family nothing is written.
+
+    Args:
+        sc: the sweep.
+        out: its directory.
+        num_classes: C (number of logits; the entropy plot's range).
+        quiet: print nothing.
+        interrupted: mark the summary as partial and the result as interrupted.
+
+    Returns:
+        The :class:`SweepResult`.
+
+    Raises:
+        ConfigError: a bad grid spec.
+        ValueError: if a run lacks what ``sc.select`` needs.
+        ImportError: if matplotlib is not installed.
+    """
     fams = expand(sc.losses)
     specs = [s for f in fams for s in f.specs]
     planned = plan(out, specs, sc.seeds)
@@ -358,8 +438,23 @@ def _tables(sc: SweepConfig, fams: list[Family], res: SweepResult) -> str:
 
 
 def write_sweep_plot(sc: SweepConfig, fams: list[Family], res: SweepResult, path: Path) -> Path:
-    """Metrics against each family's swept weight, mean ± 1 std over seeds (bands); families without a
-    grid (or with several keywords) are drawn as horizontal lines with their band."""
+    """Plot metrics against each family's swept weight, mean ± 1 std over seeds (bands).
+
+    Families without a grid (or with several keywords) are drawn as horizontal lines with their band;
+    a star marks each family's chosen setting.
+
+    Args:
+        sc: the sweep.
+        fams: its families.
+        res: the result with runs and chosen settings.
+        path: the PNG file (written atomically).
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ImportError: if matplotlib is not installed.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -433,8 +528,20 @@ def run_sweep(
         jobs: local processes for independent runs.
         shard: ``(i, n)``: train only this shard's runs; ``infoloss merge`` writes the summary.
 
+    Returns:
+        A :class:`SweepResult`; ``interrupted`` when Ctrl-C stopped a run.
+
     Raises:
-        ConfigError: a bad setting, or a run directory of other settings (nothing was written).
+        ConfigError: a bad setting, ``jobs < 1``, ``jobs > 1`` under torchrun, or a run directory of other
+            settings (nothing was written).
+        DatasetError: the dataset cannot be loaded.
+        CheckpointError: a run's checkpoint cannot be read.
+
+    Example:
+        >>> sc = SweepConfig(losses=["ce", "min-ent:entropy_weight=0.1,0.2"], baselines=["ce"])
+        >>> res = run_sweep(sc, "runs/sweep-example")  # doctest: +SKIP
+        >>> res.chosen  # doctest: +SKIP
+        {'ce': 'ce', 'min-ent': 'min-ent:entropy_weight=0.1'}
     """
     from infoloss.experiments.compare import default_run_dir
 
