@@ -73,7 +73,17 @@ _TS_KEYS = ("nll", "ece", "entropy")  # metrics that temperature scaling changes
 
 @dataclass
 class RunResult:
-    """What :func:`train` returns: the per-epoch metric rows, the last one, and whether it stopped early."""
+    """What :func:`train` returns: the per-epoch metric rows, the last one, and whether it stopped early.
+
+    Attributes:
+        run_dir: the run directory (None when nothing was written).
+        history: one metrics dict per finished epoch.
+        interrupted: True after Ctrl-C or ``stop_after_epoch``.
+
+    Example:
+        >>> RunResult(None, [{"test_acc": 90.0}, {"test_acc": 91.0}]).final
+        {'test_acc': 91.0}
+    """
 
     run_dir: Path | None
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -86,14 +96,37 @@ class RunResult:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python's ``random``, NumPy's global RNG and torch (CPU and CUDA)."""
+    """Seed Python's ``random``, NumPy's global RNG and torch (CPU and CUDA).
+
+    Args:
+        seed: the seed.
+
+    Example:
+        >>> seed_everything(0)
+        >>> torch.rand(1)
+        tensor([0.4963])
+    """
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002  (seed the legacy global RNG that third-party code uses)
     torch.manual_seed(seed)
 
 
 def loss_parameters(loss: nn.Module) -> dict[str, float]:
-    """Scalar learnable parameters of a loss by name (e.g. the log-variances of learnable MIN-ENT)."""
+    """Return the learnable parameters of a loss by name, each as the float mean of its values.
+
+    Args:
+        loss: a loss module (e.g. learnable MIN-ENT, whose parameter holds log-variances).
+
+    Returns:
+        Parameter name -> mean value; empty for a loss without parameters.
+
+    Example:
+        >>> from infoloss.experiments.losses import LossContext, build_loss
+        >>> loss_parameters(build_loss("ce", LossContext(3)))
+        {}
+        >>> {k: round(v, 4) for k, v in loss_parameters(build_loss("min-ent-learnable", LossContext(3))).items()}
+        {'log_vars': 1.1513}
+    """
     return {n: float(p.detach().float().mean()) for n, p in loss.named_parameters()}
 
 
@@ -147,11 +180,17 @@ def check_run(cfg: TrainConfig, ds: Dataset, *, model: bool = True) -> Splits:
     (subset in range, validation and test not empty), the loss spec (parsed and built, hierarchy present
     where the loss needs one) and, with ``model``, that the model accepts the images.
 
+    Args:
+        cfg: the run's configuration.
+        ds: the loaded dataset.
+        model: also build the model once to check it accepts the images.
+
     Returns:
         The run's :class:`~infoloss.experiments.data.Splits`.
 
     Raises:
-        ConfigError: naming the bad setting.
+        ConfigError: naming the bad setting (also an unavailable device, a bad split, a loss or hierarchy
+            that does not fit, or a model that cannot take the images).
     """
     check_train_config(cfg)
     pick_device(cfg.device, int(os.environ.get("LOCAL_RANK", "0")))
@@ -174,8 +213,19 @@ def check_run(cfg: TrainConfig, ds: Dataset, *, model: bool = True) -> Splits:
 def check_loss(spec: str, ctx: LossContext) -> None:
     """Parse and build the loss ``spec`` (then drop it): bad names, keywords and values fail here.
 
+    Args:
+        spec: the loss spec.
+        ctx: number of classes, dataset and hierarchy.
+
     Raises:
         ConfigError: the message names the spec.
+
+    Example:
+        >>> from infoloss.experiments.losses import LossContext
+        >>> check_loss("focal:gama=2", LossContext(3))
+        Traceback (most recent call last):
+        ...
+        infoloss.experiments.config.ConfigError: loss spec 'focal:gama=2': FocalLoss.__init__() got an unexpected keyword argument 'gama'
     """
     try:
         build_loss(spec, ctx)
@@ -200,6 +250,12 @@ def check_run_dir(cfg: TrainConfig, run_dir: str | Path, split_info: dict[str, A
 
     Every :class:`TrainConfig` field except the performance/output knobs
     (:data:`~infoloss.experiments.config.NON_KEY_FIELDS`) must match, and so must the validation split.
+
+    Args:
+        cfg: the run's configuration.
+        run_dir: the run directory (it need not exist).
+        split_info: the run's :attr:`~infoloss.experiments.data.Splits.info` (None: the split is not
+            compared).
 
     Raises:
         ConfigError: listing each differing setting (``weight_decay: 0.0005 -> 0.001``).
@@ -250,7 +306,24 @@ def predict(
     device: torch.device | str = "cpu",
     amp_dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
-    """Logits of ``model`` (eval mode) for all of ``x``, as one (N, C) float64 CPU tensor."""
+    """Return the logits of ``model`` (put in eval mode) for all of ``x``, without gradients.
+
+    Args:
+        model: maps ``(B, ...)`` inputs to ``(B, C)`` logits.
+        x: inputs, shape ``(N, ...)``.
+        batch_size: inputs per forward pass.
+        device: where to run the model.
+        amp_dtype: autocast dtype or None.
+
+    Returns:
+        float64 CPU tensor of shape ``(N, C)`` (``(0, 0)`` for no input).
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> logits = predict(torch.nn.Linear(2, 3), torch.zeros(4, 2))
+        >>> logits.shape, logits.dtype
+        (torch.Size([4, 3]), torch.float64)
+    """
     device = torch.device(device)
     model.eval()
     outs = []
@@ -293,7 +366,15 @@ def evaluate(
             ``test_ece_ts``, ``test_entropy_ts`` and ``reliability_ts``.
 
     Returns:
-        The dict of :meth:`EvalSums.metrics` (``test_acc``, ``test_nll``, ``test_ece``, ...).
+        The dict of :meth:`~infoloss.experiments.metrics.EvalSums.metrics` (``test_acc``, ``test_nll``,
+        ``test_ece``, ...).
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> model = torch.nn.Linear(2, 3)  # zero inputs: every logit row is the bias
+        >>> m = evaluate(model, torch.zeros(4, 2), torch.tensor([0, 1, 2, 0]), num_classes=3)
+        >>> [round(m[k], 4) for k in ("test_acc", "test_nll", "test_ece", "test_entropy")]
+        [25.0, 1.1846, 0.2264, 1.0548]
     """
     info = info or DistInfo()
     device = torch.device(device)
