@@ -32,9 +32,11 @@ def evaluate_checkpoint(
         The metrics of :func:`infoloss.experiments.train.evaluate` plus ``epoch``.
 
     Raises:
-        CheckpointError: missing, truncated or corrupted file, no recorded config, or weights that do
-            not fit the recorded model (the message names the file).
+        CheckpointError: missing, truncated or corrupted file, no recorded config, an invalid recorded
+            config, or weights that do not fit the recorded model (the message names the file).
         ConfigError: a bad batch size or an unavailable device.
+        DatasetError: the recorded dataset cannot be loaded.
+        ValueError: the recorded hierarchy does not fit the dataset.
 
     Example:
         >>> evaluate_checkpoint("runs/x/runs/ce/seed0/checkpoint.pt")["test_acc"]  # doctest: +SKIP

@@ -41,13 +41,26 @@ def _num_outputs(out: Path, cfg: CompareConfig | SweepConfig) -> int:
 def merge(dirs: list[str | Path], out: str | Path | None = None, *, quiet: bool = False) -> Any:
     """Copy the finished runs of ``dirs`` into ``out`` (default ``dirs[0]``) and write the summary.
 
+    A finished run already in ``out`` is kept (after checking it has the same settings); an unfinished
+    copy there is replaced.
+
+    Args:
+        dirs: run directories of one grid (shards).
+        out: destination (None: the first directory); created with the grid's ``config.json`` if needed.
+        quiet: print nothing.
+
     Returns:
         The :class:`~infoloss.experiments.compare.CompareResult` or
         :class:`~infoloss.experiments.sweep.SweepResult` of the merged grid.
 
     Raises:
-        ConfigError: a directory without a grid config, grids of different kinds or settings, or one run
-            with different settings in two directories.
+        ConfigError: no directory, a directory without a grid config, grids of different kinds or
+            settings, or one run with different settings in two directories.
+        OSError: if a run cannot be copied.
+
+    Example:
+        >>> merge(["runs/grid-shard0", "runs/grid-shard1"], "runs/grid")  # doctest: +SKIP
+        CompareResult(run_dir=PosixPath('runs/grid'), ...)
     """
     from infoloss.experiments.compare import summarize_compare
     from infoloss.experiments.sweep import summarize_sweep
