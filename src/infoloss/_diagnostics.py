@@ -25,7 +25,25 @@ _warned: dict[str, str] = {}  # reason key -> message, in order of first occurre
 def warn_once(key: str, message: str, *, category: type[Warning] = RuntimeWarning, stacklevel: int = 3) -> bool:
     """Issue ``warnings.warn(message, category)`` the first time ``key`` is seen in this process.
 
-    Returns True when it warned. The messages are kept for :func:`diagnostics` (``"fallback_warnings"``).
+    Thread-safe. The messages are kept for :func:`diagnostics` (``"fallback_warnings"``).
+
+    Args:
+        key: the reason (one warning per key and process).
+        message: the warning text (the cause and the fix).
+        category: the warning class.
+        stacklevel: passed to ``warnings.warn`` (3: the caller of the function that calls this).
+
+    Returns:
+        True when it warned, False when ``key`` was seen before.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     first = warn_once("doc-example", "example fallback")
+        ...     second = warn_once("doc-example", "example fallback")
+        >>> first, second, [str(w.message) for w in caught]
+        (True, False, ['example fallback'])
     """
     with _warn_lock:
         if key in _warned:
@@ -36,7 +54,19 @@ def warn_once(key: str, message: str, *, category: type[Warning] = RuntimeWarnin
 
 
 def fallback_warnings() -> list[str]:
-    """The fallback messages issued by :func:`warn_once` so far in this process."""
+    """Return the fallback messages issued by :func:`warn_once` so far in this process, in order.
+
+    Returns:
+        A copy of the messages.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     _ = warn_once("doc-example-2", "another example fallback")
+        >>> fallback_warnings()[-1]
+        'another example fallback'
+    """
     with _warn_lock:
         return list(_warned.values())
 
@@ -138,7 +168,8 @@ def diagnostics(*, probe: bool = True) -> dict[str, Any]:
             so that ``cpu_kernel["available"]`` is True or False rather than None.
 
     Returns:
-        dict of plain Python values (JSON-serialisable).
+        dict of plain Python values (JSON-serialisable). Failures to import Triton or query CUDA are
+        reported in the dict, not raised.
 
     Example:
         >>> import infoloss._diagnostics as d
@@ -179,7 +210,14 @@ def diagnostics(*, probe: bool = True) -> dict[str, Any]:
 
 
 def format_diagnostics(info: dict[str, Any] | None = None) -> str:
-    """:func:`diagnostics` as readable text (what ``infoloss doctor`` prints).
+    """Format :func:`diagnostics` as readable text (what ``infoloss doctor`` prints).
+
+    Args:
+        info: a dict from :func:`diagnostics` (None: call it now).
+
+    Returns:
+        Multi-line text: versions, the CPU kernel, Triton, CUDA, the implementation per case and the
+        fallback warnings.
 
     Example:
         >>> import infoloss._diagnostics as d

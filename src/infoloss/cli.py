@@ -1,9 +1,8 @@
 """Command-line entry point: ``infoloss <command>`` (equally ``python -m infoloss <command>``).
 
 Commands: ``explain`` (one prediction's information content, entropy, CE, MIN-ENT and MIX-ENT), ``doctor``
-(which implementation runs, and why), and the
-experiment harness's ``compare``, ``train`` and ``evaluate`` (registered by
-:func:`infoloss.experiments.cli.add_subcommands`).
+(which implementation runs, and why), and the experiment harness's ``compare``, ``sweep``, ``merge``,
+``train`` and ``evaluate`` (registered by :func:`infoloss.experiments.cli.add_subcommands`).
 """
 
 from __future__ import annotations
@@ -126,6 +125,15 @@ def _add_doctor(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Build the ``infoloss`` argument parser with every subcommand.
+
+    Returns:
+        The parser; each subcommand sets ``func`` (parsed args -> exit code).
+
+    Example:
+        >>> build_parser().parse_args(["doctor", "--json"]).json
+        True
+    """
     parser = argparse.ArgumentParser(prog="infoloss", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="<command>")
     _add_explain(sub)
@@ -139,6 +147,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``infoloss <command>``; the console script and ``python -m infoloss`` call this.
+
+    Args:
+        argv: the arguments (None: ``sys.argv[1:]``).
+
+    Returns:
+        The exit code: 0 on success, 2 without a command (the help is printed) or on an expected error
+        of a harness command, 130 when a harness run was interrupted.
+
+    Raises:
+        SystemExit: from argparse on bad arguments, and from ``explain`` on bad values (with the message).
+
+    Example:
+        >>> main(["explain", "--probs", "0.1", "0.1", "0.8", "--target", "2", "--base", "2"])
+        One prediction over 3 classes, target class 2; values in bits.
+        <BLANKLINE>
+        | class | p | information -log p |
+        |---|---|---|
+        | 0 | 0.1 | 3.32193 |
+        | 1 | 0.1 | 3.32193 |
+        | 2 (target) | 0.8 | 0.321928 |
+        <BLANKLINE>
+        entropy H(p) = -sum p log p           = 0.921928
+        cross entropy CE = -log p[target]     = 0.321928
+        swapped CE R = -sum p log max(q, eps) = 3.98631  (eps=1e-06; equals (1 - p[target]) log(1/eps) = 3.98631 for a one-hot target)
+        MIN-ENT = CE + 0.1 * H                = 0.414121
+        MIX-ENT = CE + 0.1 * R                = 0.720559
+        0
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
