@@ -152,17 +152,46 @@ def _normalize(loss_sum: Tensor, num_items_in_batch: Tensor | int) -> Tensor:
 class CausalLMLoss:
     r"""An infoloss loss with the contract of HF's ``model.loss_function`` for causal LMs.
 
-    Made by :func:`loss_function`. Call as
-    ``loss(logits, labels, vocab_size, num_items_in_batch=None, ignore_index=-100, shift_labels=None, **kwargs)``.
+    Made by :func:`loss_function`. Called as
+    ``loss(logits, labels, vocab_size, num_items_in_batch=None, ignore_index=-100, shift_labels=None, **kwargs)``,
+    as a ``*ForCausalLM`` forward calls its ``loss_function``.
 
-    .. math:: \mathcal L = \frac{\sum_{i:\,y_i \ne \mathrm{ignore}} \ell_i(\mathrm{float32}(z_i), y_i)}{D},
-              \qquad D = \texttt{num\_items\_in\_batch} \text{ if given, else } |\{i: y_i \ne \mathrm{ignore}\}|
+    .. math::
+        \mathcal L = \frac{1}{D} \sum_{i:\, y_i \ne \mathrm{ignore}} \ell_i(\mathrm{float32}(z_i), y_i), \qquad
+        D = \texttt{num\_items\_in\_batch} \text{ if given, else } |\{i: y_i \ne \mathrm{ignore}\}|
 
-    with ``y = labels[:, 1:]`` (padded on the right with ``ignore_index``) unless ``shift_labels`` is given.
+    with ``y = labels[:, 1:]`` (padded on the right with ``ignore_index``) unless ``shift_labels`` is given,
+    and ``ell_i`` the per-token loss of the named infoloss function. When every target is ignored and
+    ``num_items_in_batch`` is None the loss is 0 (HF's ``ForCausalLMLoss`` gives NaN).
+
+    Args:
+        loss: a key of :data:`LOSSES`. Default ``'min-ent'``.
+        **loss_kwargs: keywords of the infoloss function (``weight``, ``ignore_index`` and ``reduction`` are
+            fixed by the contract); the defaults of :data:`LOSSES` fill in the others.
 
     Attributes:
         name: the loss name (a key of :data:`LOSSES`).
         loss_kwargs: its keywords (defaults filled in).
+
+    Raises:
+        TypeError: if ``loss`` is not a str, or a keyword is not one the loss takes.
+        ValueError: if ``loss`` is not a known name (the message lists the valid ones), a keyword is fixed by
+            the contract, or a keyword value is rejected by the loss (checked at construction on a tiny input).
+
+    Shape:
+        - Logits: ``(B, T, V)`` (any shape whose last dim is ``vocab_size``).
+        - Labels: ``(B, T)``, integer; or ``shift_labels`` with the logits' leading shape.
+        - Output: scalar, float32 (float64 for float64 logits).
+
+    Example:
+        >>> import torch
+        >>> from infoloss.integrations.transformers import CausalLMLoss
+        >>> fn = CausalLMLoss("ce", label_smoothing=0.1)
+        >>> fn
+        CausalLMLoss('ce', label_smoothing=0.1)
+        >>> logits = torch.tensor([[[2.0, 1.0, 0.1], [0.0, 0.0, 0.0]]])
+        >>> round(fn(logits, torch.tensor([[1, 0]]), vocab_size=3).item(), 4)  # one target: y = 0 at t = 0
+        0.5137
     """
 
     def __init__(self, loss: str = "min-ent", **loss_kwargs: Any) -> None:
@@ -174,7 +203,17 @@ class CausalLMLoss:
         return f"CausalLMLoss({self.name!r}{', ' if kw else ''}{kw})"
 
     def rows(self, logits2d: Tensor, target: Tensor, *, ignore_index: int, reduction: str) -> Tensor:
-        """The named loss of (N, V) logits and (N,) targets with the given reduction ('sum' or 'mean')."""
+        """The named loss of ``(N, V)`` logits and ``(N,)`` targets with the given reduction.
+
+        Args:
+            logits2d: logits, shape ``(N, V)``, floating.
+            target: class indices, shape ``(N,)``, integer dtype.
+            ignore_index: class index of ignored rows.
+            reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+
+        Returns:
+            Scalar tensor, or shape ``(N,)`` for ``'none'``.
+        """
         return self._spec.functional(
             logits2d, target, ignore_index=ignore_index, reduction=reduction, **self.loss_kwargs
         )
@@ -189,7 +228,23 @@ class CausalLMLoss:
         shift_labels: Tensor | None = None,
         **kwargs: Any,
     ) -> Tensor:
-        """Loss of (B, T, V) ``logits`` against (B, T) ``labels`` (see the class docstring for the formula)."""
+        """Loss of ``(B, T, V)`` logits against ``(B, T)`` labels, with the formula of the class.
+
+        Args:
+            logits: shape ``(B, T, V)`` (any shape whose last dim is ``vocab_size``), floating; upcast to
+                float32.
+            labels: shape ``(B, T)``, integer; shifted left by one (padded with ``ignore_index``).
+            vocab_size: V.
+            num_items_in_batch: the denominator D (a tensor, never read on the host, or an int); None: the
+                number of non-ignored targets.
+            ignore_index: label value of ignored positions. Default ``-100``.
+            shift_labels: already-shifted targets with the logits' leading shape; replaces the shift of
+                ``labels``.
+            **kwargs: other keywords of HF's call, ignored.
+
+        Returns:
+            Scalar tensor, float32 (float64 for float64 logits).
+        """
         logits = logits.float()  # as HF: the loss of bf16/fp16 logits is computed in float32
         logits = logits.reshape(-1, vocab_size)
         target = _shift_targets(labels, ignore_index, shift_labels).to(logits.device)
@@ -220,8 +275,9 @@ def loss_function(loss: str = "min-ent", **loss_kwargs: Any) -> CausalLMLoss:
         A :class:`CausalLMLoss`; assign it with ``model.loss_function = loss_function(...)``.
 
     Raises:
-        ValueError: unknown loss name (lists the valid ones), a contract-fixed keyword, or a bad value.
-        TypeError: a keyword the loss does not take.
+        TypeError: if ``loss`` is not a str, or a keyword is not one the loss takes.
+        ValueError: if ``loss`` is not a known name (the message lists the valid ones), a keyword is fixed by
+            the contract, or a keyword value is rejected by the loss.
 
     Example:
         >>> import torch
@@ -249,18 +305,20 @@ def compute_loss_func(loss: str = "min-ent", **loss_kwargs: Any) -> Callable[...
         **loss_kwargs: as :func:`loss_function`.
 
     Returns:
-        A callable ``(outputs, labels, num_items_in_batch=None) -> Tensor``.
+        A callable ``(outputs, labels, num_items_in_batch=None) -> Tensor`` (a float32 scalar); its ``loss``
+        attribute is the :class:`CausalLMLoss`.
 
     Raises:
-        ValueError: as :func:`loss_function`.
         TypeError: as :func:`loss_function`.
+        ValueError: as :func:`loss_function`; the returned callable raises it too when ``outputs`` has no
+            ``logits`` (a model patched by :func:`apply_infoloss` returns ``logits=None``).
 
     Example:
         >>> import torch
         >>> from types import SimpleNamespace
         >>> fn = compute_loss_func("ce")
         >>> out = SimpleNamespace(logits=torch.zeros(1, 3, 4))
-        >>> round(fn(out, torch.tensor([[1, 2, 3]])).item(), 4)   # log 4
+        >>> round(fn(out, torch.tensor([[1, 2, 3]])).item(), 4)  # uniform over 4 classes: log 4
         1.3863
     """
     fn = CausalLMLoss(loss, **loss_kwargs)
@@ -583,7 +641,15 @@ def _unwrap(model: Any) -> Any:
 def is_infoloss_patched(model: nn.Module) -> bool:
     """Whether ``model`` (or the model inside a DDP / PEFT wrapper) was patched by :func:`apply_infoloss`.
 
+    Args:
+        model: any ``nn.Module``.
+
+    Returns:
+        True if the (unwrapped) model carries the patch of :func:`apply_infoloss`.
+
     Example:
+        >>> import torch
+        >>> from infoloss.integrations.transformers import is_infoloss_patched
         >>> is_infoloss_patched(torch.nn.Linear(2, 2))
         False
     """
@@ -623,6 +689,10 @@ def apply_infoloss(
     loss_function), so a transformers release that changes it is refused rather than mis-computed. Apply the
     patch before wrapping the model with PEFT, DDP or TRL's trainers (see :class:`InfolossSFTTrainer`).
 
+    The patched forward raises ``RuntimeError`` if the LM head is no longer a plain ``nn.Linear`` (an adapter
+    or quantization added after the patch), ``ValueError`` if the kept positions and the shifted labels differ
+    in number, and ``TypeError`` for too many or duplicated positional arguments.
+
     Args:
         model: a ``*ForCausalLM`` instance (e.g. ``LlamaForCausalLM``), patched in place.
         loss: a key of :data:`LOSSES` with a fused form: ``ce``, ``label-smoothing``, ``min-ent``,
@@ -638,12 +708,14 @@ def apply_infoloss(
         ``model`` itself (patched).
 
     Raises:
-        TypeError: ``model`` is not a ``transformers.PreTrainedModel``.
-        ValueError: unsupported architecture (with the reason where known: logit scaling, MoE auxiliary
-            loss), a forward that differs from the verified one, a loss without a fused form (focal, poly1:
-            use :func:`loss_function`), a forward already replaced by someone else (e.g. TRL), a non-Linear
-            LM head, or bad loss keywords.
-        NotImplementedError: a softcapped model (Gemma 2/3) with an infoloss build whose linear losses have
+        TypeError: if ``model`` is not a ``transformers.PreTrainedModel``; if ``loss`` is not a str or a
+            keyword is not one the loss takes.
+        ValueError: if the architecture is not supported (with the reason where known: logit scaling, MoE
+            auxiliary loss), its forward differs from the verified one, or was already replaced on the
+            instance (e.g. by TRL or Liger); if the LM head is not a plain ``nn.Linear``; if the loss has no
+            fused form (focal, poly1: use :func:`loss_function`); if ``chunk_size`` is not a positive int or
+            None; if a loss keyword is fixed by the contract or its value is rejected.
+        NotImplementedError: if the model softcaps its logits (Gemma 2/3) and this build's linear losses take
             no ``softcap``.
 
     Example:
@@ -653,11 +725,14 @@ def apply_infoloss(
         >>> cfg = LlamaConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
         ...                   intermediate_size=64, vocab_size=100)
         >>> model = apply_infoloss(LlamaForCausalLM(cfg), "min-ent", entropy_weight=0.1).train()
-        >>> ids = torch.randint(0, 100, (2, 8))
+        >>> _ = torch.nn.init.zeros_(model.lm_head.weight)  # logits 0: uniform, CE = H = log 100
+        >>> ids = torch.arange(16).reshape(2, 8)
         >>> out = model(input_ids=ids, labels=ids)
-        >>> out.logits is None, out.loss.shape, out.token_entropy.shape
-        (True, torch.Size([]), torch.Size([]))
+        >>> out.logits, round(out.loss.item(), 4), round(out.token_entropy.item(), 4)  # 1.1 log 100, log 100
+        (None, 5.0657, 4.6052)
         >>> out.loss.backward()
+        >>> model.lm_head.weight.grad.shape
+        torch.Size([100, 32])
     """
     if not isinstance(model, transformers.PreTrainedModel):
         raise TypeError(f"model must be a transformers PreTrainedModel, got {type(model).__name__}")
@@ -733,14 +808,22 @@ def apply_infoloss(
 def remove_infoloss(model: Any) -> Any:
     """Undo :func:`apply_infoloss`: the stock forward and the previous ``loss_function`` come back.
 
+    Args:
+        model: a model patched by :func:`apply_infoloss` (not a DDP / PEFT wrapper around it).
+
+    Returns:
+        ``model`` itself (unpatched).
+
     Raises:
-        ValueError: the model is not patched.
+        ValueError: if the model is not patched.
 
     Example:
         >>> from transformers import GPT2Config, GPT2LMHeadModel
-        >>> m = apply_infoloss(GPT2LMHeadModel(GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=50)), "ce")
-        >>> is_infoloss_patched(remove_infoloss(m))
-        False
+        >>> from infoloss.integrations.transformers import apply_infoloss, is_infoloss_patched, remove_infoloss
+        >>> cfg = GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=50, bos_token_id=0, eos_token_id=0)
+        >>> m = apply_infoloss(GPT2LMHeadModel(cfg), "ce")
+        >>> is_infoloss_patched(m), is_infoloss_patched(remove_infoloss(m))
+        (True, False)
     """
     patch = vars(model).get("_infoloss")
     if patch is None:
@@ -754,15 +837,33 @@ def remove_infoloss(model: Any) -> Any:
 
 
 def pop_token_entropy(model: nn.Module) -> float | None:
-    """Mean next-token entropy (nats) over the training tokens scored since the last call; resets the sums.
+    r"""Mean next-token entropy (nats) over the training tokens scored since the last call; resets the sums.
 
     Sums over every training-mode forward with labels of a model patched by :func:`apply_infoloss`
     (micro-batches of gradient accumulation included), all-reduced over ranks when ``torch.distributed`` is
-    initialized (so every rank must call it, as the Trainer's logging does). None if nothing was scored.
+    initialized (so every rank must call it, as the Trainer's logging does).
+
+    .. math:: \bar H = \frac{1}{n} \sum_{i=1}^{n} H(\operatorname{softmax}(z_i))
+
+    over the ``n`` scored (non-ignored) tokens of those forwards.
+
+    Args:
+        model: a model patched by :func:`apply_infoloss`, or a DDP / PEFT wrapper around one.
+
+    Returns:
+        The mean entropy as a float, or None if the model is not patched or nothing was scored.
 
     Example:
-        >>> pop_token_entropy(torch.nn.Linear(2, 2)) is None
-        True
+        >>> import torch
+        >>> from transformers import GPT2Config, GPT2LMHeadModel
+        >>> from infoloss.integrations.transformers import apply_infoloss, pop_token_entropy
+        >>> cfg = GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=50, bos_token_id=0, eos_token_id=0)
+        >>> m = apply_infoloss(GPT2LMHeadModel(cfg), "ce").train()
+        >>> _ = torch.nn.init.zeros_(m.lm_head.weight)  # logits 0: every token's entropy is log 50
+        >>> ids = torch.arange(6).reshape(1, 6)
+        >>> _ = m(input_ids=ids, labels=ids)
+        >>> round(pop_token_entropy(m), 4), pop_token_entropy(m)  # the second call: nothing scored since
+        (3.912, None)
     """
     inner = _unwrap(model)
     patch = getattr(inner, "_infoloss", None)
@@ -789,11 +890,17 @@ class TokenEntropyCallback(TrainerCallback):
     The console and ``trainer.state.log_history`` always get it.
 
     Example:
-        >>> cb = TokenEntropyCallback()
-        >>> logs = {"loss": 1.0}
-        >>> cb.on_log(None, None, None, logs=logs, model=torch.nn.Linear(2, 2))   # unpatched: nothing added
-        >>> logs
-        {'loss': 1.0}
+        >>> import torch
+        >>> from transformers import GPT2Config, GPT2LMHeadModel
+        >>> from infoloss.integrations.transformers import TokenEntropyCallback, apply_infoloss
+        >>> cfg = GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=50, bos_token_id=0, eos_token_id=0)
+        >>> m = apply_infoloss(GPT2LMHeadModel(cfg), "ce").train()
+        >>> _ = torch.nn.init.zeros_(m.lm_head.weight)  # logits 0: entropy log 50
+        >>> ids = torch.arange(6).reshape(1, 6)
+        >>> logs = {"loss": round(m(input_ids=ids, labels=ids).loss.item(), 4)}  # CE = log 50 as well
+        >>> TokenEntropyCallback().on_log(None, None, None, logs=logs, model=m)
+        >>> {k: round(v, 4) for k, v in logs.items()}
+        {'loss': 3.912, 'token_entropy': 3.912}
     """
 
     key = "token_entropy"
@@ -807,6 +914,16 @@ class TokenEntropyCallback(TrainerCallback):
         model: nn.Module | None = None,
         **kwargs: Any,
     ) -> None:
+        """Add ``token_entropy`` to ``logs`` (and to the last ``state.log_history`` entry) when it has a loss.
+
+        Args:
+            args: the ``TrainingArguments`` (unused).
+            state: the ``TrainerState``; its ``log_history[-1]`` gets the key when it is this log.
+            control: the ``TrainerControl`` (unused).
+            logs: the log dict, updated in place; nothing happens without a ``'loss'`` key.
+            model: the trained model (patched, or a DDP / PEFT wrapper around a patched one).
+            **kwargs: other callback keywords (unused).
+        """
         if logs is None or model is None or "loss" not in logs:
             return
         value = pop_token_entropy(model)
@@ -832,8 +949,20 @@ def _make_sft_trainer() -> type:
         patched model's ``token_entropy`` as TRL's ``entropy`` metric. TRL's ``mean_token_accuracy`` is not
         logged (it needs the logits).
 
+        Args:
+            *args: as ``trl.SFTTrainer``.
+            **kwargs: as ``trl.SFTTrainer``; ``compute_loss_func`` must be None.
+
         Raises:
-            ValueError: the model is not patched by :func:`apply_infoloss` (patch it before the trainer).
+            ValueError: if the model is not patched by :func:`apply_infoloss` (patch it before building the
+                trainer), or a ``compute_loss_func`` is given.
+
+        Example:
+            >>> from trl import SFTConfig  # doctest: +SKIP
+            >>> from infoloss.integrations.transformers import InfolossSFTTrainer, apply_infoloss
+            >>> model = apply_infoloss(model, "min-ent", entropy_weight=0.1)  # doctest: +SKIP
+            >>> trainer = InfolossSFTTrainer(model=model, args=SFTConfig("out"), train_dataset=ds)  # doctest: +SKIP
+            >>> trainer.train()  # doctest: +SKIP
         """
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
