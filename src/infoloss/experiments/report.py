@@ -227,6 +227,13 @@ def build_rows(
 def signed(x: float, digits: int) -> str:
     """Format ``x`` with a sign and ``digits`` decimals, never ``-0.00``.
 
+    Args:
+        x: the number.
+        digits: decimals.
+
+    Returns:
+        The text.
+
     Example:
         >>> signed(1.234, 2), signed(-0.001, 2)
         ('+1.23', '+0.00')
@@ -270,6 +277,12 @@ def _pm(s: Summary, digits: int) -> str:
 
 def metric_label(metric: str) -> str:
     """Return the column label of a metric key (accuracies get ``(%)``; other keys stay as they are).
+
+    Args:
+        metric: the metric key.
+
+    Returns:
+        The label.
 
     Example:
         >>> metric_label("test_acc"), metric_label("test_nll")
