@@ -10,9 +10,21 @@
 * Metrics and decisions: :func:`top1_accuracy`, :func:`mistake_severity`, :func:`average_cost`,
   :func:`hierarchical_distance_at_k`, :func:`expected_costs`, :func:`min_expected_cost_prediction`,
   :func:`argmax_prediction`.
-* Worked examples: the forum's animals and the Fashion-MNIST hierarchy.
+* Worked examples: four animals (:data:`ANIMAL_CLASSES`: horse, zebra, whale, shark; :func:`animal_hierarchy`,
+  :func:`animal_target_matrix`, :func:`animal_cost_matrix`) and a Fashion-MNIST class hierarchy
+  (:func:`fashion_mnist_hierarchy`, :func:`fashion_mnist_distance_matrix`, :func:`fashion_mnist_target_matrix`).
 
-See ``docs/bespoke.md``.
+The documentation's guide to these losses (``docs/bespoke.md``) says when to use which.
+
+Example:
+    >>> import torch
+    >>> from infoloss.bespoke import ExpectedCostLoss, animal_cost_matrix, min_expected_cost_prediction
+    >>> logits = torch.tensor([[2.0, 1.0, -1.0, -1.0]])  # horse, zebra, whale, shark
+    >>> loss_fn = ExpectedCostLoss(animal_cost_matrix())
+    >>> loss_fn(logits, torch.tensor([1]))  # true class zebra: p_horse + 2 (p_whale + p_shark)
+    tensor(0.8172)
+    >>> min_expected_cost_prediction(logits, animal_cost_matrix())
+    tensor([0])
 """
 
 from infoloss.bespoke.examples import (

@@ -125,7 +125,7 @@ def flatten_logits_and_target(
 def check_target_range(target: Tensor, num_classes: int, ignore_index: int, fn_name: str) -> Tensor:
     """Return the mask of non-ignored elements, raising if any other index is outside [0, C).
 
-    The range check reads values, so (as in the core) it runs on CPU tensors only: a CUDA call never
+    The range check reads values, so (as in :mod:`infoloss.functional`) it runs on CPU tensors only: a CUDA call never
     forces a device synchronisation, and torch's indexing kernels assert out-of-range labels there.
     """
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
