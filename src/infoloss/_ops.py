@@ -17,7 +17,8 @@ Implementation table (:func:`implementation`), by backend, device and target kin
 =============  ==========  =============  =========================================================
 backend        device      target         implementation
 =============  ==========  =============  =========================================================
-fused          cpu, eager  class indices  aten composition when M*C <= 16384 (per-call overhead dominates there)
+fused          cpu, eager  class indices  ``F.cross_entropy`` for a plain CE (no H/R term, no weights, nothing
+                                          ignored) when M*C <= 16384: per-call overhead is the cost there
 fused          cpu         any            C kernel (``_kernel.c``); eager chunked torch ops without a compiler
 fused          cuda/other  any            eager chunked torch ops (covered by the tests)
 triton         cuda        class indices  Triton kernel (opt-in until verified on a GPU); else eager
@@ -33,9 +34,12 @@ import torch
 from torch import Tensor
 
 from infoloss import _backend
-from infoloss._common import ENTROPY_OPTIONS, RowOptions, compute_dtype, tracing, xlogy_safe
+from infoloss._common import ENTROPY_OPTIONS, RowOptions, compute_dtype, sample_weights, tracing
 from infoloss._fused import _ckernel
 from infoloss._fused._rows import compute
+from infoloss._reduction import reduce_loss
+from infoloss._validation import REDUCTIONS as _REDUCTIONS
+from infoloss._validation import Flat, _flat_rows_fast
 
 __all__ = ["ce_family_rows", "entropy_rows", "implementation", "RowOptions"]
 
@@ -57,6 +61,7 @@ def implementation(
     fused: bool = False,
     numel: int | None = None,
     traced: bool | None = None,
+    plain_ce: bool = False,
 ) -> str:
     """The kernel that runs for ``(device, dtype, target kind)`` under the backend in effect.
 
@@ -79,8 +84,8 @@ def implementation(
             return "triton"
     if dev == "cpu" and (tracing() if traced is None else traced):
         return "auto"
-    if dev == "cpu" and not fused and not prob_target and numel is not None and numel <= SMALL_ELEMENTS:
-        return "aten"  # decided when the op runs (the first call builds the kernel: nothing to trace)
+    if dev == "cpu" and plain_ce and not fused and not prob_target and numel is not None and numel <= SMALL_ELEMENTS:
+        return "aten"
     if dev == "cpu" and _ckernel.available():
         return "ckernel"
     return "eager"
@@ -276,36 +281,178 @@ class _Rows(torch.autograd.Function):
         return (grad,) + none5
 
 
-# ----------------------------------------------------------------------------- small inputs: aten ops
-def _aten_rows(logits2d: Tensor, target: Tensor, weight: Tensor | None, opts: RowOptions) -> Tensor:
-    """The row loss of class-index targets as a few aten ops (autograd gives the gradient).
+# ------------------------------------------------------------------- CPU eager: the reduction fused in
+class _Reduced(torch.autograd.Function):
+    """Loss rows, gradient and reduction in one autograd node (CPU eager; no tracing, no CUDA).
 
-    Used for small CPU inputs in eager mode, where a call's cost is per-op overhead, not memory traffic:
-    the CE term is torch's own ``cross_entropy`` (weights, ignore_index, smoothing), H and R come from one
-    ``log_softmax`` (``R = -(L_o + p_y (L_y - L_o))`` for a one-hot target).
+    Forward runs the row kernel once and reduces: ``'none'`` reshapes, ``'sum'`` adds, ``'mean'`` adds rows
+    computed with the coefficients divided by ``denom`` (a Python number: on CPU reading the sum of the
+    sample weights costs no device synchronisation), so that the gradient buffer already is the gradient
+    of the mean. ``denom == 0`` gives 0 with zero gradients. Backward scales that buffer once, in place,
+    and not at all when the upstream gradient is 1 (``loss.backward()``). One node instead of a kernel
+    node plus two or three reduction nodes is what makes small batches cheap.
     """
-    dtype = compute_dtype(logits2d.dtype)
-    z = logits2d.to(dtype)
-    w = weight.to(dtype) if weight is not None else None
-    loss = torch.zeros(z.shape[0], dtype=dtype)
-    if opts.ce != 0:
-        ce = torch.nn.functional.cross_entropy(
-            z, target, weight=w, ignore_index=opts.ignore_index, reduction="none", label_smoothing=opts.label_smoothing
-        )
-        loss = ce * opts.ce
-    if opts.ent != 0 or opts.rev != 0:
-        logp = torch.log_softmax(z, 1)
-        p = logp.exp()
-        valid = target != opts.ignore_index
-        safe = torch.where(valid, target, torch.zeros_like(target))
-        s = valid.to(dtype) if w is None else torch.where(valid, w[safe], torch.zeros((), dtype=dtype))
-        if opts.ent != 0:
-            loss = loss + (opts.ent * s) * -xlogy_safe(p, logp).sum(1)
-        if opts.rev != 0:
-            ly, lo = opts.rev_logs(z.shape[1])
-            p_y = p.gather(1, safe.unsqueeze(1)).squeeze(1)
-            loss = loss + (opts.rev * s) * -(lo + p_y * (ly - lo))
-    return loss
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        logits2d: Tensor,
+        target: Tensor,
+        weight: Tensor | None,
+        spec: tuple[RowOptions, str, str, float, torch.Size, torch.dtype],
+    ) -> Tensor:
+        opts, impl, reduction, denom, out_shape, out_dtype = spec  # one argument: apply() inspects each
+        ctx.reduction = reduction
+        ctx.save_for_backward(logits2d, target, weight)
+        if reduction == "mean":
+            if not denom:  # nothing to average: 0, with zero gradients
+                ctx.grad = ctx.opts = None
+                return logits2d.new_zeros((), dtype=out_dtype)
+            opts = RowOptions(
+                opts.ignore_index,
+                opts.label_smoothing,
+                opts.ce / denom,
+                opts.ent / denom,
+                opts.rev / denom,
+                opts.rev_log_eps,
+            )
+        loss, grad = compute(logits2d.detach(), target, weight, opts, want_grad=True, impl=impl)
+        ctx.grad, ctx.opts, ctx.impl = grad, opts, impl
+        out = loss.reshape(out_shape) if reduction == "none" else loss.sum()
+        return out if out.dtype == out_dtype else out.to(out_dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        none3 = (None,) * 3
+        logits, target, weight = ctx.saved_tensors
+        if ctx.opts is None:
+            return (torch.zeros_like(logits),) + none3
+        grad = ctx.grad
+        if grad is None:  # a second backward through a retained graph: the first one handed the buffer over
+            grad = compute(logits.detach(), target, weight, ctx.opts, want_grad=True, impl=ctx.impl)[1]
+            assert grad is not None
+        ctx.grad = None
+        if ctx.reduction == "none":
+            rows_grad = grad_out.reshape(-1)
+        else:
+            rows_grad = grad_out.reshape(1).expand(grad.shape[0])
+        if torch.is_grad_enabled():  # create_graph=True: keep the graph link that raises on double backward
+            return (_scale(grad, rows_grad, logits),) + none3
+        if ctx.reduction == "none":
+            grad.mul_(rows_grad.to(grad.dtype).unsqueeze(1))
+        else:
+            scale = float(grad_out)
+            if scale != 1.0:
+                grad.mul_(scale)
+        return (grad,) + none3
+
+
+def _host_denominator(flat: Flat, weight: Tensor | None, ignore_index: int, reduction: str) -> float:
+    """The 'mean' denominator of docs/design.md as a Python number (CPU tensors only: no device sync)."""
+    if reduction != "mean":
+        return 1.0
+    rows = flat.logits2d.shape[0]
+    if flat.prob_target or (weight is None and flat.no_ignored):
+        return float(rows)
+    if weight is None:
+        return float((flat.target != ignore_index).sum())
+    dtype = compute_dtype(flat.logits2d.dtype)
+    return float(sample_weights(flat.target, weight, ignore_index, dtype, flat.logits2d.device).sum())
+
+
+def ce_family_loss(
+    flat: Flat, weight: Tensor | None, opts: RowOptions, reduction: str, out_dtype: torch.dtype
+) -> Tensor:
+    """The reduced CE-family loss of validated, flattened input (the body of every public CE-family loss).
+
+    ``reduction``: ``'none'`` (shape ``flat.out_shape``), ``'sum'``, or ``'mean'`` over the sample weights
+    (docs/design.md), returned in ``out_dtype``. CPU eager calls take one of two short paths (see the
+    module's table): torch's own ``F.cross_entropy`` for a plain small CE, or :class:`_Reduced`. Every
+    other call (CUDA, tracing, the reference backend, gradients w.r.t. targets or weights) composes
+    :func:`ce_family_rows` with :func:`infoloss._reduction.reduce_loss`, which never reads a device value.
+
+    Example:
+        >>> from infoloss._validation import flatten_input_target
+        >>> flat = flatten_input_target(torch.zeros(2, 4), torch.tensor([0, 3]), -100)
+        >>> ce_family_loss(flat, None, RowOptions(ent=1.0), "mean", torch.float32)
+        tensor(2.7726)
+    """
+    z = flat.logits2d
+    if (
+        z.is_cpu
+        and not flat.prob_target
+        and z.dtype in (torch.float32, torch.float64)
+        and _backend.get_backend() != "reference"
+        and not (weight is not None and weight.requires_grad)
+        and not tracing()
+    ):
+        if z.numel() <= SMALL_ELEMENTS and _plain_ce(flat, weight, opts):  # implementation() == "aten"
+            out = torch.nn.functional.cross_entropy(
+                z, flat.target, reduction=reduction, label_smoothing=opts.label_smoothing
+            )
+            if opts.ce != 1.0:
+                out = out * opts.ce
+            if reduction == "none":
+                out = out.reshape(flat.out_shape)
+            return out if out.dtype == out_dtype else out.to(out_dtype)
+        if z.requires_grad and torch.is_grad_enabled():
+            impl = "ckernel" if _ckernel.available() else "eager"
+            denom = _host_denominator(flat, weight, opts.ignore_index, reduction)
+            spec = (opts, impl, reduction, denom, flat.out_shape, out_dtype)
+            out = _Reduced.apply(z, flat.target, weight, spec)
+            return out
+    rows = ce_family_rows(z, flat.target, weight, opts)
+    denom_t: Tensor | int | None
+    if reduction != "mean":
+        denom_t = None
+    elif flat.prob_target:
+        denom_t = rows.shape[0]
+    else:
+        denom_t = sample_weights(flat.target, weight, opts.ignore_index, rows.dtype, rows.device).sum()
+    return reduce_loss(rows, denom_t, reduction, flat.out_shape, out_dtype)
+
+
+def plain_cross_entropy(
+    input: Tensor, target: Tensor, ignore_index: int, reduction: str, label_smoothing: float
+) -> Tensor | None:
+    """``F.cross_entropy`` itself for the commonest small call, or None (take the general path).
+
+    The call must be one whose value torch computes exactly as docs/design.md defines it, checked in a few
+    operations: CPU eager (N, C) float32/float64 logits with N*C <= ``SMALL_ELEMENTS``, (N,) int64 labels
+    all in ``[0, C)`` with none equal to ``ignore_index`` (torch's empty mean is NaN, infoloss's 0), a
+    float ``label_smoothing`` in [0, 1], the fused backend. At that size the cost of a call is its Python
+    and dispatch overhead, which this path keeps to one ``aminmax`` over the labels.
+
+    Example:
+        >>> plain_cross_entropy(torch.zeros(2, 4), torch.tensor([0, 3]), -100, "mean", 0.0)
+        tensor(1.3863)
+        >>> plain_cross_entropy(torch.zeros(2, 4), torch.tensor([0, -100]), -100, "mean", 0.0) is None
+        True
+    """
+    if not (
+        type(label_smoothing) is float
+        and 0.0 <= label_smoothing <= 1.0
+        and reduction in _REDUCTIONS
+        and type(input) is Tensor
+        and input.dim() == 2
+        and input.numel() <= SMALL_ELEMENTS
+        and input.dtype in (torch.float32, torch.float64)
+        and _backend.get_backend() != "reference"
+    ):
+        return None
+    flat = _flat_rows_fast(input, target, ignore_index)
+    if flat is None or not flat.no_ignored:
+        return None
+    return torch.nn.functional.cross_entropy(input, target, reduction=reduction, label_smoothing=label_smoothing)
+
+
+def _plain_ce(flat: Flat, weight: Tensor | None, opts: RowOptions) -> bool:
+    """Whether torch's ``F.cross_entropy`` computes this loss exactly as docs/design.md defines it.
+
+    Class-index targets, no entropy or reverse term, no class weights, and no ignored element (torch's
+    empty mean is NaN where infoloss's is 0): checked on CPU by :func:`flatten_input_target`.
+    """
+    return flat.no_ignored and weight is None and opts.ent == 0.0 and opts.rev == 0.0
 
 
 # ----------------------------------------------------------------------------------------- entry points
@@ -333,8 +480,6 @@ def ce_family_rows(
         numel=logits2d.numel(),
         traced=traced,
     )
-    if impl == "aten":
-        return _aten_rows(logits2d, target, weight, opts)
     if (
         impl == "reference"
         or (target.dtype.is_floating_point and target.requires_grad)

@@ -74,7 +74,7 @@ def check_floating(t: Tensor, name: str) -> None:
 
 def _cpu(t: Tensor) -> bool:
     """Whether value checks run for ``t``: a CPU tensor outside any tracing or functorch transform."""
-    return t.device.type == "cpu" and not tracing()
+    return t.is_cpu and not tracing()
 
 
 def check_ignore_index(ignore_index: int) -> int:
@@ -99,6 +99,7 @@ class Flat(NamedTuple):
     target: Tensor  # (M,) int64 class indices or (M, C) probabilities
     prob_target: bool
     out_shape: torch.Size  # shape of a 'none' result
+    no_ignored: bool = False  # class-index target checked on CPU: every entry a valid class, none ignored
 
 
 def class_dim(input: Tensor) -> int:
@@ -115,9 +116,13 @@ def to_rows(x: Tensor) -> Tensor:
 
 
 def none_shape(input: Tensor) -> torch.Size:
-    if input.dim() == 1:
+    """The shape of a ``reduction='none'`` result: ``input.shape`` without its class dim."""
+    shape = input.shape
+    if len(shape) == 1:
         return torch.Size([])
-    return torch.Size([input.shape[0], *input.shape[2:]])
+    if len(shape) == 2:
+        return shape[:1]
+    return torch.Size([shape[0], *shape[2:]])
 
 
 def check_weight(weight: Tensor | None, num_classes: int, input: Tensor) -> Tensor | None:
@@ -135,12 +140,43 @@ def check_weight(weight: Tensor | None, num_classes: int, input: Tensor) -> Tens
     return weight
 
 
+def _flat_rows_fast(input: Tensor, target: Tensor, ignore_index: int) -> Flat | None:
+    """The common call in few operations: CPU eager (N, C) floating logits and (N,) int64 labels in range.
+
+    Anything else (or any label outside ``[0, C)``) returns None and takes the full checks below, which
+    raise the errors; this path accepts exactly what they accept.
+    """
+    if not (
+        type(input) is Tensor
+        and type(target) is Tensor
+        and type(ignore_index) is int
+        and input.dim() == 2
+        and target.dim() == 1
+        and target.dtype == torch.int64
+        and input.dtype.is_floating_point
+        and input.is_cpu
+        and target.is_cpu
+    ):
+        return None
+    rows, num_classes = input.shape
+    if rows == 0 or num_classes == 0 or target.shape[0] != rows or tracing():
+        return None
+    lo_t, hi_t = torch.aminmax(target)
+    lo, hi = int(lo_t), int(hi_t)
+    if lo < 0 or hi >= num_classes:
+        return None
+    return Flat(input, target, False, input.shape[:1], not lo <= ignore_index <= hi)
+
+
 def flatten_input_target(input: Tensor, target: Tensor, ignore_index: int) -> Flat:
     """Validate (input, target) of a classification loss and flatten them to rows.
 
     ``input``: (C,), (N, C) or (N, C, d1, ...) floating logits. ``target``: integer class indices of shape
     ``input.shape`` without the class dim, or floating probabilities of ``input.shape``.
     """
+    flat = _flat_rows_fast(input, target, ignore_index)
+    if flat is not None:
+        return flat
     check_floating(input, "input")
     check_ignore_index(ignore_index)
     if not isinstance(target, Tensor):
@@ -176,8 +212,12 @@ def flatten_input_target(input: Tensor, target: Tensor, ignore_index: int) -> Fl
             f"class-index target must have shape {tuple(expected)} (input {tuple(input.shape)} without its class "
             f"dim), got {tuple(target.shape)}"
         )
-    flat_t = target.reshape(-1).long()
-    if _cpu(flat_t) and flat_t.numel():
+    flat_t = target if target.dim() == 1 and target.dtype == torch.int64 else target.reshape(-1).long()
+    if not (_cpu(flat_t) and flat_t.numel()):
+        return Flat(logits2d, flat_t, False, expected)
+    lo_t, hi_t = torch.aminmax(flat_t)  # one pass; the full masked check only when something is outside [0, C)
+    lo, hi = int(lo_t), int(hi_t)
+    if lo < 0 or hi >= num_classes:
         valid = flat_t != ignore_index
         bad = valid & ((flat_t < 0) | (flat_t >= num_classes))
         if bool(bad.any()):
@@ -185,4 +225,5 @@ def flatten_input_target(input: Tensor, target: Tensor, ignore_index: int) -> Fl
                 f"class index {int(flat_t[bad][0])} is out of range for {num_classes} classes "
                 f"(valid: 0..{num_classes - 1}, or ignore_index={ignore_index})"
             )
-    return Flat(logits2d, flat_t, False, expected)
+        return Flat(logits2d, flat_t, False, expected)
+    return Flat(logits2d, flat_t, False, expected, not lo <= ignore_index <= hi)

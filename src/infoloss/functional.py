@@ -102,8 +102,7 @@ def _ce_family(
         rev=rev_coef,
         rev_log_eps=rev_log_eps,
     )
-    rows = _ops.ce_family_rows(flat.logits2d, flat.target, weight, opts)
-    return _reduce_rows(rows, flat, weight, ignore_index, reduction, loss_dtype(input))
+    return _ops.ce_family_loss(flat, weight, opts, reduction, loss_dtype(input))
 
 
 def _reduce_elements(values: Tensor, reduction: str) -> Tensor:
@@ -225,6 +224,10 @@ def cross_entropy(
         >>> round(cross_entropy(logits, torch.tensor([0]), base=2).item(), 4)
         0.6016
     """
+    if weight is None and base is None:
+        fast = _ops.plain_cross_entropy(input, target, ignore_index, reduction, label_smoothing)
+        if fast is not None:
+            return fast
     return _ce_family(
         input,
         target,

@@ -32,12 +32,15 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
 from infoloss._diagnostics import warn_once
+
+if TYPE_CHECKING:
+    from infoloss._common import RowOptions
 
 _SOURCE = Path(__file__).with_name("_kernel.c")
 _FLAGS = ["-O3", "-fopenmp-simd", "-fno-math-errno", "-shared", "-fPIC"]
@@ -404,6 +407,54 @@ def rows(
         )
 
     _split(m, c, run)
+
+
+def rows_index(z: Tensor, y: Tensor, opts: RowOptions, loss: Tensor, grad: Tensor | None) -> None:
+    """:func:`rows` for the common call: no class weights, the options as a :class:`RowOptions`.
+
+    ``z`` (M, C) float32/float64 with unit class stride, ``y`` (M,) int64 contiguous, ``loss`` (M,) and
+    ``grad`` (M, C) (contiguous, or None) of z's dtype.
+    """
+    m, c = z.shape
+    if m == 0:
+        return
+    if m * c >= 1 << 16 and torch.get_num_threads() > 1:  # large: split over the pool
+        rows(
+            z,
+            y,
+            None,
+            ignore_index=opts.ignore_index,
+            label_smoothing=opts.label_smoothing,
+            ce=opts.ce,
+            ent=opts.ent,
+            rev=opts.rev,
+            rev_log_eps=opts.rev_log_eps,
+            loss=loss,
+            grad=grad,
+        )
+        return
+    assert _lib is not None
+    ly, lo = opts.rev_logs(c) if opts.rev != 0 else (0.0, 0.0)
+    fn = _lib.il_rows_f64 if z.dtype == torch.float64 else _lib.il_rows_f32
+    fn(
+        z.data_ptr(),
+        z.stride(0),
+        y.data_ptr(),
+        None,
+        m,
+        c,
+        opts.ignore_index,
+        opts.label_smoothing,
+        opts.ce,
+        opts.ent,
+        opts.rev,
+        lo,
+        ly,
+        float(c),
+        loss.data_ptr(),
+        None if grad is None else grad.data_ptr(),
+        0 if grad is None else grad.stride(0),
+    )
 
 
 def prob_rows(

@@ -185,6 +185,19 @@ def compute(
     (chunked torch ops) or ``"triton"``. The loss is float32 (float64 for float64 input); the gradient has
     the input's dtype. Runs outside autograd: callers wrap it (``infoloss._ops``).
     """
+    if (
+        impl == "ckernel"
+        and weight is None
+        and target.dtype == torch.int64
+        and logits2d.dtype in (torch.float32, torch.float64)
+        and logits2d.shape[1] > 0
+        and logits2d.stride(1) == 1
+        and target.is_contiguous()
+    ):  # the common small call, with no conversion to make: straight to the kernel
+        loss = torch.empty(logits2d.shape[0], dtype=logits2d.dtype)
+        grad = torch.empty_like(logits2d, memory_format=torch.contiguous_format) if want_grad else None
+        _ckernel.rows_index(logits2d, target, opts, loss, grad)
+        return loss, grad
     in_dtype = logits2d.dtype
     dtype = compute_dtype(in_dtype)
     rows, num_classes = logits2d.shape
