@@ -73,10 +73,6 @@ class TokenStats(NamedTuple):
     .. math::
         H_i = -\sum_c p_{ic} \log p_{ic}, \qquad \log p_{i y_i}, \qquad p_i = \operatorname{softmax}(W h_i + b)
 
-    Attributes:
-        entropy: ``H_i`` in nats, shape ``(N,)``; float32 (float64 for float64 input).
-        target_logprob: ``log p_{i, y_i}`` in nats, shape ``(N,)``; 0 on rows whose target is ``ignore_index``.
-
     Example:
         >>> import torch
         >>> from infoloss.linear import TokenStats
@@ -84,7 +80,9 @@ class TokenStats(NamedTuple):
         TokenStats(entropy=tensor([0.6931]), target_logprob=tensor([-0.6931]))
     """
 
+    #: ``H_i`` in nats, shape ``(N,)``; float32 (float64 for float64 input).
     entropy: Tensor
+    #: ``log p_{i, y_i}`` in nats, shape ``(N,)``; 0 on rows whose target is ``ignore_index``.
     target_logprob: Tensor
 
 

@@ -43,10 +43,6 @@ class TokenLogprobEntropy(NamedTuple):
     :class:`infoloss.TokenStats` (from the forward-only :func:`infoloss.linear_token_stats`) holds the same two
     values in the other order, as ``(entropy, target_logprob)``.
 
-    Attributes:
-        logprob: ``log p_{i, y_i}``, of the target's shape; 0 on ignored tokens.
-        entropy: ``H_i``, of the target's shape; 0 on ignored tokens.
-
     Example:
         >>> import torch
         >>> from infoloss.tokens import TokenLogprobEntropy
@@ -54,7 +50,9 @@ class TokenLogprobEntropy(NamedTuple):
         TokenLogprobEntropy(logprob=tensor([-0.6931]), entropy=tensor([0.6931]))
     """
 
+    #: ``log p_{i, y_i}``, of the target's shape; 0 on ignored tokens.
     logprob: Tensor
+    #: ``H_i``, of the target's shape; 0 on ignored tokens.
     entropy: Tensor
 
 
