@@ -380,13 +380,17 @@ def ce_family_loss(
     z = flat.logits2d
     if (
         z.is_cpu
-        and not flat.prob_target
-        and z.dtype in (torch.float32, torch.float64)
         and _backend.get_backend() != "reference"
         and not (weight is not None and weight.requires_grad)
+        and not (flat.prob_target and flat.target.requires_grad)
         and not tracing()
     ):
-        if z.numel() <= SMALL_ELEMENTS and _plain_ce(flat, weight, opts):  # implementation() == "aten"
+        if (
+            not flat.prob_target
+            and z.numel() <= SMALL_ELEMENTS
+            and z.dtype in (torch.float32, torch.float64)
+            and _plain_ce(flat, weight, opts)
+        ):  # implementation() == "aten"
             out = torch.nn.functional.cross_entropy(
                 z, flat.target, reduction=reduction, label_smoothing=opts.label_smoothing
             )

@@ -199,10 +199,9 @@ def flatten_input_target(input: Tensor, target: Tensor, ignore_index: int) -> Fl
                 f"probability target must have the input's shape {tuple(input.shape)}, got {tuple(target.shape)} "
                 "(class-index targets must have an integer dtype)"
             )
-        if _cpu(target) and target.numel():
+        if _cpu(target) and target.numel() and not bool(target.min() >= 0):  # one pass; min() propagates NaN
             bad = (target < 0) | torch.isnan(target)
-            if bool(bad.any()):
-                raise ValueError(f"probability target has a negative or NaN entry: {target[bad][0].item()!r}")
+            raise ValueError(f"probability target has a negative or NaN entry: {target[bad][0].item()!r}")
         return Flat(logits2d, to_rows(target), True, none_shape(input))
     if target.dtype == torch.bool or target.dtype.is_complex:
         raise TypeError(f"target must be integer class indices or floating probabilities, got {target.dtype}")
