@@ -161,7 +161,8 @@ def write_idx(path: str | Path, array: np.ndarray) -> None:
         array: uint8, int8, int16, int32, float32 or float64 array of at least one dimension.
 
     Raises:
-        KeyError: if the array's dtype is not one of those (e.g. int64).
+        TypeError: if the array's dtype is not one of those (e.g. int64); the message names it.
+        ValueError: if the array is 0-d (IDX needs at least one dimension).
         OSError: if the file cannot be written.
 
     Example:
@@ -173,7 +174,13 @@ def write_idx(path: str | Path, array: np.ndarray) -> None:
     """
     codes = {np.dtype(v).newbyteorder("="): k for k, v in _IDX_DTYPES.items()}
     a = np.asarray(array)
-    code = codes[a.dtype.newbyteorder("=")]
+    code = codes.get(a.dtype.newbyteorder("="))
+    if code is None:
+        raise TypeError(
+            f"write_idx cannot store dtype {a.dtype} (IDX supports uint8, int8, int16, int32, float32, float64)"
+        )
+    if a.ndim == 0:
+        raise ValueError("write_idx needs an array of at least one dimension, got a 0-d array")
     header = bytes([0, 0, code, a.ndim]) + np.asarray(a.shape, dtype=">u4").tobytes()
     body = a.astype(_IDX_DTYPES[code]).tobytes()
     opener = gzip.open if str(path).endswith(".gz") else open
