@@ -45,10 +45,25 @@ def _flat_scores(scores: Tensor, target: Tensor | None = None) -> Tensor:
     return scores.detach().movedim(cd, -1).reshape(-1, scores.shape[cd])
 
 
-def _predictions(prediction: Tensor, target: Tensor) -> Tensor:
+def _check_target(target: Tensor, ignore_index: int) -> None:
+    """TypeError unless ``target`` is an integer tensor of class indices and ``ignore_index`` an int."""
+    if not isinstance(target, Tensor):
+        raise TypeError(f"target must be an integer tensor of class indices, got {type(target).__name__}")
+    if target.dtype.is_floating_point or target.dtype.is_complex or target.dtype == torch.bool:
+        raise TypeError(f"target must be an integer tensor of class indices, got dtype {target.dtype}")
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
+        raise TypeError(f"ignore_index must be an int, got {type(ignore_index).__name__} {ignore_index!r}")
+
+
+def _predictions(prediction: Tensor, target: Tensor, ignore_index: int) -> Tensor:
     """Flat (M,) predicted indices from indices or scores."""
-    if not isinstance(target, Tensor) or target.dtype.is_floating_point:
-        raise TypeError("target must be an integer tensor of class indices")
+    _check_target(target, ignore_index)
+    if not isinstance(prediction, Tensor):
+        raise TypeError(
+            f"prediction must be a tensor (integer class indices or floating scores), got {type(prediction).__name__}"
+        )
+    if prediction.dtype.is_complex or prediction.dtype == torch.bool:
+        raise TypeError(f"prediction must be integer class indices or floating scores, got dtype {prediction.dtype}")
     if prediction.dtype.is_floating_point:
         return _flat_scores(prediction, target).argmax(-1)
     if prediction.shape != target.shape:
@@ -77,7 +92,7 @@ def _costed_pairs(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """(cost matrix, true, predicted) over the non-ignored elements, both index vectors range-checked."""
     k = _cost(cost_matrix, "cost_matrix")
-    pred = _predictions(prediction, target)
+    pred = _predictions(prediction, target, ignore_index)
     y = target.reshape(-1)
     keep = y != ignore_index
     y, pred = y[keep], pred[keep]
@@ -104,7 +119,8 @@ def top1_accuracy(prediction: Tensor, target: Tensor, *, ignore_index: int = -10
         0-d float32 tensor in [0, 1].
 
     Raises:
-        TypeError: if ``target`` is not an integer tensor.
+        TypeError: if ``prediction`` is not a tensor or has a bool/complex dtype, ``target`` is not an
+            integer tensor, or ``ignore_index`` is not an int.
         ValueError: if ``prediction``'s shape does not match ``target`` (indices: the same shape; scores:
             ``target``'s shape plus the class dim), or scores are 0-d.
 
@@ -114,7 +130,7 @@ def top1_accuracy(prediction: Tensor, target: Tensor, *, ignore_index: int = -10
         >>> top1_accuracy(torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0]]), torch.tensor([0, 1, 1]))
         tensor(0.6667)
     """
-    pred = _predictions(prediction, target)
+    pred = _predictions(prediction, target, ignore_index)
     y = target.reshape(-1)
     keep = y != ignore_index
     n = int(keep.sum())
@@ -143,7 +159,8 @@ def average_cost(prediction: Tensor, target: Tensor, cost_matrix: Tensor, *, ign
         element.
 
     Raises:
-        TypeError: if ``target`` is not an integer tensor, or ``cost_matrix`` is not a real tensor / nested
+        TypeError: if ``prediction`` is not a tensor or has a bool/complex dtype, ``target`` is not an
+            integer tensor, ``ignore_index`` is not an int, or ``cost_matrix`` is not a real tensor / nested
             sequence.
         ValueError: if the shapes do not match, ``cost_matrix`` is not square or has a NaN/inf entry, or a
             (non-ignored) target or predicted index is outside ``0..C-1``.
@@ -186,7 +203,8 @@ def mistake_severity(prediction: Tensor, target: Tensor, cost_matrix: Tensor, *,
         0-d tensor of the cost matrix's floating dtype; 0 when there is no mistake.
 
     Raises:
-        TypeError: if ``target`` is not an integer tensor, or ``cost_matrix`` is not a real tensor / nested
+        TypeError: if ``prediction`` is not a tensor or has a bool/complex dtype, ``target`` is not an
+            integer tensor, ``ignore_index`` is not an int, or ``cost_matrix`` is not a real tensor / nested
             sequence.
         ValueError: if the shapes do not match, ``cost_matrix`` is not square or has a NaN/inf entry, or a
             (non-ignored) target or predicted index is outside ``0..C-1``.
@@ -232,11 +250,12 @@ def hierarchical_distance_at_k(
         0-d tensor of the distance matrix's floating dtype; 0 when there is no element.
 
     Raises:
-        TypeError: if ``scores`` is not a floating tensor, or ``distance_matrix`` is not a real tensor /
-            nested sequence.
+        TypeError: if ``scores`` is not a floating tensor, ``target`` is not an integer tensor,
+            ``distance_matrix`` is not a real tensor / nested sequence, or ``k`` or ``ignore_index`` is not
+            an int.
         ValueError: if ``scores`` is 0-d, ``target``'s shape does not match, ``distance_matrix`` is not
-            square, has a NaN/inf entry or does not have ``C`` classes, ``k`` is not an int in ``[1, C]``,
-            or a (non-ignored) target is outside ``0..C-1``.
+            square, has a NaN/inf entry or does not have ``C`` classes, ``k`` is not in ``[1, C]``, or a
+            (non-ignored) target is outside ``0..C-1``.
 
     Example:
         >>> import torch
@@ -253,11 +272,14 @@ def hierarchical_distance_at_k(
           CVPR 2020. https://arxiv.org/abs/1912.09393
     """
     dist = _cost(distance_matrix, "distance_matrix")
+    _check_target(target, ignore_index)
     flat = _flat_scores(scores, target)
     c = flat.shape[-1]
     if c != dist.shape[0]:
         raise ValueError(f"distance_matrix is {dist.shape[0]} x {dist.shape[0]} but scores have {c} classes")
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= c:
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise TypeError(f"k must be an int in [1, {c}], got {type(k).__name__} {k!r}")
+    if not 1 <= k <= c:
         raise ValueError(f"k must be an int in [1, {c}], got {k!r}")
     y = target.reshape(-1)
     keep = y != ignore_index
