@@ -697,7 +697,9 @@ def _family(
     check_reduction(reduction)
     label_smoothing = check_label_smoothing(label_smoothing)
     ignore_index = _check_index(ignore_index, "ignore_index")
-    if chunk_size is not None and (isinstance(chunk_size, bool) or _check_index(chunk_size, "chunk_size") < 1):
+    if isinstance(chunk_size, bool):
+        raise TypeError(f"chunk_size must be a positive int or None, got bool {chunk_size!r}")
+    if chunk_size is not None and _check_index(chunk_size, "chunk_size") < 1:
         raise ValueError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
     cap = 0.0 if softcap is None else _positive(softcap, "softcap")
     temperature = _positive(temperature, "temperature")
@@ -797,11 +799,12 @@ def linear_cross_entropy(
     Raises:
         TypeError: if hidden, weight or bias is not a floating tensor; if their dtypes differ outside
             autocast; if target is not a tensor or has a bool/complex dtype; if ignore_index or chunk_size is
-            not an int; if base, label_smoothing, softcap or temperature is not a number.
+            not an int (or chunk_size is a bool);
+            if base, label_smoothing, softcap or temperature is not a number.
         ValueError: if hidden is 0-dim; if weight is not ``(V, H)`` with hidden's H, or V = 0; if bias is not
             ``(V,)``; if weight, bias or target is on another device than hidden; if target's shape does not
             match; if a probability target requires grad; if reduction is unknown, label_smoothing is outside
-            [0, 1], chunk_size is < 1 or a bool, softcap or temperature is not a finite number > 0, or base is
+            [0, 1], chunk_size is < 1, softcap or temperature is not a finite number > 0, or base is
             not a finite number > 0 and != 1; for CPU tensors in eager mode, also if a class index is out of
             range or a probability is negative or NaN.
         RuntimeError: on double backward (``create_graph=True``).
@@ -903,12 +906,13 @@ def linear_min_entropy_loss(
     Raises:
         TypeError: if hidden, weight or bias is not a floating tensor; if their dtypes differ outside
             autocast; if target is not a tensor or has a bool/complex dtype; if ignore_index or chunk_size is
-            not an int; if a weight, base, label_smoothing, softcap or temperature is not a number.
+            not an int (or chunk_size is a bool);
+            if a weight, base, label_smoothing, softcap or temperature is not a number.
         ValueError: if hidden is 0-dim; if weight is not ``(V, H)`` with hidden's H, or V = 0; if bias is not
             ``(V,)``; if weight, bias or target is on another device than hidden; if target's shape does not
             match; if a probability target requires grad; if a weight is not finite, a base is not a finite
-            number > 0 and != 1, reduction is unknown, label_smoothing is outside [0, 1], chunk_size is < 1 or
-            a bool, or softcap or temperature is not a finite number > 0; for CPU tensors in eager mode, also
+            number > 0 and != 1, reduction is unknown, label_smoothing is outside [0, 1], chunk_size is < 1,
+            or softcap or temperature is not a finite number > 0; for CPU tensors in eager mode, also
             if a class index is out of range or a probability is negative or NaN.
         RuntimeError: on double backward (``create_graph=True``).
 
@@ -1011,12 +1015,13 @@ def linear_mixed_entropy_loss(
     Raises:
         TypeError: if hidden, weight or bias is not a floating tensor; if their dtypes differ outside
             autocast; if target is not a tensor or has a bool/complex dtype; if ignore_index or chunk_size is
-            not an int; if a weight, base, eps, label_smoothing, softcap or temperature is not a number.
+            not an int (or chunk_size is a bool);
+            if a weight, base, eps, label_smoothing, softcap or temperature is not a number.
         ValueError: if eps is not in (0, 1); if hidden is 0-dim; if weight is not ``(V, H)`` with hidden's H,
             or V = 0; if bias is not ``(V,)``; if weight, bias or target is on another device than hidden; if
             target's shape does not match; if a probability target requires grad; if a weight is not finite,
             a base is not a finite number > 0 and != 1, reduction is unknown, label_smoothing is outside
-            [0, 1], chunk_size is < 1 or a bool, or softcap or temperature is not a finite number > 0; for CPU
+            [0, 1], chunk_size is < 1, or softcap or temperature is not a finite number > 0; for CPU
             tensors in eager mode, also if a class index is out of range or a probability is negative or NaN.
         RuntimeError: on double backward (``create_graph=True``).
 
@@ -1095,10 +1100,10 @@ def linear_token_stats(
     Raises:
         TypeError: if hidden, weight or bias is not a floating tensor; if hidden and weight dtypes differ; if
             target is not a tensor, is floating (a probability target), or has a bool/complex dtype; if
-            ignore_index is not an int.
+            ignore_index is not an int; if chunk_size is not an int or None (a bool included).
         ValueError: if hidden is not 2-D; if weight is not ``(V, H)`` with hidden's H; if bias is not
             ``(V,)``; if target is not ``(N,)``; if weight, bias or target is on another device than hidden;
-            if a class index is out of range; if chunk_size is not a positive int or None.
+            if a class index is out of range; if chunk_size is < 1.
 
     Example:
         >>> import torch
@@ -1118,8 +1123,10 @@ def linear_token_stats(
         raise ValueError(f"hidden must be (N, H), got shape {tuple(hidden.shape)}")
     if weight.dim() != 2 or weight.shape[1] != hidden.shape[1]:
         raise ValueError(f"weight must be (V, H) with H={hidden.shape[1]}, got shape {tuple(weight.shape)}")
-    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
-        raise ValueError(f"bias must be (V,) with V={weight.shape[0]}, got shape {tuple(bias.shape)}")
+    if bias is not None:
+        check_floating(bias, "bias")
+        if tuple(bias.shape) != (weight.shape[0],):
+            raise ValueError(f"bias must be (V,) with V={weight.shape[0]}, got shape {tuple(bias.shape)}")
     ignore_index = _check_index(ignore_index, "ignore_index")
     if isinstance(target, Tensor) and target.dtype.is_floating_point:
         raise TypeError("linear_token_stats needs class-index targets (an integer tensor)")

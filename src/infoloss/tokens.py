@@ -114,11 +114,12 @@ def token_logprob_entropy(
     Raises:
         TypeError: if hidden, weight or bias is not a floating tensor; if hidden and weight dtypes differ; if
             target is not a tensor, is floating (a probability target) or has a bool/complex dtype; if
-            temperature is not a number or ignore_index is not an int.
+            temperature is not a number or ignore_index is not an int; if chunk_size is not an int or None (a
+            bool included).
         ValueError: if hidden is 0-dim; if weight is not ``(V, H)`` with hidden's H; if bias is not ``(V,)``;
             if target's shape is not hidden's leading shape; if weight, bias or target is on another device
-            than hidden; if temperature is not a finite number > 0; if chunk_size is not a positive int or
-            None; if a class index is out of range (or, with a group, the target differs across ranks); if
+            than hidden; if temperature is not a finite number > 0; if chunk_size is < 1; if a class index is
+            out of range (or, with a group, the target differs across ranks); if
             this process is not a member of ``group``.
         RuntimeError: if ``group`` is given but ``torch.distributed`` is not initialized; on double backward
             (``create_graph=True``).
@@ -211,10 +212,11 @@ def token_logprob_entropy_from_logits(
 
     Raises:
         TypeError: if logits is not a floating tensor, or is a DTensor; if target is not a tensor, is floating
-            or has a bool/complex dtype; if temperature is not a number or ignore_index is not an int.
+            or has a bool/complex dtype; if temperature is not a number or ignore_index is not an int; if
+            chunk_size is not an int or None (a bool included).
         ValueError: if logits is 0-dim; if target's shape is not the logits' leading shape; if target is on
-            another device; if temperature is not a finite number > 0; if chunk_size is not a positive int or
-            None; if a class index is out of range (or, with a group, the target differs across ranks); if
+            another device; if temperature is not a finite number > 0; if chunk_size is < 1; if a class index is
+            out of range (or, with a group, the target differs across ranks); if
             this process is not a member of ``group``.
         RuntimeError: if ``group`` is given but ``torch.distributed`` is not initialized; on double backward
             (``create_graph=True``).

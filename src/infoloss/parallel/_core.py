@@ -517,8 +517,12 @@ def rows_per_chunk(vocab: int, chunk_size: int | None, elements: int) -> int:
 
 
 def check_chunk_size(chunk_size: int | None) -> None:
-    """ValueError unless ``chunk_size`` is None or a positive int (not a bool)."""
-    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
+    """TypeError unless ``chunk_size`` is None or an int (not a bool); ValueError if it is < 1."""
+    if chunk_size is None:
+        return
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int):
+        raise TypeError(f"chunk_size must be a positive int or None, got {type(chunk_size).__name__} {chunk_size!r}")
+    if chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
 
 

@@ -166,12 +166,13 @@ def vocab_parallel_linear_cross_entropy(
 
     Raises:
         TypeError: if hidden, local_weight or bias is not a floating tensor; if hidden and local_weight dtypes
-            differ; if target is not a tensor or has a bool/complex dtype; if ignore_index is not an int; if a
+            differ; if target is not a tensor or has a bool/complex dtype; if ignore_index is not an int, or chunk_size
+            is not an int or None (a bool included); if a
             numeric option (label_smoothing, base, softcap, temperature) is not a number.
         ValueError: before any collective: if hidden is 0-dim; if local_weight is not ``(V_r, H)`` with hidden's H;
             if bias is not ``(V_r,)``; if target's shape does not match; if a tensor is on another device than
-            hidden; if reduction is unknown, label_smoothing is outside [0, 1], chunk_size is not a positive int or
-            None, softcap or temperature is not a finite number > 0, or base is not a finite number > 0 and != 1; if
+            hidden; if reduction is unknown, label_smoothing is outside [0, 1], chunk_size is < 1,
+            softcap or temperature is not a finite number > 0, or base is not a finite number > 0 and != 1; if
             this process is not a member of ``group``. On every rank, after the all-gather: if a class index is out
             of range (or the target differs across ranks), or a probability is negative or NaN.
         RuntimeError: if ``torch.distributed`` is not initialized; on double backward (``create_graph=True``).
@@ -281,12 +282,13 @@ def vocab_parallel_linear_min_entropy_loss(
 
     Raises:
         TypeError: if hidden, local_weight or bias is not a floating tensor; if hidden and local_weight dtypes
-            differ; if target is not a tensor or has a bool/complex dtype; if ignore_index is not an int; if a
+            differ; if target is not a tensor or has a bool/complex dtype; if ignore_index is not an int, or chunk_size
+            is not an int or None (a bool included); if a
             numeric option (a weight, base, label_smoothing, softcap, temperature) is not a number.
         ValueError: before any collective: if hidden is 0-dim; if local_weight is not ``(V_r, H)`` with hidden's H;
             if bias is not ``(V_r,)``; if target's shape does not match; if a tensor is on another device than
-            hidden; if reduction is unknown, label_smoothing is outside [0, 1], chunk_size is not a positive int or
-            None, softcap or temperature is not a finite number > 0, or a weight is not finite or a base is not a
+            hidden; if reduction is unknown, label_smoothing is outside [0, 1], chunk_size is < 1,
+            softcap or temperature is not a finite number > 0, or a weight is not finite or a base is not a
             finite number > 0 and != 1; if this process is not a member of ``group``. On every rank, after the
             all-gather: if a class index is out of range (or the target differs across ranks), or a probability is
             negative or NaN.
@@ -392,12 +394,13 @@ def vocab_parallel_linear_mixed_entropy_loss(
 
     Raises:
         TypeError: if hidden, local_weight or bias is not a floating tensor; if hidden and local_weight dtypes
-            differ; if target is not a tensor or has a bool/complex dtype; if ignore_index is not an int; if a
+            differ; if target is not a tensor or has a bool/complex dtype; if ignore_index is not an int, or chunk_size
+            is not an int or None (a bool included); if a
             numeric option (a weight, base, eps, label_smoothing, softcap, temperature) is not a number.
         ValueError: before any collective: if hidden is 0-dim; if local_weight is not ``(V_r, H)`` with hidden's H;
             if bias is not ``(V_r,)``; if target's shape does not match; if a tensor is on another device than
-            hidden; if reduction is unknown, label_smoothing is outside [0, 1], chunk_size is not a positive int or
-            None, softcap or temperature is not a finite number > 0, or a weight is not finite, a base is not a
+            hidden; if reduction is unknown, label_smoothing is outside [0, 1], chunk_size is < 1,
+            softcap or temperature is not a finite number > 0, or a weight is not finite, a base is not a
             finite number > 0 and != 1, or eps is not in (0, 1); if this process is not a member of ``group``. On
             every rank, after the all-gather: if a class index is out of range (or the target differs across ranks),
             or a probability is negative or NaN.

@@ -128,11 +128,12 @@ def vocab_parallel_cross_entropy(
 
     Raises:
         TypeError: if the logits or weight is not a floating tensor; if target is not a tensor or has a bool/complex
-            dtype; if target or weight is a DTensor while the logits are not; if ignore_index is not an int; if a
+            dtype; if target or weight is a DTensor while the logits are not; if ignore_index is not an int, or
+            chunk_size is not an int or None (a bool included); if a
             numeric option (label_smoothing, base) is not a number.
         ValueError: before any collective: if the logits are not 2-D; if target or weight has the wrong shape or
-            device; if reduction is unknown, label_smoothing is outside [0, 1], chunk_size is not a positive int or
-            None, or base is not a finite number > 0 and != 1; for a DTensor input, if its mesh is not 1-D, it is
+            device; if reduction is unknown, label_smoothing is outside [0, 1], chunk_size is < 1,
+            or base is not a finite number > 0 and != 1; for a DTensor input, if its mesh is not 1-D, it is
             not ``Shard(1)``, ``group`` is not its mesh's group, or target/weight is placed differently; if this
             process is not a member of ``group``. On every rank, after the all-gather: if a class index is out of
             range (or the target differs across ranks), or a probability is negative or NaN.
@@ -230,11 +231,12 @@ def vocab_parallel_min_entropy_loss(
 
     Raises:
         TypeError: if the logits or weight is not a floating tensor; if target is not a tensor or has a bool/complex
-            dtype; if target or weight is a DTensor while the logits are not; if ignore_index is not an int; if a
+            dtype; if target or weight is a DTensor while the logits are not; if ignore_index is not an int, or
+            chunk_size is not an int or None (a bool included); if a
             numeric option (a weight, base or label_smoothing) is not a number.
         ValueError: before any collective: if the logits are not 2-D; if target or weight has the wrong shape or
-            device; if reduction is unknown, label_smoothing is outside [0, 1], chunk_size is not a positive int or
-            None, a weight is not finite, or a base is not a finite number > 0 and != 1; for a DTensor input, if its
+            device; if reduction is unknown, label_smoothing is outside [0, 1], chunk_size is < 1,
+            a weight is not finite, or a base is not a finite number > 0 and != 1; for a DTensor input, if its
             mesh is not 1-D, it is not ``Shard(1)``, ``group`` is not its mesh's group, or target/weight is placed
             differently; if this process is not a member of ``group``. On every rank, after the all-gather: if a
             class index is out of range (or the target differs across ranks), or a probability is negative or NaN.
@@ -330,11 +332,12 @@ def vocab_parallel_mixed_entropy_loss(
 
     Raises:
         TypeError: if the logits or weight is not a floating tensor; if target is not a tensor or has a bool/complex
-            dtype; if target or weight is a DTensor while the logits are not; if ignore_index is not an int; if a
+            dtype; if target or weight is a DTensor while the logits are not; if ignore_index is not an int, or
+            chunk_size is not an int or None (a bool included); if a
             numeric option (a weight, base, eps or label_smoothing) is not a number.
         ValueError: before any collective: if the logits are not 2-D; if target or weight has the wrong shape or
-            device; if reduction is unknown, label_smoothing is outside [0, 1], chunk_size is not a positive int or
-            None, a weight is not finite, a base is not a finite number > 0 and != 1, or eps is not in (0, 1); for a
+            device; if reduction is unknown, label_smoothing is outside [0, 1], chunk_size is < 1,
+            a weight is not finite, a base is not a finite number > 0 and != 1, or eps is not in (0, 1); for a
             DTensor input, if its mesh is not 1-D, it is not ``Shard(1)``, ``group`` is not its mesh's group, or
             target/weight is placed differently; if this process is not a member of ``group``. On every rank, after
             the all-gather: if a class index is out of range (or the target differs across ranks), or a probability
@@ -406,9 +409,10 @@ def vocab_parallel_entropy(
         Shape ``(N,)`` (``'none'``) or a scalar, in the logits' dtype, the same on every rank.
 
     Raises:
-        TypeError: if the logits are not a floating tensor; if base is not a number.
+        TypeError: if the logits are not a floating tensor; if base is not a number; if chunk_size is not an int or
+            None (a bool included).
         ValueError: if the logits are not 2-D; if reduction is unknown, base is not a finite number > 0 and != 1, or
-            chunk_size is not a positive int or None; for a DTensor input, if its mesh is not 1-D, it is not
+            chunk_size is < 1; for a DTensor input, if its mesh is not 1-D, it is not
             ``Shard(1)``, or ``group`` is not its mesh's group; if this process is not a member of ``group``.
         RuntimeError: if ``torch.distributed`` is not initialized (and the input is not a DTensor); on double
             backward (``create_graph=True``).
