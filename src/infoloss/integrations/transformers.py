@@ -709,12 +709,12 @@ def apply_infoloss(
 
     Raises:
         TypeError: if ``model`` is not a ``transformers.PreTrainedModel``; if ``loss`` is not a str or a
-            keyword is not one the loss takes.
+            keyword is not one the loss takes; if ``chunk_size`` is not an int or None (a bool included).
         ValueError: if the architecture is not supported (with the reason where known: logit scaling, MoE
             auxiliary loss), its forward differs from the verified one, or was already replaced on the
             instance (e.g. by TRL or Liger); if the LM head is not a plain ``nn.Linear``; if the loss has no
-            fused form (focal, poly1: use :func:`loss_function`); if ``chunk_size`` is not a positive int or
-            None; if a loss keyword is fixed by the contract or its value is rejected.
+            fused form (focal, poly1: use :func:`loss_function`); if ``chunk_size`` is < 1; if a loss
+            keyword is fixed by the contract or its value is rejected.
         NotImplementedError: if the model softcaps its logits (Gemma 2/3) and this build's linear losses take
             no ``softcap``.
 
@@ -780,7 +780,9 @@ def apply_infoloss(
             f"loss {fn.name!r} has no fused linear form; apply_infoloss takes {', '.join(fused)} "
             f"(use model.loss_function = loss_function({fn.name!r}) for the others)"
         )
-    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)):
+        raise TypeError(f"chunk_size must be a positive int or None, got {type(chunk_size).__name__} {chunk_size!r}")
+    if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive int or None, got {chunk_size!r}")
     patch = _Patch(
         loss=fn,
