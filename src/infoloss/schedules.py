@@ -11,9 +11,17 @@ from __future__ import annotations
 
 import math
 
+from infoloss._validation import check_finite_number
+
 __all__ = ["regularizer_weight"]
 
 _KINDS = ("constant", "linear", "cosine")
+
+
+def _check_int(value: object, name: str) -> None:
+    """TypeError unless ``value`` is an int (a bool is not)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
 
 
 def regularizer_weight(
@@ -48,10 +56,14 @@ def regularizer_weight(
     Returns:
         The weight, a Python float.
 
+    Every argument is checked on every call, so a bad setup fails at epoch 0, not once warm-up ends.
+
     Raises:
-        ValueError: if ``epoch < 0``, ``warmup_epochs < 0``, ``decay`` is not one of the three names, or
-            (for an epoch past the warm-up) ``decay`` is ``'linear'``/``'cosine'`` and ``total_epochs`` is
-            None or ``<= warmup_epochs``.
+        TypeError: if ``epoch``, ``warmup_epochs`` or (when given) ``total_epochs`` is not an int (a bool
+            included), ``peak`` or ``final`` is not a number, or ``decay`` is not a str.
+        ValueError: if ``epoch < 0``, ``warmup_epochs < 0``, ``total_epochs < 1``, ``peak`` or ``final``
+            is not finite, ``decay`` is not one of the three names, or ``decay`` is ``'linear'``/``'cosine'``
+            and ``total_epochs`` is None or ``<= warmup_epochs``.
 
     Example:
         >>> from infoloss.schedules import regularizer_weight
@@ -62,18 +74,31 @@ def regularizer_weight(
         >>> [round(regularizer_weight(e, peak=1.0, total_epochs=5, decay="cosine"), 4) for e in range(5)]
         [1.0, 0.8536, 0.5, 0.1464, 0.0]
     """
+    _check_int(epoch, "epoch")
+    _check_int(warmup_epochs, "warmup_epochs")
+    if total_epochs is not None:
+        _check_int(total_epochs, "total_epochs")
+    peak = check_finite_number(peak, "peak")
+    final = check_finite_number(final, "final")
+    if not isinstance(decay, str):
+        raise TypeError(f"decay must be a str, one of {_KINDS}, got {type(decay).__name__} {decay!r}")
     if epoch < 0:
         raise ValueError(f"epoch must be >= 0, got {epoch}")
     if warmup_epochs < 0:
         raise ValueError(f"warmup_epochs must be >= 0, got {warmup_epochs}")
+    if total_epochs is not None and total_epochs < 1:
+        raise ValueError(f"total_epochs must be >= 1 or None, got {total_epochs}")
     if decay not in _KINDS:
         raise ValueError(f"decay must be one of {_KINDS}, got {decay!r}")
+    if decay != "constant" and (total_epochs is None or total_epochs <= warmup_epochs):
+        raise ValueError(
+            f"decay={decay!r} needs total_epochs > warmup_epochs, got total_epochs={total_epochs}, "
+            f"warmup_epochs={warmup_epochs}"
+        )
     if epoch < warmup_epochs:
         return peak * (epoch + 1) / warmup_epochs
-    if decay == "constant":
+    if decay == "constant" or total_epochs is None:
         return peak
-    if total_epochs is None or total_epochs <= warmup_epochs:
-        raise ValueError(f"decay={decay!r} needs total_epochs > warmup_epochs, got {total_epochs}")
     span = max(total_epochs - warmup_epochs - 1, 1)
     t = min((epoch - warmup_epochs) / span, 1.0)
     f = 1.0 - t if decay == "linear" else 0.5 * (1.0 + math.cos(math.pi * t))
