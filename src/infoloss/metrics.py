@@ -72,17 +72,22 @@ def _work_dtype(t: Tensor) -> torch.dtype:
 
 
 def _check(logits: Tensor, target: Tensor | None, name: str) -> None:
-    """Raise ValueError unless ``logits`` is floating (N, C) and ``target`` (if given) int (N,) in range."""
-    if not isinstance(logits, Tensor) or logits.dim() != 2 or not logits.is_floating_point():
-        shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
-        raise ValueError(f"{name}: logits must be a floating (N, C) tensor, got {shape}")
+    """Check that ``logits`` is floating (N, C) and ``target`` (if given) int64/int32 (N,) in range.
+
+    TypeError for a wrong type or dtype, ValueError for a wrong shape or an out-of-range target.
+    """
+    if not isinstance(logits, Tensor) or not logits.is_floating_point():
+        what = f"dtype {logits.dtype}" if isinstance(logits, Tensor) else type(logits).__name__
+        raise TypeError(f"{name}: logits must be a floating (N, C) tensor, got {what}")
+    if logits.dim() != 2:
+        raise ValueError(f"{name}: logits must be a floating (N, C) tensor, got shape {tuple(logits.shape)}")
     if target is None:
         return
-    if not isinstance(target, Tensor) or target.dim() != 1 or target.dtype not in (torch.int64, torch.int32):
-        raise ValueError(
-            f"{name}: target must be an int64 (N,) tensor of class indices, got "
-            f"{tuple(target.shape) if isinstance(target, Tensor) else type(target).__name__}"
-        )
+    if not isinstance(target, Tensor) or target.dtype not in (torch.int64, torch.int32):
+        what = f"dtype {target.dtype}" if isinstance(target, Tensor) else type(target).__name__
+        raise TypeError(f"{name}: target must be an int64 or int32 (N,) tensor of class indices, got {what}")
+    if target.dim() != 1:
+        raise ValueError(f"{name}: target must be a 1-D (N,) tensor of class indices, got shape {tuple(target.shape)}")
     if target.shape[0] != logits.shape[0]:
         raise ValueError(f"{name}: logits have {logits.shape[0]} rows but target has {target.shape[0]}")
     if target.numel() and (int(target.min()) < 0 or int(target.max()) >= logits.shape[1]):
@@ -111,8 +116,9 @@ def accuracy(logits: Tensor, target: Tensor) -> Tensor:
         0-dim tensor in [0, 1], float64 (float32 on MPS); NaN for ``N = 0``.
 
     Raises:
-        ValueError: if ``logits`` is not a floating 2-D tensor, ``target`` is not a 1-D int64/int32 tensor
-            with ``N`` entries, or a target lies outside ``0..C-1``.
+        TypeError: if ``logits`` is not a floating tensor, or ``target`` is not an int64/int32 tensor.
+        ValueError: if ``logits`` is not 2-D, ``target`` is not 1-D with ``N`` entries, or a target lies
+            outside ``0..C-1``.
 
     Example:
         >>> import torch
@@ -138,8 +144,9 @@ def nll(logits: Tensor, target: Tensor) -> Tensor:
         0-dim tensor in nats, float64 (float32 on MPS); NaN for ``N = 0``.
 
     Raises:
-        ValueError: if ``logits`` is not a floating 2-D tensor, ``target`` is not a 1-D int64/int32 tensor
-            with ``N`` entries, or a target lies outside ``0..C-1``.
+        TypeError: if ``logits`` is not a floating tensor, or ``target`` is not an int64/int32 tensor.
+        ValueError: if ``logits`` is not 2-D, ``target`` is not 1-D with ``N`` entries, or a target lies
+            outside ``0..C-1``.
 
     Example:
         >>> import torch
@@ -168,7 +175,8 @@ def predictive_entropy(logits: Tensor, target: Tensor | None = None) -> Tensor:
         0-dim tensor in ``[0, log C]``, float64 (float32 on MPS); NaN for ``N = 0``.
 
     Raises:
-        ValueError: if ``logits`` is not a floating 2-D tensor (``target`` is not checked).
+        TypeError: if ``logits`` is not a floating tensor (``target`` is not checked).
+        ValueError: if ``logits`` is not 2-D.
 
     Example:
         >>> import torch
@@ -304,8 +312,9 @@ def expected_calibration_error(logits: Tensor, target: Tensor, n_bins: int = N_B
         0-dim tensor in [0, 1], float64 (float32 on MPS); 0 for ``N = 0``.
 
     Raises:
-        ValueError: if ``logits`` is not a floating 2-D tensor, ``target`` is not a 1-D int64/int32 tensor
-            with ``N`` entries, a target lies outside ``0..C-1``, or ``n_bins`` is not an int >= 1.
+        TypeError: if ``logits`` is not a floating tensor, or ``target`` is not an int64/int32 tensor.
+        ValueError: if ``logits`` is not 2-D, ``target`` is not 1-D with ``N`` entries, a target lies
+            outside ``0..C-1``, or ``n_bins`` is not an int >= 1.
 
     Example:
         >>> import torch
@@ -345,8 +354,9 @@ def mistake_severity(logits: Tensor, target: Tensor, distances: Tensor) -> Tenso
         0-dim tensor, float64 (float32 on MPS); NaN when there is no mistake.
 
     Raises:
-        ValueError: if ``logits`` is not a floating 2-D tensor, ``target`` is not a 1-D int64/int32 tensor
-            with ``N`` entries, a target lies outside ``0..C-1``, or ``distances`` is not a ``(C, C)`` tensor.
+        TypeError: if ``logits`` is not a floating tensor, or ``target`` is not an int64/int32 tensor.
+        ValueError: if ``logits`` is not 2-D, ``target`` is not 1-D with ``N`` entries, a target lies
+            outside ``0..C-1``, or ``distances`` is not a ``(C, C)`` tensor.
 
     Example:
         >>> import torch
@@ -396,8 +406,9 @@ def fit_temperature(
         falling as ``T -> 0`` and has no minimum; then ``bounds[0]`` is returned without fitting.
 
     Raises:
-        ValueError: if ``logits`` is not a floating 2-D tensor, ``target`` is not a 1-D int64/int32 tensor
-            with ``N`` entries, a target lies outside ``0..C-1``, or ``N = 0``.
+        TypeError: if ``logits`` is not a floating tensor, or ``target`` is not an int64/int32 tensor.
+        ValueError: if ``logits`` is not 2-D, ``target`` is not 1-D with ``N`` entries, a target lies
+            outside ``0..C-1``, or ``N = 0``.
 
     Example:
         >>> import torch
@@ -495,7 +506,7 @@ def _torchmetrics_classes() -> dict[str, Any]:
         higher_is_better = True
 
         def update(self, logits: Tensor, target: Tensor) -> None:
-            """Add a batch: logits ``(N, C)``, targets ``(N,)``; ValueError on bad shapes, dtypes or range."""
+            """Add a batch (logits ``(N, C)``, targets ``(N,)``); TypeError: bad dtype; ValueError: bad shape/range."""
             _check(logits, target, "Accuracy.update")
             self.total += logits.argmax(1).eq(target).sum().to(torch.float64)
             self.count += target.numel()
@@ -525,7 +536,7 @@ def _torchmetrics_classes() -> dict[str, Any]:
         higher_is_better = False
 
         def update(self, logits: Tensor, target: Tensor) -> None:
-            """Add a batch: logits ``(N, C)``, targets ``(N,)``; ValueError on bad shapes, dtypes or range."""
+            """Add a batch (logits ``(N, C)``, targets ``(N,)``); TypeError: bad dtype; ValueError: bad shape/range."""
             _check(logits, target, "NegativeLogLikelihood.update")
             self.total += nll(logits, target).to(torch.float64) * target.numel()
             self.count += target.numel()
@@ -555,7 +566,7 @@ def _torchmetrics_classes() -> dict[str, Any]:
         higher_is_better = None
 
         def update(self, logits: Tensor, target: Tensor | None = None) -> None:
-            """Add a batch of logits ``(N, C)`` (``target`` is ignored); ValueError if not floating 2-D."""
+            """Add a batch of logits ``(N, C)`` (``target`` ignored); TypeError: not floating; ValueError: not 2-D."""
             _check(logits, None, "PredictiveEntropy.update")
             self.total += predictive_entropy(logits).to(torch.float64) * logits.shape[0]
             self.count += logits.shape[0]
@@ -597,7 +608,7 @@ def _torchmetrics_classes() -> dict[str, Any]:
             self.register_buffer("distances", distances.detach().clone().to(torch.float64))
 
         def update(self, logits: Tensor, target: Tensor) -> None:
-            """Add a batch: logits ``(N, C)``, targets ``(N,)``; ValueError on bad shapes, dtypes or range."""
+            """Add a batch (logits ``(N, C)``, targets ``(N,)``); TypeError: bad dtype; ValueError: bad shape/range."""
             _check(logits, target, "MistakeSeverity.update")
             pred = logits.argmax(1)
             wrong = pred.ne(target)
@@ -648,7 +659,7 @@ def _torchmetrics_classes() -> dict[str, Any]:
                 self.add_state(s, torch.zeros(n_bins, dtype=torch.float64), dist_reduce_fx="sum")
 
         def update(self, logits: Tensor, target: Tensor) -> None:
-            """Add a batch: logits ``(N, C)``, targets ``(N,)``; ValueError on bad shapes, dtypes or range."""
+            """Add a batch (logits ``(N, C)``, targets ``(N,)``); TypeError: bad dtype; ValueError: bad shape/range."""
             _check(logits, target, "ExpectedCalibrationError.update")
             p = F.softmax(logits.to(_work_dtype(logits)), dim=1)
             conf, pred = p.max(1)

@@ -129,7 +129,8 @@ def label_smoothing_matrix(num_classes: int, eps: float, *, dtype: torch.dtype =
         ``(C, C)`` row-stochastic tensor (built in float64, then cast to ``dtype``).
 
     Raises:
-        ValueError: if ``num_classes`` is not an int >= 1, or ``eps`` is not a number in [0, 1].
+        TypeError: if ``eps`` is not a number (a bool included).
+        ValueError: if ``num_classes`` is not an int >= 1, or ``eps`` is not in [0, 1] (NaN included).
 
     Example:
         >>> from infoloss.bespoke import label_smoothing_matrix
@@ -143,7 +144,9 @@ def label_smoothing_matrix(num_classes: int, eps: float, *, dtype: torch.dtype =
           https://arxiv.org/abs/1512.00567
     """
     _check_num_classes(num_classes)
-    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (0.0 <= eps <= 1.0):
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)):
+        raise TypeError(f"eps must be a number in [0, 1], got {type(eps).__name__} {eps!r}")
+    if not 0.0 <= eps <= 1.0:
         raise ValueError(f"eps must be a number in [0, 1], got {eps!r}")
     eye = torch.eye(num_classes, dtype=torch.float64)
     return ((1.0 - eps) * eye + eps / num_classes).to(dtype)
