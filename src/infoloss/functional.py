@@ -728,7 +728,7 @@ def symmetric_cross_entropy(
     -4). Here every ``log q'`` is floored at ``A``, which leaves one-hot targets exactly as in the paper
     (``RCE = -A (1 - p_y)``) and keeps soft targets (label smoothing, probabilities) finite. This is
     :func:`mixed_entropy_loss` with ``eps = exp(log_zero)``; the RCE term carries the sample weight ``s_i`` of
-    :func:`min_entropy_loss`.
+    :func:`min_entropy_loss`. Both terms are in base ``base``.
 
     .. math::
         \ell_i = \alpha\, \mathrm{CE}_i + \beta\, s_i\, \mathrm{RCE}_i, \qquad
@@ -753,7 +753,7 @@ def symmetric_cross_entropy(
         label_smoothing: ``eps`` in ``[0, 1]``; the target becomes ``q' = (1 - eps) q + eps / C``. Default
             ``0.0``.
         base: logarithm base: ``None`` (nats), ``2`` (bits), ``10`` (hartleys), or any finite
-            number > 0 and != 1. A value in base ``b`` is the nat value divided by ``ln b``. Default ``None``. Both terms use it.
+            number > 0 and != 1. A value in base ``b`` is the nat value divided by ``ln b``. Default ``None``.
 
     Returns:
         Scalar tensor (``'mean'``/``'sum'``; an empty mean is 0, not torch's NaN), or shape ``()``, ``(N,)`` or
