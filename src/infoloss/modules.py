@@ -1,15 +1,18 @@
-r"""``nn.Module`` wrappers of :mod:`infoloss.functional`: they store options and call the functional form.
+"""``nn.Module`` wrappers of :mod:`infoloss.functional`: they store options and call the functional form.
 
 Constructor keywords mirror the functions (and torch's ``nn.CrossEntropyLoss`` where it has them), so
-``nn.CrossEntropyLoss()`` -> ``infoloss.MinEntropyLoss(entropy_weight=0.1)`` is a one-line change.
-Shapes everywhere: input (C,), (N, C) or (N, C, d1, ...) logits; target class indices (), (N,),
-(N, d1, ...) or probabilities shaped as the input; output a scalar, or the input's shape without the class
-dim for ``reduction='none'``.
+``nn.CrossEntropyLoss()`` -> ``infoloss.MinEntropyLoss(entropy_weight=0.1)`` is a one-line change. Options are
+validated when the module is built; the inputs on every call. Shapes everywhere: input ``(C,)``, ``(N, C)``
+or ``(N, C, d_1, ..., d_K)`` logits; target class indices ``()``, ``(N,)``, ``(N, d_1, ..., d_K)`` or
+probabilities shaped as the input; output a scalar, or the input's shape without the class dim for
+``reduction='none'``. :class:`MinEntropyLoss` and :class:`MixedEntropyLoss` can also learn their two weights
+(``learnable=True``).
 """
 
 from __future__ import annotations
 
 import math
+from typing import TypedDict, cast
 
 import torch
 from torch import Tensor, nn
@@ -32,6 +35,15 @@ __all__ = [
     "Poly1CrossEntropyLoss",
     "KLDivergenceLoss",
 ]
+
+
+class _CEOptions(TypedDict):
+    """The keyword options every CE-family module passes on to its functional form."""
+
+    weight: Tensor | None
+    ignore_index: int
+    reduction: str
+    label_smoothing: float
 
 
 class _WeightedLoss(nn.Module):
@@ -57,8 +69,9 @@ class _WeightedLoss(nn.Module):
         self.reduction = reduction
         self.label_smoothing = check_label_smoothing(label_smoothing)
 
-    def _options(self) -> dict:
-        return dict(
+    def _options(self) -> _CEOptions:
+        """The stored options as keywords of the functional form."""
+        return _CEOptions(
             weight=self.weight,
             ignore_index=self.ignore_index,
             reduction=self.reduction,
@@ -66,21 +79,58 @@ class _WeightedLoss(nn.Module):
         )
 
     def extra_repr(self) -> str:
+        """The stored options, for ``repr``."""
         return f"ignore_index={self.ignore_index}, reduction={self.reduction!r}, label_smoothing={self.label_smoothing}"
 
 
 class CrossEntropyLoss(_WeightedLoss):
     r"""Cross entropy on logits; drop-in for ``torch.nn.CrossEntropyLoss`` with an optional log ``base``.
 
-    .. math:: \ell_i = -\sum_c w_c\, q'_{ic} \log_b \operatorname{softmax}(x_i)_c
+    With ``base=None`` the value equals torch's, except that an empty ``'mean'`` (every element ignored) is 0
+    instead of NaN. See :func:`infoloss.functional.cross_entropy`.
 
-    See :func:`infoloss.functional.cross_entropy` for the semantics of every option.
+    .. math::
+        \ell_i = -\sum_c w_c\, q'_{ic} \log_b \operatorname{softmax}(x_i)_c, \qquad
+        q' = (1-\varepsilon)\, q + \varepsilon / C
+
+    Args:
+        weight: class weights, a 1-D floating tensor of shape ``(C,)``, stored as a buffer (it follows
+            ``.to(device)`` and is saved in the ``state_dict``). Default ``None`` (all 1).
+        ignore_index: class-index value whose elements contribute nothing (converted with ``int()``). Default
+            ``-100``.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``; ``'mean'`` as in
+            :func:`infoloss.functional.cross_entropy`. Default ``'mean'``.
+        label_smoothing: ``eps`` in ``[0, 1]``; the target becomes ``q' = (1 - eps) q + eps / C``. Default
+            ``0.0``.
+        base: logarithm base: ``None`` (nats), ``2`` (bits), ``10`` (hartleys), or any finite
+            number > 0 and != 1. A value in base ``b`` is the nat value divided by ``ln b``. Default ``None``.
+
+    Raises:
+        TypeError: if ``weight`` is not a tensor; if ``label_smoothing`` or a base is not a number; or if
+            ``int(ignore_index)`` raises it.
+        ValueError: if ``reduction`` is not one of the three; if ``weight`` is not a 1-D floating tensor; if
+            ``label_smoothing`` is not in ``[0, 1]``; if a base is not a finite number > 0 and != 1; or if
+            ``int(ignore_index)`` raises it.
+
+    Shape:
+        - Input: ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)`` logits (the class dim is 1; 0 for 1-D input).
+        - Target: class indices ``()``, ``(N,)`` or ``(N, d_1, ..., d_K)`` (integer dtype), or probabilities
+          shaped as the input (floating dtype).
+        - Output: scalar; ``()``, ``(N,)`` or ``(N, d_1, ..., d_K)`` if ``reduction='none'``.
 
     Example:
         >>> import torch, infoloss
         >>> loss = infoloss.CrossEntropyLoss(base=2)
         >>> round(loss(torch.tensor([[0.0, 0.0]]), torch.tensor([1])).item(), 4)   # one bit
         1.0
+        >>> infoloss.CrossEntropyLoss(reduction="none")(torch.zeros(2, 4), torch.tensor([0, 3]))   # ln 4 each
+        tensor([1.3863, 1.3863])
+
+    References:
+        - C. E. Shannon, "A Mathematical Theory of Communication", Bell System Technical Journal, 1948.
+          https://doi.org/10.1002/j.1538-7305.1948.tb01338.x
+        - C. Szegedy et al., "Rethinking the Inception Architecture for Computer Vision", CVPR 2016 (label
+          smoothing). https://arxiv.org/abs/1512.00567
     """
 
     def __init__(
@@ -97,26 +147,30 @@ class CrossEntropyLoss(_WeightedLoss):
         self.base = base
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """Cross entropy of ``input`` logits against ``target``, with the stored options.
+
+        Args:
+            input: logits ``x``, shape ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)``, floating dtype.
+            target: class indices of ``input``'s shape without the class dim (integer dtype, values in ``[0, C)``
+                or ``ignore_index``), or probabilities of ``input``'s shape (floating dtype).
+
+        Returns:
+            Scalar tensor (``'mean'``/``'sum'``), or shape ``()``, ``(N,)`` or ``(N, d_1, ..., d_K)`` (``'none'``); in
+            ``input``'s dtype (float32 under autocast for float16/bfloat16).
+
+        Raises:
+            TypeError: if ``input`` is not a floating tensor, ``target`` is not a tensor or is bool/complex, or the
+                stored ``weight`` is not floating.
+            ValueError: if ``input`` is a scalar or has no classes, ``target``'s shape does not match, ``target`` or
+                the stored ``weight`` is on another device than ``input``, ``weight`` does not have ``C`` entries;
+                for CPU tensors in eager mode, if a class index is outside ``[0, C)`` and not ``ignore_index``, or a
+                probability target has a negative or NaN entry.
+        """
         return F.cross_entropy(input, target, base=self.base, **self._options())
 
 
 class _TwoTermLoss(_WeightedLoss):
-    r"""A CE term plus a regularizer term, with fixed or learnable weights.
-
-    With ``learnable=True`` the weights are learned by homoscedastic-uncertainty weighting (Kendall, Gal and
-    Cipolla, CVPR 2018): two parameters ``log_vars = (s_ce, s_reg)`` and the reduced loss
-
-    .. math:: L = e^{-s_{ce}}\, \overline{\mathrm{CE}} + e^{-s_{reg}}\, \overline{R} + s_{ce} + s_{reg}
-
-    where the bars are the reduced (mean or sum) terms. Plain gradient descent on ``w1*CE + w2*R`` drives
-    both weights to zero; here the ``+ s`` terms make the optimum ``e^{-s} = 1 / term`` instead, so each
-    effective weight stays at the inverse of its term's size and cannot collapse. The weights start at the
-    given ``ce_weight`` and regularizer weight (``s = -log w``, so both must be > 0) and are read back from
-    :attr:`effective_weights`. The flip side: a term that shrinks towards 0 (an entropy driven to 0) gets a
-    growing weight ``1 / term``; watch :attr:`effective_weights`, or clamp ``log_vars`` if that matters. The
-    two terms are computed by two passes over the logits (the fixed-weight path fuses them into one). With ``reduction='none'`` the learned weights multiply the per-element terms
-    and the ``s`` terms are left out (add them yourself when you reduce).
-    """
+    """A CE term plus a regularizer term, with fixed or learnable (``log_vars``) weights."""
 
     _reg_name = "reg_weight"
 
@@ -152,21 +206,24 @@ class _TwoTermLoss(_WeightedLoss):
                 f"learnable=False to set or schedule {name} (e.g. with infoloss.regularizer_weight)"
             )
         if name in ("ce_weight", self._reg_name) and "learnable" in self.__dict__:
-            value = check_finite_number(value, name)  # type: ignore[arg-type]
+            value = check_finite_number(cast(float, value), name)  # raises TypeError for a non-number
+        # torch annotates nn.Module.__setattr__'s value as Tensor | Module, but it stores any object
         super().__setattr__(name, value)  # type: ignore[arg-type]
 
     @property
     def effective_weights(self) -> tuple[float, float]:
-        """The (CE, regularizer) weights in effect: fixed values, or ``exp(-log_vars)`` when learnable."""
+        """The (CE, regularizer) weights in effect: fixed values, or ``exp(-log_vars)``."""
         if self.learnable:
             w = torch.exp(-self.log_vars.detach())
             return float(w[0]), float(w[1])
         return self.ce_weight, float(getattr(self, self._reg_name))
 
     def _fixed(self, input: Tensor, target: Tensor, ce_weight: float, reg_weight: float) -> Tensor:
+        """The loss with the given fixed weights (the subclass's functional form)."""
         raise NotImplementedError
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """The weighted sum of the two reduced terms (plus ``log_vars.sum()`` when learnable)."""
         if not self.learnable:
             return self._fixed(input, target, self.ce_weight, float(getattr(self, self._reg_name)))
         # Learnable weights: compute the two reduced terms separately, then weight them.
@@ -180,20 +237,86 @@ class _TwoTermLoss(_WeightedLoss):
 
 
 class MinEntropyLoss(_TwoTermLoss):
-    r"""MIN-ENT: cross entropy plus a minimum-entropy regularizer (arXiv 2501.13709).
+    r"""MIN-ENT: cross entropy plus a minimum-entropy regularizer.
 
-    .. math:: \ell_i = w_{ce}\, \mathrm{CE}_i + w_H\, s_i\, H(\operatorname{softmax}(x_i))
-
-    ``+entropy_weight * H`` is added: positive weights minimize entropy, a negative weight is the
-    confidence penalty (Pereyra et al. 2017). ``learnable=True`` learns both weights (see the class notes of
-    ``_TwoTermLoss``: homoscedastic-uncertainty weighting, which cannot collapse to zero). See
+    ``+entropy_weight * H`` is added: a positive weight minimizes the entropy of the prediction, a negative
+    weight is the confidence penalty of Pereyra et al. ``s_i`` is the sample weight (``weight[y_i]``, 0 for
+    ignored elements), so both terms share cross entropy's 'mean' denominator. See
     :func:`infoloss.functional.min_entropy_loss`.
+
+    .. math::
+        \ell_i = w_{ce}\, \mathrm{CE}_i + w_H\, s_i\, H(\hat p_i), \qquad
+        H(\hat p_i) = -\sum_c \hat p_{ic} \log \hat p_{ic}, \quad \hat p_i = \operatorname{softmax}(x_i)
+
+    With ``learnable=True`` the two weights are learned by homoscedastic-uncertainty weighting (Kendall, Gal
+    and Cipolla). The module then owns a parameter ``log_vars = (s_ce, s_H)`` of shape ``(2,)``, initialized
+    to ``(-log ce_weight, -log entropy_weight)`` (so both weights must be > 0), and returns
+
+    .. math::
+        L = e^{-s_{ce}}\, \overline{\mathrm{CE}} + e^{-s_H}\, \overline{H} + s_{ce} + s_H
+
+    where the bars are the reduced (mean or sum) terms. Gradient descent on ``w_ce * CE + w_H * H`` over
+    the weights themselves would drive both to zero; the ``+ s`` terms make the optimum ``e^{-s} = 1 / term``
+    instead, so each weight settles at the inverse of its term's size and cannot collapse. Pass
+    ``criterion.parameters()`` to the optimizer, and read the weights in effect from
+    :attr:`effective_weights` (assigning ``ce_weight`` or ``entropy_weight`` then raises). A term that shrinks
+    towards 0 (e.g. an entropy driven to 0) gets a growing weight ``1 / term``: watch :attr:`effective_weights`,
+    or clamp ``log_vars``, if that matters. The two terms are computed in two passes over the logits (the
+    fixed-weight path fuses them into one). With ``reduction='none'`` the learned weights multiply the
+    per-element terms and the ``s`` terms are left out (add ``log_vars.sum()`` when you reduce).
+
+    With ``learnable=False`` the attributes ``ce_weight`` and ``entropy_weight`` can be reassigned between steps
+    (e.g. from :func:`infoloss.regularizer_weight`); an assigned value must be a finite number.
+
+    Args:
+        ce_weight: ``w_ce``, a finite number (> 0 when ``learnable``). Default ``1.0``.
+        entropy_weight: ``w_H``, a finite number (> 0 when ``learnable``). Default ``0.1``.
+        ce_base: logarithm base of the CE term (``None``: nats). Default ``None``.
+        entropy_base: logarithm base of the entropy term (``None``: nats). Default ``None``.
+        weight: class weights, a 1-D floating tensor of shape ``(C,)``, stored as a buffer (it follows
+            ``.to(device)`` and is saved in the ``state_dict``). Default ``None`` (all 1).
+        ignore_index: class-index value whose elements contribute nothing (converted with ``int()``). Default
+            ``-100``.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``; ``'mean'`` as in
+            :func:`infoloss.functional.cross_entropy`. Default ``'mean'``.
+        label_smoothing: ``eps`` in ``[0, 1]``; the target becomes ``q' = (1 - eps) q + eps / C``. Default
+            ``0.0``.
+        learnable: learn both weights (see above). Default ``False``.
+
+    Raises:
+        TypeError: if ``weight`` is not a tensor; if ``ce_weight``, ``entropy_weight``, ``label_smoothing`` or a base is
+            not a number; or if ``int(ignore_index)`` raises it.
+        ValueError: if ``reduction`` is not one of the three; if ``weight`` is not a 1-D floating tensor; if
+            ``label_smoothing`` is not in ``[0, 1]``; if a base is not a finite number > 0 and != 1; if ``ce_weight`` or
+            ``entropy_weight`` is not finite (or is <= 0 with ``learnable=True``); or if ``int(ignore_index)`` raises
+            it.
+        AttributeError: on assigning ``ce_weight`` or ``entropy_weight`` of a ``learnable=True`` module.
+
+    Shape:
+        - Input: ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)`` logits (the class dim is 1; 0 for 1-D input).
+        - Target: class indices ``()``, ``(N,)`` or ``(N, d_1, ..., d_K)`` (integer dtype), or probabilities
+          shaped as the input (floating dtype).
+        - Output: scalar; ``()``, ``(N,)`` or ``(N, d_1, ..., d_K)`` if ``reduction='none'``.
 
     Example:
         >>> import torch, infoloss
+        >>> x, y = torch.tensor([[2.0, 1.0, 0.1]]), torch.tensor([0])   # CE 0.4170, H 0.8467
         >>> criterion = infoloss.MinEntropyLoss(entropy_weight=0.1)   # was nn.CrossEntropyLoss()
-        >>> logits = torch.randn(8, 5, requires_grad=True)
-        >>> criterion(logits, torch.randint(0, 5, (8,))).backward()
+        >>> round(criterion(x, y).item(), 4)   # 0.4170 + 0.1 * 0.8467
+        0.5017
+        >>> learned = infoloss.MinEntropyLoss(entropy_weight=0.1, learnable=True)
+        >>> round(learned(x, y).item(), 4)   # 0.5017 + s_ce + s_H = 0.5017 + 0 + ln 10
+        2.8043
+        >>> [round(w, 4) for w in learned.effective_weights]
+        [1.0, 0.1]
+
+    References:
+        - I. A. Oladipupo, "Regularizing cross entropy loss via minimum entropy and K-L divergence", 2025.
+          https://arxiv.org/abs/2501.13709
+        - G. Pereyra et al., "Regularizing Neural Networks by Penalizing Confident Output Distributions",
+          2017. https://arxiv.org/abs/1701.06548
+        - A. Kendall, Y. Gal and R. Cipolla, "Multi-Task Learning Using Uncertainty to Weigh Losses for Scene
+          Geometry and Semantics", CVPR 2018. https://arxiv.org/abs/1705.07115
     """
 
     _reg_name = "entropy_weight"
@@ -216,6 +339,39 @@ class MinEntropyLoss(_TwoTermLoss):
         log_base(entropy_base, "entropy_base")
         self.ce_base, self.entropy_base = ce_base, entropy_base
 
+    @property
+    def effective_weights(self) -> tuple[float, float]:
+        """The (CE, entropy) weights in effect: the fixed values, or ``exp(-log_vars)`` when learnable.
+
+        Returns:
+            A tuple of two Python floats ``(w_ce, w_H)``; with ``learnable=True`` they are read from the current
+            ``log_vars`` (float32, so ``0.1`` reads back as ``0.0999999940...``).
+        """
+        return super().effective_weights
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """MIN-ENT loss of ``input`` logits against ``target``, with the stored (or learned) weights.
+
+        Args:
+            input: logits ``x``, shape ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)``, floating dtype.
+            target: class indices of ``input``'s shape without the class dim (integer dtype, values in ``[0, C)``
+                or ``ignore_index``), or probabilities of ``input``'s shape (floating dtype).
+
+        Returns:
+            Scalar tensor (``'mean'``/``'sum'``; with ``learnable=True`` it includes ``log_vars.sum()``), or shape
+            ``()``, ``(N,)`` or ``(N, d_1, ..., d_K)`` (``'none'``); in ``input``'s dtype (float32 under autocast
+            for float16/bfloat16).
+
+        Raises:
+            TypeError: if ``input`` is not a floating tensor, ``target`` is not a tensor or is bool/complex, or the
+                stored ``weight`` is not floating.
+            ValueError: if ``input`` is a scalar or has no classes, ``target``'s shape does not match, ``target`` or
+                the stored ``weight`` is on another device than ``input``, ``weight`` does not have ``C`` entries;
+                for CPU tensors in eager mode, if a class index is outside ``[0, C)`` and not ``ignore_index``, or a
+                probability target has a negative or NaN entry.
+        """
+        return super().forward(input, target)
+
     def _fixed(self, input: Tensor, target: Tensor, ce_weight: float, reg_weight: float) -> Tensor:
         return F.min_entropy_loss(
             input,
@@ -229,18 +385,86 @@ class MinEntropyLoss(_TwoTermLoss):
 
 
 class MixedEntropyLoss(_TwoTermLoss):
-    r"""MIX-ENT: cross entropy plus the swapped cross entropy CE(p_hat -> max(q, eps)) (arXiv 2501.13709).
+    r"""MIX-ENT: cross entropy plus the swapped ("reverse") cross entropy ``CE(p_hat -> max(q', eps))``.
 
-    .. math:: \ell_i = w_{ce}\, \mathrm{CE}_i - w_R\, s_i \sum_c \hat p_{ic} \log \max(q'_{ic}, \varepsilon)
+    For strictly positive targets the reverse term is ``H(p_hat) + KL(p_hat || q')``; for one-hot targets it
+    is ``(1 - p_hat_y) log(1/eps)``, a symmetric cross entropy with ``log 0 := log eps``. It carries the sample
+    weight ``s_i`` and shares cross entropy's 'mean' denominator. See
+    :func:`infoloss.functional.mixed_entropy_loss`.
 
-    See :func:`infoloss.functional.mixed_entropy_loss` (identities with entropy + KL and with symmetric CE).
+    .. math::
+        \ell_i = w_{ce}\, \mathrm{CE}_i + w_R\, s_i\, R_i, \qquad
+        R_i = -\sum_c \hat p_{ic} \log \max(q'_{ic}, \varepsilon)
+
+    With ``learnable=True`` the two weights are learned by homoscedastic-uncertainty weighting (Kendall, Gal
+    and Cipolla). The module then owns a parameter ``log_vars = (s_ce, s_R)`` of shape ``(2,)``, initialized
+    to ``(-log ce_weight, -log reverse_weight)`` (so both weights must be > 0), and returns
+
+    .. math::
+        L = e^{-s_{ce}}\, \overline{\mathrm{CE}} + e^{-s_R}\, \overline{R} + s_{ce} + s_R
+
+    where the bars are the reduced (mean or sum) terms. Gradient descent on ``w_ce * CE + w_R * R`` over
+    the weights themselves would drive both to zero; the ``+ s`` terms make the optimum ``e^{-s} = 1 / term``
+    instead, so each weight settles at the inverse of its term's size and cannot collapse. Pass
+    ``criterion.parameters()`` to the optimizer, and read the weights in effect from
+    :attr:`effective_weights` (assigning ``ce_weight`` or ``reverse_weight`` then raises). A term that shrinks
+    towards 0 (e.g. an entropy driven to 0) gets a growing weight ``1 / term``: watch :attr:`effective_weights`,
+    or clamp ``log_vars``, if that matters. The two terms are computed in two passes over the logits (the
+    fixed-weight path fuses them into one). With ``reduction='none'`` the learned weights multiply the
+    per-element terms and the ``s`` terms are left out (add ``log_vars.sum()`` when you reduce).
+
+    With ``learnable=False`` the attributes ``ce_weight`` and ``reverse_weight`` can be reassigned between steps
+    (e.g. from :func:`infoloss.regularizer_weight`); an assigned value must be a finite number.
+
+    Args:
+        ce_weight: ``w_ce``, a finite number (> 0 when ``learnable``). Default ``1.0``.
+        reverse_weight: ``w_R``, a finite number (> 0 when ``learnable``). Default ``0.1``.
+        ce_base: logarithm base of the CE term (``None``: nats). Default ``None``.
+        reverse_base: logarithm base of the reverse term (``None``: nats). Default ``None``.
+        eps: floor of the target inside the reverse term's log, in ``(0, 1)``. Default ``1e-6``.
+        weight: class weights, a 1-D floating tensor of shape ``(C,)``, stored as a buffer (it follows
+            ``.to(device)`` and is saved in the ``state_dict``). Default ``None`` (all 1).
+        ignore_index: class-index value whose elements contribute nothing (converted with ``int()``). Default
+            ``-100``.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``; ``'mean'`` as in
+            :func:`infoloss.functional.cross_entropy`. Default ``'mean'``.
+        label_smoothing: ``eps`` in ``[0, 1]``; the target becomes ``q' = (1 - eps) q + eps / C``. Default
+            ``0.0``.
+        learnable: learn both weights (see above). Default ``False``.
+
+    Raises:
+        TypeError: if ``weight`` is not a tensor; if ``ce_weight``, ``reverse_weight``, ``eps``, ``label_smoothing`` or
+            a base is not a number; or if ``int(ignore_index)`` raises it.
+        ValueError: if ``reduction`` is not one of the three; if ``weight`` is not a 1-D floating tensor; if
+            ``label_smoothing`` is not in ``[0, 1]``; if a base is not a finite number > 0 and != 1; if ``ce_weight`` or
+            ``reverse_weight`` is not finite (or is <= 0 with ``learnable=True``); if ``eps`` is not in ``(0, 1)``; or
+            if ``int(ignore_index)`` raises it.
+        AttributeError: on assigning ``ce_weight`` or ``reverse_weight`` of a ``learnable=True`` module.
+
+    Shape:
+        - Input: ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)`` logits (the class dim is 1; 0 for 1-D input).
+        - Target: class indices ``()``, ``(N,)`` or ``(N, d_1, ..., d_K)`` (integer dtype), or probabilities
+          shaped as the input (floating dtype).
+        - Output: scalar; ``()``, ``(N,)`` or ``(N, d_1, ..., d_K)`` if ``reduction='none'``.
 
     Example:
         >>> import torch, infoloss
-        >>> criterion = infoloss.MixedEntropyLoss(reverse_weight=0.1, learnable=True)
-        >>> loss = criterion(torch.randn(8, 5), torch.randint(0, 5, (8,)))
-        >>> [round(w, 3) for w in criterion.effective_weights]
+        >>> x, y = torch.tensor([[0.0, 0.0]]), torch.tensor([0])   # CE ln 2, R = 0.5 * ln(1e6) = 6.9078
+        >>> round(infoloss.MixedEntropyLoss(reverse_weight=0.1)(x, y).item(), 4)   # 0.6931 + 0.1 * 6.9078
+        1.3839
+        >>> learned = infoloss.MixedEntropyLoss(reverse_weight=0.1, learnable=True)
+        >>> round(learned(x, y).item(), 4)   # 1.3839 + 0 + ln 10
+        3.6865
+        >>> [round(w, 4) for w in learned.effective_weights]
         [1.0, 0.1]
+
+    References:
+        - I. A. Oladipupo, "Regularizing cross entropy loss via minimum entropy and K-L divergence", 2025.
+          https://arxiv.org/abs/2501.13709
+        - Y. Wang et al., "Symmetric Cross Entropy for Robust Learning with Noisy Labels", ICCV 2019.
+          https://arxiv.org/abs/1908.06112
+        - A. Kendall, Y. Gal and R. Cipolla, "Multi-Task Learning Using Uncertainty to Weigh Losses for Scene
+          Geometry and Semantics", CVPR 2018. https://arxiv.org/abs/1705.07115
     """
 
     _reg_name = "reverse_weight"
@@ -265,6 +489,39 @@ class MixedEntropyLoss(_TwoTermLoss):
         self.eps = check_open_unit(eps, "eps")
         self.ce_base, self.reverse_base = ce_base, reverse_base
 
+    @property
+    def effective_weights(self) -> tuple[float, float]:
+        """The (CE, reverse) weights in effect: the fixed values, or ``exp(-log_vars)`` when learnable.
+
+        Returns:
+            A tuple of two Python floats ``(w_ce, w_R)``; with ``learnable=True`` they are read from the current
+            ``log_vars`` (float32, so ``0.1`` reads back as ``0.0999999940...``).
+        """
+        return super().effective_weights
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """MIX-ENT loss of ``input`` logits against ``target``, with the stored (or learned) weights.
+
+        Args:
+            input: logits ``x``, shape ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)``, floating dtype.
+            target: class indices of ``input``'s shape without the class dim (integer dtype, values in ``[0, C)``
+                or ``ignore_index``), or probabilities of ``input``'s shape (floating dtype).
+
+        Returns:
+            Scalar tensor (``'mean'``/``'sum'``; with ``learnable=True`` it includes ``log_vars.sum()``), or shape
+            ``()``, ``(N,)`` or ``(N, d_1, ..., d_K)`` (``'none'``); in ``input``'s dtype (float32 under autocast
+            for float16/bfloat16).
+
+        Raises:
+            TypeError: if ``input`` is not a floating tensor, ``target`` is not a tensor or is bool/complex, or the
+                stored ``weight`` is not floating.
+            ValueError: if ``input`` is a scalar or has no classes, ``target``'s shape does not match, ``target`` or
+                the stored ``weight`` is on another device than ``input``, ``weight`` does not have ``C`` entries;
+                for CPU tensors in eager mode, if a class index is outside ``[0, C)`` and not ``ignore_index``, or a
+                probability target has a negative or NaN entry.
+        """
+        return super().forward(input, target)
+
     def _fixed(self, input: Tensor, target: Tensor, ce_weight: float, reg_weight: float) -> Tensor:
         return F.mixed_entropy_loss(
             input,
@@ -279,14 +536,55 @@ class MixedEntropyLoss(_TwoTermLoss):
 
 
 class SymmetricCrossEntropyLoss(_WeightedLoss):
-    r"""Symmetric cross entropy ``alpha * CE + beta * RCE`` (Wang et al. 2019), ``log 0 := log_zero``.
+    r"""Symmetric cross entropy ``alpha * CE + beta * RCE`` for learning with noisy labels.
 
-    See :func:`infoloss.functional.symmetric_cross_entropy`.
+    The reverse cross entropy needs ``log 0``; it is the constant ``A = log_zero``, and every ``log q'`` is
+    floored at ``A`` (one-hot targets: ``RCE = -A (1 - p_y)``). See
+    :func:`infoloss.functional.symmetric_cross_entropy`.
+
+    .. math::
+        \ell_i = \alpha\, \mathrm{CE}_i + \beta\, s_i\, \mathrm{RCE}_i, \qquad
+        \mathrm{RCE}_i = -\sum_c \hat p_{ic} \max(\log q'_{ic}, A)
+
+    Args:
+        alpha: weight of the CE term, a finite number. Default ``0.1``.
+        beta: weight of the RCE term, a finite number. Default ``1.0``.
+        log_zero: ``A < 0``, the value used for ``log 0``. Default ``-4.0``.
+        weight: class weights, a 1-D floating tensor of shape ``(C,)``, stored as a buffer (it follows
+            ``.to(device)`` and is saved in the ``state_dict``). Default ``None`` (all 1).
+        ignore_index: class-index value whose elements contribute nothing (converted with ``int()``). Default
+            ``-100``.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``; ``'mean'`` as in
+            :func:`infoloss.functional.cross_entropy`. Default ``'mean'``.
+        label_smoothing: ``eps`` in ``[0, 1]``; the target becomes ``q' = (1 - eps) q + eps / C``. Default
+            ``0.0``.
+        base: logarithm base: ``None`` (nats), ``2`` (bits), ``10`` (hartleys), or any finite
+            number > 0 and != 1. A value in base ``b`` is the nat value divided by ``ln b``. Default ``None``.
+
+    Raises:
+        TypeError: if ``weight`` is not a tensor; if ``alpha``, ``beta``, ``log_zero``, ``label_smoothing`` or a base is
+            not a number; or if ``int(ignore_index)`` raises it.
+        ValueError: if ``reduction`` is not one of the three; if ``weight`` is not a 1-D floating tensor; if
+            ``label_smoothing`` is not in ``[0, 1]``; if a base is not a finite number > 0 and != 1; if ``alpha``,
+            ``beta`` or ``log_zero`` is not finite, or ``log_zero >= 0``; or if ``int(ignore_index)`` raises it.
+
+    Shape:
+        - Input: ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)`` logits (the class dim is 1; 0 for 1-D input).
+        - Target: class indices ``()``, ``(N,)`` or ``(N, d_1, ..., d_K)`` (integer dtype), or probabilities
+          shaped as the input (floating dtype).
+        - Output: scalar; ``()``, ``(N,)`` or ``(N, d_1, ..., d_K)`` if ``reduction='none'``.
 
     Example:
         >>> import torch, infoloss
-        >>> infoloss.SymmetricCrossEntropyLoss(alpha=0.0, beta=1.0)(torch.zeros(1, 2), torch.tensor([0]))
+        >>> x, y = torch.zeros(1, 2), torch.tensor([0])
+        >>> infoloss.SymmetricCrossEntropyLoss(alpha=0.0, beta=1.0)(x, y)   # -A (1 - p_y) = 4 * 0.5
         tensor(2.)
+        >>> round(infoloss.SymmetricCrossEntropyLoss()(x, y).item(), 4)   # 0.1 * ln 2 + 2
+        2.0693
+
+    References:
+        - Y. Wang et al., "Symmetric Cross Entropy for Robust Learning with Noisy Labels", ICCV 2019.
+          https://arxiv.org/abs/1908.06112
     """
 
     def __init__(
@@ -311,19 +609,73 @@ class SymmetricCrossEntropyLoss(_WeightedLoss):
         self.base = base
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """Symmetric cross entropy of ``input`` logits against ``target``, with the stored options.
+
+        Args:
+            input: logits ``x``, shape ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)``, floating dtype.
+            target: class indices of ``input``'s shape without the class dim (integer dtype, values in ``[0, C)``
+                or ``ignore_index``), or probabilities of ``input``'s shape (floating dtype).
+
+        Returns:
+            Scalar tensor (``'mean'``/``'sum'``), or shape ``()``, ``(N,)`` or ``(N, d_1, ..., d_K)`` (``'none'``); in
+            ``input``'s dtype (float32 under autocast for float16/bfloat16).
+
+        Raises:
+            TypeError: if ``input`` is not a floating tensor, ``target`` is not a tensor or is bool/complex, or the
+                stored ``weight`` is not floating.
+            ValueError: if ``input`` is a scalar or has no classes, ``target``'s shape does not match, ``target`` or
+                the stored ``weight`` is on another device than ``input``, ``weight`` does not have ``C`` entries;
+                for CPU tensors in eager mode, if a class index is outside ``[0, C)`` and not ``ignore_index``, or a
+                probability target has a negative or NaN entry.
+        """
         return F.symmetric_cross_entropy(
             input, target, alpha=self.alpha, beta=self.beta, log_zero=self.log_zero, base=self.base, **self._options()
         )
 
 
 class FocalLoss(_WeightedLoss):
-    r"""Multi-class focal loss ``-sum_c w_c q'_c (1 - p_c)^gamma log p_c`` (Lin et al. 2017) on logits.
+    r"""Multi-class focal loss on logits.
 
-    See :func:`infoloss.functional.focal_loss`.
+    For class indices without smoothing ``-w_y (1 - p_y)^gamma log p_y``; ``gamma = 0`` is cross entropy. The
+    class ``weight`` plays the role of Lin et al.'s alpha-balancing. See :func:`infoloss.functional.focal_loss`.
+
+    .. math::
+        \ell_i = -\sum_c w_c\, q'_{ic}\, (1 - \hat p_{ic})^{\gamma} \log_b \hat p_{ic}
+
+    Args:
+        gamma: focusing parameter, a finite number >= 0. Default ``2.0``.
+        weight: class weights, a 1-D floating tensor of shape ``(C,)``, stored as a buffer (it follows
+            ``.to(device)`` and is saved in the ``state_dict``). Default ``None`` (all 1).
+        ignore_index: class-index value whose elements contribute nothing (converted with ``int()``). Default
+            ``-100``.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``; ``'mean'`` as in
+            :func:`infoloss.functional.cross_entropy`. Default ``'mean'``.
+        label_smoothing: ``eps`` in ``[0, 1]``; the target becomes ``q' = (1 - eps) q + eps / C``. Default
+            ``0.0``.
+        base: logarithm base: ``None`` (nats), ``2`` (bits), ``10`` (hartleys), or any finite
+            number > 0 and != 1. A value in base ``b`` is the nat value divided by ``ln b``. Default ``None``.
+
+    Raises:
+        TypeError: if ``weight`` is not a tensor; if ``gamma``, ``label_smoothing`` or a base is not a number; or if
+            ``int(ignore_index)`` raises it.
+        ValueError: if ``reduction`` is not one of the three; if ``weight`` is not a 1-D floating tensor; if
+            ``label_smoothing`` is not in ``[0, 1]``; if a base is not a finite number > 0 and != 1; if ``gamma`` is not
+            finite or is negative; or if ``int(ignore_index)`` raises it.
+
+    Shape:
+        - Input: ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)`` logits (the class dim is 1; 0 for 1-D input).
+        - Target: class indices ``()``, ``(N,)`` or ``(N, d_1, ..., d_K)`` (integer dtype), or probabilities
+          shaped as the input (floating dtype).
+        - Output: scalar; ``()``, ``(N,)`` or ``(N, d_1, ..., d_K)`` if ``reduction='none'``.
 
     Example:
         >>> import torch, infoloss
-        >>> loss = infoloss.FocalLoss(gamma=2.0)(torch.randn(4, 3), torch.tensor([0, 1, 2, 0]))
+        >>> x, y = torch.tensor([[2.0, 1.0, 0.1]]), torch.tensor([0])   # p_y = 0.6590
+        >>> round(infoloss.FocalLoss(gamma=2.0)(x, y).item(), 4)   # (1 - 0.6590)^2 * -ln 0.6590
+        0.0485
+
+    References:
+        - T.-Y. Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017. https://arxiv.org/abs/1708.02002
     """
 
     def __init__(
@@ -344,18 +696,71 @@ class FocalLoss(_WeightedLoss):
         self.base = base
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """Focal loss of ``input`` logits against ``target``, with the stored options.
+
+        Args:
+            input: logits ``x``, shape ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)``, floating dtype.
+            target: class indices of ``input``'s shape without the class dim (integer dtype, values in ``[0, C)``
+                or ``ignore_index``), or probabilities of ``input``'s shape (floating dtype).
+
+        Returns:
+            Scalar tensor (``'mean'``/``'sum'``), or shape ``()``, ``(N,)`` or ``(N, d_1, ..., d_K)`` (``'none'``); in
+            ``input``'s dtype (float32 under autocast for float16/bfloat16).
+
+        Raises:
+            TypeError: if ``input`` is not a floating tensor, ``target`` is not a tensor or is bool/complex, or the
+                stored ``weight`` is not floating.
+            ValueError: if ``input`` is a scalar or has no classes, ``target``'s shape does not match, ``target`` or
+                the stored ``weight`` is on another device than ``input``, ``weight`` does not have ``C`` entries;
+                for CPU tensors in eager mode, if a class index is outside ``[0, C)`` and not ``ignore_index``, or a
+                probability target has a negative or NaN entry.
+        """
         return F.focal_loss(input, target, gamma=self.gamma, base=self.base, **self._options())
 
 
 class Poly1CrossEntropyLoss(_WeightedLoss):
-    r"""Poly-1 loss ``CE + epsilon * (1 - p_t)`` (Leng et al. 2022).
+    r"""Poly-1 loss: cross entropy plus ``epsilon * (1 - p_t)``.
 
-    See :func:`infoloss.functional.poly1_cross_entropy`.
+    ``p_t = sum_c q'_c p_c`` is the probability of the true class. See
+    :func:`infoloss.functional.poly1_cross_entropy`.
+
+    .. math::
+        \ell_i = \mathrm{CE}_i + \epsilon\, s_i \left(1 - \sum_c q'_{ic} \hat p_{ic}\right) / \ln b
+
+    Args:
+        epsilon: weight of the polynomial term, a finite number. Default ``1.0``.
+        weight: class weights, a 1-D floating tensor of shape ``(C,)``, stored as a buffer (it follows
+            ``.to(device)`` and is saved in the ``state_dict``). Default ``None`` (all 1).
+        ignore_index: class-index value whose elements contribute nothing (converted with ``int()``). Default
+            ``-100``.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``; ``'mean'`` as in
+            :func:`infoloss.functional.cross_entropy`. Default ``'mean'``.
+        label_smoothing: ``eps`` in ``[0, 1]``; the target becomes ``q' = (1 - eps) q + eps / C``. Default
+            ``0.0``.
+        base: logarithm base: ``None`` (nats), ``2`` (bits), ``10`` (hartleys), or any finite
+            number > 0 and != 1. A value in base ``b`` is the nat value divided by ``ln b``. Default ``None``.
+
+    Raises:
+        TypeError: if ``weight`` is not a tensor; if ``epsilon``, ``label_smoothing`` or a base is not a number; or if
+            ``int(ignore_index)`` raises it.
+        ValueError: if ``reduction`` is not one of the three; if ``weight`` is not a 1-D floating tensor; if
+            ``label_smoothing`` is not in ``[0, 1]``; if a base is not a finite number > 0 and != 1; if ``epsilon`` is
+            not finite; or if ``int(ignore_index)`` raises it.
+
+    Shape:
+        - Input: ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)`` logits (the class dim is 1; 0 for 1-D input).
+        - Target: class indices ``()``, ``(N,)`` or ``(N, d_1, ..., d_K)`` (integer dtype), or probabilities
+          shaped as the input (floating dtype).
+        - Output: scalar; ``()``, ``(N,)`` or ``(N, d_1, ..., d_K)`` if ``reduction='none'``.
 
     Example:
         >>> import torch, infoloss
         >>> round(infoloss.Poly1CrossEntropyLoss(epsilon=1.0)(torch.zeros(1, 2), torch.tensor([0])).item(), 4)
         1.1931
+
+    References:
+        - Z. Leng et al., "PolyLoss: A Polynomial Expansion Perspective of Classification Loss Functions",
+          ICLR 2022. https://arxiv.org/abs/2204.12511
     """
 
     def __init__(
@@ -374,19 +779,64 @@ class Poly1CrossEntropyLoss(_WeightedLoss):
         self.base = base
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """Poly-1 loss of ``input`` logits against ``target``, with the stored options.
+
+        Args:
+            input: logits ``x``, shape ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)``, floating dtype.
+            target: class indices of ``input``'s shape without the class dim (integer dtype, values in ``[0, C)``
+                or ``ignore_index``), or probabilities of ``input``'s shape (floating dtype).
+
+        Returns:
+            Scalar tensor (``'mean'``/``'sum'``), or shape ``()``, ``(N,)`` or ``(N, d_1, ..., d_K)`` (``'none'``); in
+            ``input``'s dtype (float32 under autocast for float16/bfloat16).
+
+        Raises:
+            TypeError: if ``input`` is not a floating tensor, ``target`` is not a tensor or is bool/complex, or the
+                stored ``weight`` is not floating.
+            ValueError: if ``input`` is a scalar or has no classes, ``target``'s shape does not match, ``target`` or
+                the stored ``weight`` is on another device than ``input``, ``weight`` does not have ``C`` entries;
+                for CPU tensors in eager mode, if a class index is outside ``[0, C)`` and not ``ignore_index``, or a
+                probability target has a negative or NaN entry.
+        """
         return F.poly1_cross_entropy(input, target, epsilon=self.epsilon, base=self.base, **self._options())
 
 
 class KLDivergenceLoss(nn.Module):
     r"""``KL(target || softmax(input))`` with reductions that do what their names say.
 
-    See :func:`infoloss.functional.kl_divergence` ('mean' averages over elements, not over every entry).
+    ``'mean'`` averages the per-element divergences over the ``N * d_1 * ... * d_K`` elements (torch's
+    ``'batchmean'`` for 2-D input), not over every entry. See :func:`infoloss.functional.kl_divergence`.
+
+    .. math::
+        \mathrm{KL}(q \,\|\, p) = \sum_c q_c \left(\log_b q_c - \log_b p_c\right), \qquad
+        p = \operatorname{softmax}(x)
+
+    Args:
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``. Default ``'mean'``.
+        base: logarithm base: ``None`` (nats), ``2`` (bits), ``10`` (hartleys), or any finite
+            number > 0 and != 1. A value in base ``b`` is the nat value divided by ``ln b``. Default ``None``.
+        log_target: whether the target holds log-probabilities. Default ``False``.
+
+    Raises:
+        ValueError: if ``reduction`` is not one of the three, or ``base`` is not a finite number > 0 and != 1.
+        TypeError: if ``base`` is not a number.
+
+    Shape:
+        - Input: ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)`` logits (the class dim is 1; 0 for 1-D input).
+        - Target: probabilities (or log-probabilities) of the input's shape.
+        - Output: scalar; ``()``, ``(N,)`` or ``(N, d_1, ..., d_K)`` if ``reduction='none'``.
 
     Example:
         >>> import torch, infoloss
         >>> q = torch.tensor([[0.25, 0.75]])
         >>> infoloss.KLDivergenceLoss()(torch.log(q), q)
         tensor(0.)
+        >>> infoloss.KLDivergenceLoss()(torch.zeros(1, 2), q)   # 0.25 ln(0.25/0.5) + 0.75 ln(0.75/0.5)
+        tensor(0.1308)
+
+    References:
+        - S. Kullback and R. A. Leibler, "On Information and Sufficiency", Annals of Mathematical Statistics,
+          1951. https://doi.org/10.1214/aoms/1177729694
     """
 
     def __init__(self, *, reduction: str = "mean", base: float | None = None, log_target: bool = False) -> None:
@@ -397,4 +847,19 @@ class KLDivergenceLoss(nn.Module):
         self.log_target = bool(log_target)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        """Divergence of ``softmax(input)`` from ``target``, with the stored options.
+
+        Args:
+            input: logits, shape ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)``, floating dtype.
+            target: probabilities of ``input``'s shape, floating dtype (log-probabilities if ``log_target``).
+
+        Returns:
+            Scalar tensor (``'mean'``/``'sum'``), or shape ``()``, ``(N,)`` or ``(N, d_1, ..., d_K)`` (``'none'``); in
+            ``input``'s dtype (float32 under autocast for float16/bfloat16).
+
+        Raises:
+            TypeError: if ``input`` or ``target`` is not a floating tensor.
+            ValueError: if ``input`` is a scalar or ``target``'s shape differs from ``input``'s; for a CPU
+                ``target`` in eager mode without ``log_target``, if an entry is negative.
+        """
         return F.kl_divergence(input, target, reduction=self.reduction, base=self.base, log_target=self.log_target)
