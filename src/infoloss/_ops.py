@@ -2,39 +2,55 @@
 
 ``ce_family_rows(logits2d, target, weight, opts)`` returns per-row
 ``opts.ce * CE_i + opts.ent * s_i * H_i + opts.rev * s_i * R_i`` (nats; see ``docs/design.md``), computed
-with its analytic gradient in one pass (``docs/fused.md``). Two entry points share the kernels and the
-backward:
+with its analytic gradient in one pass (``docs/fused.md``); :func:`ce_family_loss` adds the reduction.
+The entry points share the kernels and the backward:
 
+* CPU eager calls reduce inside one autograd node (:class:`_Reduced`): the kernel's gradient buffer is
+  the gradient of the reduced loss, handed to autograd without a copy or a rescale for
+  ``loss.backward()``. A plain small CE is torch's own ``F.cross_entropy`` (:func:`plain_cross_entropy`).
 * the custom op ``torch.ops.infoloss.ce_family_rows`` (:func:`torch.library.custom_op`) with a fake
   implementation, an autograd formula (``register_autograd`` + ``setup_context``) and a vmap rule. It is
-  what ``torch.compile``, ``torch.export`` and ``torch.func`` transforms see: an opaque node, no graph
-  break, no recompilation per batch size.
-* a plain :class:`torch.autograd.Function` for eager calls, which skips the custom-op dispatcher (about
-  100 us per call at small sizes) and can scale the gradient buffer in place.
+  what ``torch.export`` and ``torch.func`` transforms see, and eager calls on other devices (through
+  :class:`_Rows`): an opaque node, no graph break, no recompilation per batch size.
+* under ``torch.compile`` the rows are plain torch ops (:func:`_composed_rows`, the same formula), which
+  inductor fuses into the surrounding step: a custom op would cost its dispatch on every compiled call.
 
 Implementation table (:func:`implementation`), by backend, device and target kind:
 
-=============  ==========  =============  =========================================================
+=============  ==========  =============  ===========================================================
 backend        device      target         implementation
-=============  ==========  =============  =========================================================
-fused          cpu, eager  class indices  ``F.cross_entropy`` for a plain CE (no H/R term, no weights, nothing
-                                          ignored) when M*C <= 16384: per-call overhead is the cost there
-fused          cpu         any            C kernel (``_kernel.c``); eager chunked torch ops without a compiler
+=============  ==========  =============  ===========================================================
+fused          cpu, eager  class indices  ``F.cross_entropy`` for a plain CE (no H/R term, no weights,
+                                          nothing ignored) when M*C <= 16384
+fused          cpu         any            C kernel (``_kernel.c``); eager chunked torch ops without a
+                                          compiler
 fused          cuda/other  any            eager chunked torch ops (covered by the tests)
 triton         cuda        class indices  Triton kernel (opt-in until verified on a GPU); else eager
 reference      any         any            :mod:`infoloss._reference` (the oracle, plain autograd)
-=============  ==========  =============  =========================================================
+any but        any,        any            torch ops traced by ``torch.compile`` (:func:`_composed_rows`)
+triton         compiled
+=============  ==========  =============  ===========================================================
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from infoloss import _backend
-from infoloss._common import ENTROPY_OPTIONS, RowOptions, compute_dtype, sample_weights, tracing
+from infoloss._common import (
+    ENTROPY_OPTIONS,
+    RowOptions,
+    ce_rows,
+    compute_dtype,
+    sample_weights,
+    smoothed_target,
+    tracing,
+    xlogy_safe,
+)
 from infoloss._fused import _ckernel
 from infoloss._fused._rows import compute
 from infoloss._reduction import reduce_loss
@@ -48,6 +64,14 @@ DOUBLE_BACKWARD_MSG = (
     "differentiation): the gradient is computed analytically in forward. Use "
     "infoloss.set_backend('reference') for higher-order gradients."
 )
+
+
+_COMPOSE_UNDER_COMPILE = True
+
+
+def _exporting() -> bool:
+    is_exporting = getattr(torch.compiler, "is_exporting", None)
+    return bool(is_exporting is not None and is_exporting())
 
 
 SMALL_ELEMENTS = 1 << 14  # at or below this many logits a CPU eager call is overhead-bound: compose aten ops
@@ -158,6 +182,7 @@ def _rows_vmap(
     ld, td, wd = in_dims[:3]
     bsz = info.batch_size
     if wd is not None:  # batched class weights: one call per sample
+        assert weight is not None
         outs = [
             torch.ops.infoloss.ce_family_rows(
                 logits.select(ld, i) if ld is not None else logits,
@@ -166,7 +191,7 @@ def _rows_vmap(
                 *args,
             )
             for i in range(bsz)
-        ]  # type: ignore[union-attr]
+        ]
         loss = torch.stack([o[0] for o in outs])
         want_grad = args[-2]
         grad = torch.stack([o[1] for o in outs]) if want_grad else outs[0][1]
@@ -182,6 +207,26 @@ def _rows_vmap(
     return (loss.reshape(bsz, rows), grad), (0, None)
 
 
+def _call_op(
+    logits: Tensor, target: Tensor, weight: Tensor | None, opts: RowOptions, want_grad: bool, impl: str
+) -> tuple[Tensor, Tensor]:
+    """``torch.ops.infoloss.ce_family_rows`` with the options unpacked (its schema takes scalars)."""
+    out: tuple[Tensor, Tensor] = torch.ops.infoloss.ce_family_rows(
+        logits,
+        target,
+        weight,
+        opts.ignore_index,
+        opts.label_smoothing,
+        opts.ce,
+        opts.ent,
+        opts.rev,
+        opts.rev_log_eps,
+        want_grad,
+        impl,
+    )
+    return out
+
+
 # ------------------------------------------------------------------------- the one backward (scaling)
 class _ScaleRows(torch.autograd.Function):
     """``grad * grad_loss[:, None]``; differentiating it again raises (the Hessian is not implemented)."""
@@ -189,7 +234,7 @@ class _ScaleRows(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(grad: Tensor, grad_loss: Tensor, logits: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(grad: Tensor, grad_loss: Tensor, logits: Tensor) -> Tensor:
         return grad * grad_loss.to(grad.dtype).unsqueeze(-1)
 
     @staticmethod
@@ -197,14 +242,15 @@ class _ScaleRows(torch.autograd.Function):
         pass
 
     @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> tuple[None, None, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[None, None, None]:
         raise RuntimeError(DOUBLE_BACKWARD_MSG)
 
 
 def _scale(grad: Tensor, grad_loss: Tensor, logits: Tensor) -> Tensor:
     """The backward of every row op: ``dL/dz = grad_rows * dL/dloss_rows``."""
     if torch.is_grad_enabled() and (logits.requires_grad or grad_loss.requires_grad or tracing()):
-        return _ScaleRows.apply(grad, grad_loss, logits)
+        scaled: Tensor = _ScaleRows.apply(grad, grad_loss, logits)  # type: ignore[no-untyped-call]  # untyped in torch
+        return scaled
     return grad * grad_loss.to(grad.dtype).unsqueeze(1)
 
 
@@ -225,24 +271,12 @@ class _Rows(torch.autograd.Function):
         logits: Tensor,
         target: Tensor,
         weight: Tensor | None,
-        opts: RowOptions,  # type: ignore[override]
+        opts: RowOptions,
         impl: str,
         via_op: bool,
     ) -> tuple[Tensor, Tensor]:
         if via_op:
-            return torch.ops.infoloss.ce_family_rows(
-                logits,
-                target,
-                weight,
-                opts.ignore_index,
-                opts.label_smoothing,
-                opts.ce,
-                opts.ent,
-                opts.rev,
-                opts.rev_log_eps,
-                True,
-                impl,
-            )
+            return _call_op(logits, target, weight, opts, True, impl)
         loss, grad = compute(logits.detach(), target, weight, opts, want_grad=True, impl=impl)
         assert grad is not None
         return loss, grad
@@ -259,7 +293,7 @@ class _Rows(torch.autograd.Function):
             ctx.save_for_backward(logits, target, weight)  # references only: a second backward recomputes
 
     @staticmethod
-    def backward(ctx: Any, grad_loss: Tensor, _unused: Tensor | None) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad_loss: Tensor, _unused: Tensor | None) -> tuple[Tensor | None, ...]:
         none5 = (None,) * 5
         if ctx.via_op:
             grad, logits = ctx.saved_tensors
@@ -294,7 +328,7 @@ class _Reduced(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         logits2d: Tensor,
         target: Tensor,
@@ -322,7 +356,7 @@ class _Reduced(torch.autograd.Function):
         return out if out.dtype == out_dtype else out.to(out_dtype)
 
     @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         none3 = (None,) * 3
         logits, target, weight = ctx.saved_tensors
         if ctx.opts is None:
@@ -403,8 +437,8 @@ def ce_family_loss(
             impl = "ckernel" if _ckernel.available() else "eager"
             denom = _host_denominator(flat, weight, opts.ignore_index, reduction)
             spec = (opts, impl, reduction, denom, flat.out_shape, out_dtype)
-            out = _Reduced.apply(z, flat.target, weight, spec)
-            return out
+            reduced: Tensor = _Reduced.apply(z, flat.target, weight, spec)  # type: ignore[no-untyped-call]  # untyped in torch
+            return reduced
     rows = ce_family_rows(z, flat.target, weight, opts)
     denom_t: Tensor | int | None
     if reduction != "mean":
@@ -459,6 +493,48 @@ def _plain_ce(flat: Flat, weight: Tensor | None, opts: RowOptions) -> bool:
     return flat.no_ignored and weight is None and opts.ent == 0.0 and opts.rev == 0.0
 
 
+# ------------------------------------------------------------------ under torch.compile: plain torch ops
+def _composed_rows(logits2d: Tensor, target: Tensor, weight: Tensor | None, opts: RowOptions) -> Tensor:
+    """The row loss as differentiable torch ops, for ``torch.compile`` to fuse (inductor, not a kernel call).
+
+    Same formula as the kernels (docs/fused.md): ``log p`` from ``log_softmax`` (never the difference of two
+    large numbers), ``0 log 0 = 0``, a ``-inf`` logit against a positive target gives ``+inf``. A compiled
+    graph that calls the custom op pays its dispatch on every step; these ops compile into the same fused
+    loops as a hand-written composition.
+    """
+    dtype = compute_dtype(logits2d.dtype)
+    logp = torch.log_softmax(logits2d.to(dtype), 1)
+    w = weight.to(dtype) if weight is not None else None
+    if target.dtype.is_floating_point:
+        loss = ce_rows(logp, target, w, opts.ignore_index, opts.label_smoothing) * opts.ce
+    else:  # nll_loss, not gather: its backward fuses (a gather's is a scatter, an extern call)
+        loss = torch.nn.functional.nll_loss(logp, target, weight=w, ignore_index=opts.ignore_index, reduction="none")
+        if opts.label_smoothing > 0:
+            eps = opts.label_smoothing
+            smooth = -(logp * w).sum(1) if w is not None else -logp.sum(1)
+            smooth = torch.where(target != opts.ignore_index, smooth, torch.zeros_like(smooth))
+            loss = (1.0 - eps) * loss + (eps / logp.shape[1]) * smooth
+        loss = loss * opts.ce
+    if opts.ent == 0 and opts.rev == 0:
+        return loss
+    num_classes = logp.shape[1]
+    s = sample_weights(target, weight, opts.ignore_index, dtype, logp.device)
+    p = logp.exp()
+    if opts.ent != 0:
+        loss = loss + (opts.ent * s) * -xlogy_safe(p, logp).sum(1)
+    if opts.rev != 0:
+        if target.dtype.is_floating_point:
+            q = smoothed_target(target, num_classes, opts.label_smoothing, dtype, opts.ignore_index)
+            log_q = torch.where(q > 0, q.log(), torch.full_like(q, -math.inf)).clamp_min(opts.rev_log_eps)
+            rev = -(p * log_q).sum(1)
+        else:
+            ly, lo = opts.rev_logs(num_classes)
+            p_y = -torch.nn.functional.nll_loss(p, target, ignore_index=opts.ignore_index, reduction="none")
+            rev = -(lo + p_y * (ly - lo))  # p_y = 0 on ignored rows, whose s is 0
+        loss = loss + (opts.rev * s) * rev
+    return loss
+
+
 # ----------------------------------------------------------------------------------------- entry points
 def ce_family_rows(
     logits2d: Tensor, target: Tensor, weight: Tensor | None, opts: RowOptions, *, fused: bool = False
@@ -476,6 +552,9 @@ def ce_family_rows(
         (tensor([1.3863, 1.3863]), True)
     """
     traced = tracing()
+    if traced and _COMPOSE_UNDER_COMPILE and torch.compiler.is_compiling() and not _exporting() and not fused:
+        if _backend.get_backend() != "triton":
+            return _composed_rows(logits2d, target, weight, opts)
     impl = implementation(
         logits2d.device,
         logits2d.dtype,
@@ -504,21 +583,10 @@ def ce_family_rows(
             rev_log_eps=opts.rev_log_eps,
         )
     if torch.is_grad_enabled() and (logits2d.requires_grad or traced):
-        return _Rows.apply(logits2d, target, weight, opts, impl, traced)[0]
+        rows: Tensor = _Rows.apply(logits2d, target, weight, opts, impl, traced)[0]  # type: ignore[no-untyped-call]
+        return rows
     if traced:
-        return torch.ops.infoloss.ce_family_rows(
-            logits2d,
-            target,
-            weight,
-            opts.ignore_index,
-            opts.label_smoothing,
-            opts.ce,
-            opts.ent,
-            opts.rev,
-            opts.rev_log_eps,
-            False,
-            impl,
-        )[0]
+        return _call_op(logits2d, target, weight, opts, False, impl)[0]
     return compute(logits2d.detach(), target, weight, opts, want_grad=False, impl=impl)[0]
 
 

@@ -11,7 +11,7 @@ the eager path and NaN in the Triton kernel; validate labels once in your data p
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import torch
 from torch import Tensor
@@ -121,7 +121,7 @@ def none_shape(input: Tensor) -> torch.Size:
     if len(shape) == 1:
         return torch.Size([])
     if len(shape) == 2:
-        return shape[:1]
+        return cast(torch.Size, shape[:1])  # a Size at run time (the stubs say tuple)
     return torch.Size([shape[0], *shape[2:]])
 
 

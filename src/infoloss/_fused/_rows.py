@@ -186,7 +186,7 @@ def compute(
     the input's dtype. Runs outside autograd: callers wrap it (``infoloss._ops``).
     """
     if (
-        impl == "ckernel"
+        (impl == "ckernel" or (impl == "auto" and logits2d.is_cpu and _ckernel.available()))
         and weight is None
         and target.dtype == torch.int64
         and logits2d.dtype in (torch.float32, torch.float64)
