@@ -49,8 +49,19 @@ def test_negative_probability_targets():
 def test_weight_of_wrong_length():
     with pytest.raises(ValueError, match=r"one entry per class \(3\), got shape \(4,\)"):
         F.cross_entropy(torch.randn(2, 3), torch.tensor([0, 1]), weight=torch.ones(4))
-    with pytest.raises(ValueError, match="weight must be a 1-D floating tensor"):
+    with pytest.raises(ValueError, match="weight must be a 1-D tensor"):
         infoloss.CrossEntropyLoss(weight=torch.ones(2, 2))
+
+
+@pytest.mark.parametrize("cls", [infoloss.CrossEntropyLoss, infoloss.MinEntropyLoss, infoloss.FocalLoss])
+def test_modules_reject_bad_option_types_like_the_functions(cls):
+    # an integer weight and a float ignore_index are type errors in the functional form; the modules agree
+    with pytest.raises(TypeError, match="weight must be a floating tensor"):
+        cls(weight=torch.ones(3, dtype=torch.int64))
+    with pytest.raises(TypeError, match="ignore_index must be an int, got float 1.7"):
+        cls(ignore_index=1.7)
+    with pytest.raises(TypeError, match="ignore_index must be an int"):
+        F.cross_entropy(torch.randn(2, 3), torch.tensor([0, 1]), ignore_index=1.7)
 
 
 @pytest.mark.parametrize("base", [0, -2, 1, 1.0, float("nan"), float("inf")])

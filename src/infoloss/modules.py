@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from infoloss import functional as F
 from infoloss._validation import (
     check_finite_number,
+    check_ignore_index,
     check_label_smoothing,
     check_open_unit,
     check_reduction,
@@ -59,13 +60,14 @@ class _WeightedLoss(nn.Module):
                 raise TypeError(
                     f"weight must be a 1-D floating tensor with one entry per class, got {type(weight).__name__}"
                 )
-            if weight.dim() != 1 or not weight.dtype.is_floating_point:
+            if not weight.dtype.is_floating_point:
+                raise TypeError(f"weight must be a floating tensor (one weight per class), got dtype {weight.dtype}")
+            if weight.dim() != 1:
                 raise ValueError(
-                    f"weight must be a 1-D floating tensor with one entry per class, got shape "
-                    f"{tuple(weight.shape)} and dtype {weight.dtype}"
+                    f"weight must be a 1-D tensor with one entry per class, got shape {tuple(weight.shape)}"
                 )
         self.register_buffer("weight", weight)
-        self.ignore_index = int(ignore_index)
+        self.ignore_index = check_ignore_index(ignore_index)
         self.reduction = reduction
         self.label_smoothing = check_label_smoothing(label_smoothing)
 
@@ -106,11 +108,9 @@ class CrossEntropyLoss(_WeightedLoss):
             number > 0 and != 1. A value in base ``b`` is the nat value divided by ``ln b``. Default ``None``.
 
     Raises:
-        TypeError: if ``weight`` is not a tensor; if ``label_smoothing`` or a base is not a number; or if
-            ``int(ignore_index)`` raises it.
-        ValueError: if ``reduction`` is not one of the three; if ``weight`` is not a 1-D floating tensor; if
-            ``label_smoothing`` is not in ``[0, 1]``; if a base is not a finite number > 0 and != 1; or if
-            ``int(ignore_index)`` raises it.
+        TypeError: if ``weight`` is not a floating tensor or ``ignore_index`` not an int; if ``label_smoothing`` or a base is not a number.
+        ValueError: if ``reduction`` is not one of the three; if ``weight`` is not 1-D; if
+            ``label_smoothing`` is not in ``[0, 1]``; if a base is not a finite number > 0 and != 1.
 
     Shape:
         - Input: ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)`` logits (the class dim is 1; 0 for 1-D input).
@@ -284,12 +284,11 @@ class MinEntropyLoss(_TwoTermLoss):
         learnable: learn both weights (see above). Default ``False``.
 
     Raises:
-        TypeError: if ``weight`` is not a tensor; if ``ce_weight``, ``entropy_weight``, ``label_smoothing`` or a base is
-            not a number; or if ``int(ignore_index)`` raises it.
-        ValueError: if ``reduction`` is not one of the three; if ``weight`` is not a 1-D floating tensor; if
+        TypeError: if ``weight`` is not a floating tensor or ``ignore_index`` not an int; if ``ce_weight``, ``entropy_weight``, ``label_smoothing`` or a base is
+            not a number.
+        ValueError: if ``reduction`` is not one of the three; if ``weight`` is not 1-D; if
             ``label_smoothing`` is not in ``[0, 1]``; if a base is not a finite number > 0 and != 1; if ``ce_weight`` or
-            ``entropy_weight`` is not finite (or is <= 0 with ``learnable=True``); or if ``int(ignore_index)`` raises
-            it.
+            ``entropy_weight`` is not finite (or is <= 0 with ``learnable=True``).
         AttributeError: on assigning ``ce_weight`` or ``entropy_weight`` of a ``learnable=True`` module.
 
     Shape:
@@ -433,12 +432,11 @@ class MixedEntropyLoss(_TwoTermLoss):
         learnable: learn both weights (see above). Default ``False``.
 
     Raises:
-        TypeError: if ``weight`` is not a tensor; if ``ce_weight``, ``reverse_weight``, ``eps``, ``label_smoothing`` or
-            a base is not a number; or if ``int(ignore_index)`` raises it.
-        ValueError: if ``reduction`` is not one of the three; if ``weight`` is not a 1-D floating tensor; if
+        TypeError: if ``weight`` is not a floating tensor or ``ignore_index`` not an int; if ``ce_weight``, ``reverse_weight``, ``eps``, ``label_smoothing`` or
+            a base is not a number.
+        ValueError: if ``reduction`` is not one of the three; if ``weight`` is not 1-D; if
             ``label_smoothing`` is not in ``[0, 1]``; if a base is not a finite number > 0 and != 1; if ``ce_weight`` or
-            ``reverse_weight`` is not finite (or is <= 0 with ``learnable=True``); if ``eps`` is not in ``(0, 1)``; or
-            if ``int(ignore_index)`` raises it.
+            ``reverse_weight`` is not finite (or is <= 0 with ``learnable=True``); if ``eps`` is not in ``(0, 1)``.
         AttributeError: on assigning ``ce_weight`` or ``reverse_weight`` of a ``learnable=True`` module.
 
     Shape:
@@ -562,11 +560,11 @@ class SymmetricCrossEntropyLoss(_WeightedLoss):
             number > 0 and != 1. A value in base ``b`` is the nat value divided by ``ln b``. Default ``None``.
 
     Raises:
-        TypeError: if ``weight`` is not a tensor; if ``alpha``, ``beta``, ``log_zero``, ``label_smoothing`` or a base is
-            not a number; or if ``int(ignore_index)`` raises it.
-        ValueError: if ``reduction`` is not one of the three; if ``weight`` is not a 1-D floating tensor; if
+        TypeError: if ``weight`` is not a floating tensor or ``ignore_index`` not an int; if ``alpha``, ``beta``, ``log_zero``, ``label_smoothing`` or a base is
+            not a number.
+        ValueError: if ``reduction`` is not one of the three; if ``weight`` is not 1-D; if
             ``label_smoothing`` is not in ``[0, 1]``; if a base is not a finite number > 0 and != 1; if ``alpha``,
-            ``beta`` or ``log_zero`` is not finite, or ``log_zero >= 0``; or if ``int(ignore_index)`` raises it.
+            ``beta`` or ``log_zero`` is not finite, or ``log_zero >= 0``.
 
     Shape:
         - Input: ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)`` logits (the class dim is 1; 0 for 1-D input).
@@ -656,11 +654,10 @@ class FocalLoss(_WeightedLoss):
             number > 0 and != 1. A value in base ``b`` is the nat value divided by ``ln b``. Default ``None``.
 
     Raises:
-        TypeError: if ``weight`` is not a tensor; if ``gamma``, ``label_smoothing`` or a base is not a number; or if
-            ``int(ignore_index)`` raises it.
-        ValueError: if ``reduction`` is not one of the three; if ``weight`` is not a 1-D floating tensor; if
+        TypeError: if ``weight`` is not a floating tensor or ``ignore_index`` not an int; if ``gamma``, ``label_smoothing`` or a base is not a number.
+        ValueError: if ``reduction`` is not one of the three; if ``weight`` is not 1-D; if
             ``label_smoothing`` is not in ``[0, 1]``; if a base is not a finite number > 0 and != 1; if ``gamma`` is not
-            finite or is negative; or if ``int(ignore_index)`` raises it.
+            finite or is negative.
 
     Shape:
         - Input: ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)`` logits (the class dim is 1; 0 for 1-D input).
@@ -741,11 +738,10 @@ class Poly1CrossEntropyLoss(_WeightedLoss):
             number > 0 and != 1. A value in base ``b`` is the nat value divided by ``ln b``. Default ``None``.
 
     Raises:
-        TypeError: if ``weight`` is not a tensor; if ``epsilon``, ``label_smoothing`` or a base is not a number; or if
-            ``int(ignore_index)`` raises it.
-        ValueError: if ``reduction`` is not one of the three; if ``weight`` is not a 1-D floating tensor; if
+        TypeError: if ``weight`` is not a floating tensor or ``ignore_index`` not an int; if ``epsilon``, ``label_smoothing`` or a base is not a number.
+        ValueError: if ``reduction`` is not one of the three; if ``weight`` is not 1-D; if
             ``label_smoothing`` is not in ``[0, 1]``; if a base is not a finite number > 0 and != 1; if ``epsilon`` is
-            not finite; or if ``int(ignore_index)`` raises it.
+            not finite.
 
     Shape:
         - Input: ``(C,)``, ``(N, C)`` or ``(N, C, d_1, ..., d_K)`` logits (the class dim is 1; 0 for 1-D input).
