@@ -53,6 +53,7 @@ autoclass_content = "class"
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_rtype = False
+napoleon_custom_sections = ["Shape"]  # the Shape section of the loss modules (torch.nn style)
 
 # ---- Markdown pages (docs/*.md are read as they are)
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
@@ -118,8 +119,17 @@ html_show_sourcelink = False
 html_last_updated_fmt = None
 
 
+def _public_bases(app, name, obj, options, bases) -> None:  # type: ignore[no-untyped-def]
+    """Show a class's first public ancestor, not a private helper base (``_TwoTermLoss``)."""
+    for i, base in enumerate(bases):
+        while base.__name__.startswith("_") and base.__bases__:
+            base = base.__bases__[0]
+        bases[i] = base
+
+
 def setup(app):  # type: ignore[no-untyped-def]
     _mathjax_source()  # fail early, before a long build, when the package is missing
+    app.connect("autodoc-process-bases", _public_bases)
     app.connect("build-finished", _copy_mathjax)
     app.connect("source-read", _insert_guides)
     return {"parallel_read_safe": True}

@@ -706,10 +706,3 @@ def test_cli_doctor_subprocess_reports_a_missing_compiler(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "available: no (RuntimeError: no C compiler found" in r.stdout
     assert "eager chunked torch path" in r.stdout or "backend: reference" in r.stdout
-
-
-def test_diagnostics_docstring_examples_run():
-    import doctest
-
-    result = doctest.testmod(_diagnostics, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import itertools
 import math
 
@@ -453,10 +452,3 @@ def test_cross_entropy_from_probs_clipping_bias():
 def test_invalid_arguments_raise(call, error, match):
     with pytest.raises(error, match=match):
         call()
-
-
-# ------------------------------------------------------------------------------------------------ doctests
-def test_docstring_examples_are_correct():
-    result = doctest.testmod(inp, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted >= 12
-    assert result.failed == 0
