@@ -212,7 +212,7 @@ class _TwoTermLoss(_WeightedLoss):
 
     @property
     def effective_weights(self) -> tuple[float, float]:
-        """The (CE, regularizer) weights in effect: fixed values, or ``exp(-log_vars)``."""
+        """The (CE, regularizer) weights in effect (fixed values, or ``exp(-log_vars)``)."""
         if self.learnable:
             w = torch.exp(-self.log_vars.detach())
             return float(w[0]), float(w[1])
@@ -340,7 +340,7 @@ class MinEntropyLoss(_TwoTermLoss):
 
     @property
     def effective_weights(self) -> tuple[float, float]:
-        """The (CE, entropy) weights in effect: the fixed values, or ``exp(-log_vars)`` when learnable.
+        """The (CE, entropy) weights in effect (the fixed values, or ``exp(-log_vars)`` when learnable).
 
         Returns:
             A tuple of two Python floats ``(w_ce, w_H)``; with ``learnable=True`` they are read from the current
@@ -489,7 +489,7 @@ class MixedEntropyLoss(_TwoTermLoss):
 
     @property
     def effective_weights(self) -> tuple[float, float]:
-        """The (CE, reverse) weights in effect: the fixed values, or ``exp(-log_vars)`` when learnable.
+        """The (CE, reverse) weights in effect (the fixed values, or ``exp(-log_vars)`` when learnable).
 
         Returns:
             A tuple of two Python floats ``(w_ce, w_R)``; with ``learnable=True`` they are read from the current
