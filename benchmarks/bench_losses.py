@@ -1,6 +1,6 @@
 """fwd+bwd time of infoloss's row losses against the best torch alternative, through the public API.
 
-    python benchmarks/bench_losses.py [--quick] [--reps N] [--json out.json] [--markdown out.md]
+    python benchmarks/bench_losses.py [--quick] [--reps N] [--json out.json] [--markdown out.md] [--plot out.png]
 
 Method: one process per glibc setting (the default, and ``MALLOC_MMAP_THRESHOLD_=4294967296
 MALLOC_TRIM_THRESHOLD_=68719476736``, under which glibc keeps large buffers instead of mapping and
@@ -125,16 +125,48 @@ def run_cases(reps: int, quick: bool) -> list[dict]:
     return out
 
 
+def plot(results: dict, path: str) -> None:
+    """Bar chart of the ratios (infoloss / baseline) per case under both glibc settings, with each target."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    default, tuned = results["default glibc"], results["tuned glibc"]
+    labels = [f"{r['size']}\n{r['case']}".replace("compiled ", "compiled\n") for r in default]
+    xs = range(len(labels))
+    fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(labels)), 4.2))
+    ax.bar([x - 0.2 for x in xs], [r["ratio"] for r in default], width=0.4, label="default glibc")
+    ax.bar([x + 0.2 for x in xs], [r["ratio"] for r in tuned], width=0.4, label="tuned glibc")
+    for x, r in zip(xs, default, strict=True):
+        ax.hlines(r["target"], x - 0.45, x + 0.45, colors="k", linestyles="dashed", linewidth=1)
+    ax.set_xticks(list(xs), labels, fontsize=7)
+    ax.set_ylabel("time / baseline time (lower is faster)")
+    ax.set_title("infoloss fwd+bwd vs the best torch alternative (dashed: target)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="skip the 4096 x 32000 cases")
     ap.add_argument("--reps", type=int, default=200, help="interleaved rounds per small case")
     ap.add_argument("--json", help="write all results here")
     ap.add_argument("--markdown", help="write the table here")
+    ap.add_argument("--plot", help="draw the ratios into this image (needs matplotlib)")
+    ap.add_argument("--from-json", help="plot (with --plot) the results of an earlier --json run; no timing")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         print("RESULT" + json.dumps(run_cases(args.reps, args.quick)))
+        return
+    if args.from_json:
+        with open(args.from_json) as f:
+            saved = json.load(f)
+        if args.plot:
+            plot(saved["results"], args.plot)
         return
     import torch
 
@@ -176,6 +208,8 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(machine=head, results=results), f, indent=1)
+    if args.plot:
+        plot(results, args.plot)
 
 
 if __name__ == "__main__":

@@ -492,7 +492,16 @@ def plain_cross_entropy(
     lo, hi = int(lo_t), int(hi_t)
     if lo < 0 or hi >= num_classes or lo <= ignore_index <= hi:  # out of range, or maybe ignored: full path
         return None
+    if _ATEN_CE is not None:  # F.cross_entropy's own kernel call, without its Python argument handling
+        out: Tensor = _ATEN_CE(input, target, None, _REDUCTION_ENUM[reduction], -100, label_smoothing)
+        return out
     return torch.nn.functional.cross_entropy(input, target, reduction=reduction, label_smoothing=label_smoothing)
+
+
+# What F.cross_entropy calls once it has checked for __torch_function__ overrides (excluded above by the
+# exact Tensor type test) and turned the reduction into torch's enum; F.cross_entropy if a torch lacks it.
+_ATEN_CE = getattr(torch._C._nn, "cross_entropy_loss", None)
+_REDUCTION_ENUM = {"none": 0, "mean": 1, "sum": 2}
 
 
 def _plain_ce(flat: Flat, weight: Tensor | None, opts: RowOptions) -> bool:
