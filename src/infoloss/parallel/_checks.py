@@ -70,7 +70,8 @@ def unwrap(
         raise ValueError("group must be None (or the DTensor's mesh group) for a DTensor input")
     vocab = int(local_logits.shape[1])
     sizes = chunk_sizes(vocab, mesh.size())
-    z = local_logits.to_local()
+    # grad_placements: the gradient of the local shard is sharded like the logits (said, not left to a default)
+    z = local_logits.to_local(grad_placements=local_logits.placements)
 
     def local_of(t: Any, name: str, ok: tuple[Any, ...]) -> Any:
         if not is_dtensor(t):
@@ -80,7 +81,7 @@ def unwrap(
                 f"a DTensor {name} must be on the logits' mesh with placement {ok[0].__name__}"
                 f"{'' if len(ok) == 1 else ' or ' + ok[1].__name__}, got {t.placements}"
             )
-        return t.to_local()
+        return t.to_local(grad_placements=t.placements)
 
     tgt = local_of(target, "target", (replicate, shard))
     if is_dtensor(target) and isinstance(target.placements[0], shard) and target.placements[0].dim not in (1, -1):
