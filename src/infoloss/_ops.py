@@ -109,7 +109,15 @@ def implementation(
             return "triton"
     if dev == "cpu" and (tracing() if traced is None else traced):
         return "auto"
-    if dev == "cpu" and plain_ce and not fused and not prob_target and numel is not None and numel <= SMALL_ELEMENTS:
+    if (
+        dev == "cpu"
+        and plain_ce
+        and not fused
+        and not prob_target
+        and dtype in (torch.float32, torch.float64)
+        and numel is not None
+        and numel <= SMALL_ELEMENTS
+    ):
         return "aten"
     if dev == "cpu" and _ckernel.available():
         return "ckernel"
@@ -643,7 +651,7 @@ def implementation_for(device: str, dtype: torch.dtype, target: str) -> str:
     if dev == "cuda" and not torch.cuda.is_available():
         return "n/a (no CUDA device)"
     large = implementation(device, dtype, prob, numel=1 << 30)
-    small = implementation(device, dtype, prob, numel=1)
+    small = implementation(device, dtype, prob, numel=1, plain_ce=True)
     if large == "reference":
         return "reference (plain PyTorch autograd composition, infoloss._reference)"
     if large == "ckernel":
@@ -656,5 +664,7 @@ def implementation_for(device: str, dtype: torch.dtype, target: str) -> str:
         why = "" if dev != "cpu" else f" (C kernel unavailable: {_ckernel.failure_reason() or 'not tried'})"
         text = "eager chunked torch path" + why
     if small == "aten":
-        text += f"; aten ops for <= {SMALL_ELEMENTS} logits in eager mode"
+        text += f"; torch's F.cross_entropy for a plain CE of <= {SMALL_ELEMENTS} logits in eager mode"
+    if large != "triton":
+        text += f"; plain torch ops under torch.compile for <= {COMPILE_COMPOSE_ELEMENTS} logits"
     return text
