@@ -442,3 +442,26 @@ def test_triton_kernel_under_interpreter():
     assert res.returncode == 0, res.stderr[-3000:]
     worst = float(res.stdout.split("WORST")[1])
     assert worst < 1e-4, worst
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-20, 1e-35, 1e-40])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_tiny_class_weights_keep_the_mean_exact(scale, reduction):
+    """CPU eager 'mean' divides the kernel's coefficients by the sum of the sample weights; when that
+    would overflow float32 (weights near the subnormal range) it divides afterwards instead."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(8, C, generator=g, requires_grad=True)
+    y = torch.randint(0, C, (8,), generator=g)
+    w = (torch.rand(C, generator=g) + 1.0) * scale
+    got = F.min_entropy_loss(x, y, entropy_weight=0.2, weight=w, reduction=reduction)
+    (gx,) = torch.autograd.grad(got, x)
+    xr = x.detach().double().requires_grad_()
+    logp = torch.log_softmax(xr, 1)
+    s = w.double()[y]
+    rows = -logp.gather(1, y[:, None]).squeeze(1) * s + 0.2 * s * -(logp.exp() * logp).sum(1)
+    want = rows.sum() / (s.sum() if reduction == "mean" else 1.0)
+    (gr,) = torch.autograd.grad(want, xr)
+    tol = 1e-5 if scale >= 1e-35 else 1e-4  # float32 subnormals carry fewer digits
+    torch.testing.assert_close(got.double(), want.detach(), rtol=tol, atol=0)
+    assert torch.isfinite(gx).all()
+    torch.testing.assert_close(gx.double(), gr, rtol=tol, atol=tol * float(gr.abs().max()))

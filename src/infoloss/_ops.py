@@ -347,21 +347,21 @@ class _Reduced(torch.autograd.Function):
         opts, impl, reduction, denom, out_shape, out_dtype = spec  # one argument: apply() inspects each
         ctx.reduction = reduction
         ctx.save_for_backward(logits2d, target, weight)
+        ctx.post = 1.0  # divisor applied after the kernel (only when pre-dividing would overflow)
         if reduction == "mean":
             if not denom:  # nothing to average: 0, with zero gradients
                 ctx.grad = ctx.opts = None
                 return logits2d.new_zeros((), dtype=out_dtype)
-            opts = RowOptions(
-                opts.ignore_index,
-                opts.label_smoothing,
-                opts.ce / denom,
-                opts.ent / denom,
-                opts.rev / denom,
-                opts.rev_log_eps,
-            )
+            coefs = (opts.ce / denom, opts.ent / denom, opts.rev / denom)
+            if all(abs(c) <= _PREDIVIDE_LIMIT for c in coefs):
+                opts = RowOptions(opts.ignore_index, opts.label_smoothing, *coefs, opts.rev_log_eps)
+            else:  # tiny sample weights: 1/denom would overflow float32 in the kernel; divide afterwards
+                ctx.post = denom
         loss, grad = compute(logits2d.detach(), target, weight, opts, want_grad=True, impl=impl)
         ctx.grad, ctx.opts, ctx.impl = grad, opts, impl
         out = loss.reshape(out_shape) if reduction == "none" else loss.sum()
+        if ctx.post != 1.0:
+            out = out / ctx.post
         return out if out.dtype == out_dtype else out.to(out_dtype)
 
     @staticmethod
@@ -379,6 +379,8 @@ class _Reduced(torch.autograd.Function):
             rows_grad = grad_out.reshape(-1)
         else:
             rows_grad = grad_out.reshape(1).expand(grad.shape[0])
+        if ctx.post != 1.0:
+            rows_grad = rows_grad / ctx.post
         if torch.is_grad_enabled():  # create_graph=True: keep the graph link that raises on double backward
             return (_scale(grad, rows_grad, logits),) + none3
         if ctx.reduction == "none":
@@ -387,7 +389,12 @@ class _Reduced(torch.autograd.Function):
             scale = float(grad_out)
             if scale != 1.0:
                 grad.mul_(scale)
+            if ctx.post != 1.0:
+                grad.div_(ctx.post)  # a division: 1 / denom can overflow float32 where denom itself does not
         return (grad,) + none3
+
+
+_PREDIVIDE_LIMIT = 1e30  # a coefficient / denominator above this is not passed to the float32 kernel
 
 
 def _host_denominator(flat: Flat, weight: Tensor | None, ignore_index: int, reduction: str) -> float:
