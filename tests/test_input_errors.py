@@ -281,3 +281,41 @@ def test_metric_class_update_dtype() -> None:
 )
 def test_label_smoothing_matrix_eps(eps: Any, exc: type[Exception], match: str) -> None:
     _raises(lambda: label_smoothing_matrix(3, eps), exc, match)
+
+
+# ------------------------------------------------------------- integer options and matrix dtypes (lead)
+@pytest.mark.parametrize("n_bins", [2.0, "15", True])
+def test_n_bins_of_the_wrong_type_is_a_type_error(n_bins):
+    import infoloss.metrics as M
+
+    z, y = torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    with pytest.raises(TypeError, match="n_bins must be a positive integer"):
+        M.expected_calibration_error(z, y, n_bins=n_bins)
+    with pytest.raises(ValueError, match="n_bins must be a positive integer, got 0"):
+        M.expected_calibration_error(z, y, n_bins=0)
+
+
+@pytest.mark.parametrize("num_classes", [3.0, "3", True])
+def test_num_classes_of_the_wrong_type_is_a_type_error(num_classes):
+    from infoloss.bespoke import label_smoothing_matrix
+
+    with pytest.raises(TypeError, match="num_classes must be an int >= 1"):
+        label_smoothing_matrix(num_classes, 0.1)
+    with pytest.raises(ValueError, match="num_classes must be an int >= 1, got 0"):
+        label_smoothing_matrix(0, 0.1)
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool, "float32"])
+def test_matrix_builders_refuse_a_non_floating_dtype(dtype):
+    from infoloss import bespoke as B
+
+    builders = [
+        lambda: B.label_smoothing_matrix(3, 0.1, dtype=dtype),
+        lambda: B.target_matrix_from_distances(torch.ones(3, 3) - torch.eye(3), dtype=dtype),
+        lambda: B.target_matrix_from_similarities(torch.eye(3), dtype=dtype),
+        lambda: B.hierarchy_distance_matrix(B.animal_hierarchy(), B.ANIMAL_CLASSES, dtype=dtype),
+        lambda: B.hierarchy_target_matrix(B.animal_hierarchy(), B.ANIMAL_CLASSES, dtype=dtype),
+    ]
+    for build in builders:
+        with pytest.raises(TypeError, match="dtype must be a floating torch dtype"):
+            build()

@@ -97,8 +97,10 @@ def _check(logits: Tensor, target: Tensor | None, name: str) -> None:
 
 
 def _check_bins(n_bins: int) -> None:
-    """Raise ValueError unless ``n_bins`` is an int >= 1."""
-    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
+    """Raise TypeError unless ``n_bins`` is an int, ValueError unless it is >= 1."""
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int):
+        raise TypeError(f"n_bins must be a positive integer, got {type(n_bins).__name__} {n_bins!r}")
+    if n_bins < 1:
         raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
 
 
@@ -209,7 +211,8 @@ def bin_index(confidence: Tensor, n_bins: int = N_BINS) -> Tensor:
         int64 tensor of ``confidence``'s shape, values in ``0..n_bins-1``.
 
     Raises:
-        ValueError: if ``n_bins`` is not an int >= 1.
+        TypeError: if ``n_bins`` is not an int.
+        ValueError: if ``n_bins`` is < 1.
 
     Example:
         >>> import torch
@@ -243,7 +246,8 @@ def calibration_bins(confidence: Tensor, correct: Tensor, n_bins: int = N_BINS) 
         ``(counts, conf_sum, correct_sum)``: three tensors of shape ``(n_bins,)``, float64 (float32 on MPS).
 
     Raises:
-        ValueError: if ``n_bins`` is not an int >= 1.
+        TypeError: if ``n_bins`` is not an int.
+        ValueError: if ``n_bins`` is < 1.
 
     Example:
         >>> import torch
@@ -312,9 +316,10 @@ def expected_calibration_error(logits: Tensor, target: Tensor, n_bins: int = N_B
         0-dim tensor in [0, 1], float64 (float32 on MPS); 0 for ``N = 0``.
 
     Raises:
-        TypeError: if ``logits`` is not a floating tensor, or ``target`` is not an int64/int32 tensor.
+        TypeError: if ``logits`` is not a floating tensor, ``target`` is not an int64/int32 tensor, or
+            ``n_bins`` is not an int.
         ValueError: if ``logits`` is not 2-D, ``target`` is not 1-D with ``N`` entries, a target lies
-            outside ``0..C-1``, or ``n_bins`` is not an int >= 1.
+            outside ``0..C-1``, or ``n_bins`` is < 1.
 
     Example:
         >>> import torch
@@ -627,7 +632,8 @@ def _torchmetrics_classes() -> dict[str, Any]:
             **kwargs: passed to :class:`torchmetrics.Metric`.
 
         Raises:
-            ValueError: if ``n_bins`` is not an int >= 1.
+            TypeError: if ``n_bins`` is not an int.
+        ValueError: if ``n_bins`` is < 1.
 
         Shape:
             - Logits: ``(N, C)``, floating.

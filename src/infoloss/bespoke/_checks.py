@@ -141,3 +141,12 @@ def check_target_range(target: Tensor, num_classes: int, ignore_index: int, fn_n
             f"(valid: 0..{num_classes - 1}, or ignore_index={ignore_index})"
         )
     return valid
+
+
+def float_dtype(dtype: torch.dtype) -> torch.dtype:
+    """``dtype`` if it is a floating torch dtype (a matrix of probabilities or costs); TypeError otherwise."""
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(
+            f"dtype must be a floating torch dtype (the matrix holds probabilities or costs), got {dtype!r}"
+        )
+    return dtype

@@ -23,7 +23,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from infoloss.bespoke._checks import check_positive
+from infoloss.bespoke._checks import check_positive, float_dtype
 
 __all__ = [
     "Hierarchy",
@@ -176,7 +176,7 @@ def hierarchy_distance_matrix(
         ValueError: if ``metric`` is unknown, a leaf name appears twice, an inner node has no leaves, or
             ``classes`` repeats a name, names a non-leaf or misses a leaf.
         TypeError: if the tree has a node that is not a mapping, list/tuple, str or None, a non-str node
-            name, or ``classes`` is a single str.
+            name, ``classes`` is a single str, or ``dtype`` is not a floating dtype.
 
     Example:
         >>> from infoloss.bespoke import hierarchy_distance_matrix
@@ -214,7 +214,7 @@ def hierarchy_distance_matrix(
                 d[i, j] = heights[pa[:common]]
             else:
                 d[i, j] = (len(pa) - common) + (len(pb) - common)
-    return d.to(dtype)
+    return d.to(float_dtype(dtype))
 
 
 def hierarchy_target_matrix(
@@ -263,4 +263,4 @@ def hierarchy_target_matrix(
     """
     b = check_positive(beta, "beta")
     d = hierarchy_distance_matrix(tree, classes, metric=metric, dtype=torch.float64)
-    return torch.softmax(-b * d, dim=1).to(dtype)
+    return torch.softmax(-b * d, dim=1).to(float_dtype(dtype))

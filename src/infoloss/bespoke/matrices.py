@@ -18,6 +18,7 @@ from infoloss.bespoke._checks import (
     check_finite,
     check_non_negative,
     check_positive,
+    float_dtype,
 )
 
 __all__ = [
@@ -129,8 +130,9 @@ def label_smoothing_matrix(num_classes: int, eps: float, *, dtype: torch.dtype =
         ``(C, C)`` row-stochastic tensor (built in float64, then cast to ``dtype``).
 
     Raises:
-        TypeError: if ``eps`` is not a number (a bool included).
-        ValueError: if ``num_classes`` is not an int >= 1, or ``eps`` is not in [0, 1] (NaN included).
+        TypeError: if ``eps`` is not a number (a bool included), ``num_classes`` is not an int, or ``dtype``
+            is not a floating dtype.
+        ValueError: if ``num_classes`` is < 1, or ``eps`` is not in [0, 1] (NaN included).
 
     Example:
         >>> from infoloss.bespoke import label_smoothing_matrix
@@ -149,7 +151,7 @@ def label_smoothing_matrix(num_classes: int, eps: float, *, dtype: torch.dtype =
     if not 0.0 <= eps <= 1.0:
         raise ValueError(f"eps must be a number in [0, 1], got {eps!r}")
     eye = torch.eye(num_classes, dtype=torch.float64)
-    return ((1.0 - eps) * eye + eps / num_classes).to(dtype)
+    return ((1.0 - eps) * eye + eps / num_classes).to(float_dtype(dtype))
 
 
 def target_matrix_from_distances(
@@ -174,8 +176,8 @@ def target_matrix_from_distances(
         ``(C, C)`` row-stochastic tensor (computed in float64, then cast to ``dtype``).
 
     Raises:
-        TypeError: if ``temperature`` is not a number, or ``distance`` is not a tensor or a nested sequence
-            of real numbers.
+        TypeError: if ``temperature`` is not a number, ``distance`` is not a tensor or a nested sequence
+            of real numbers, or ``dtype`` is not a floating dtype.
         ValueError: if ``temperature`` is not finite and > 0, or ``distance`` is not square, has no class,
             or has a NaN/inf or negative entry.
 
@@ -193,7 +195,7 @@ def target_matrix_from_distances(
     d = as_float_matrix(distance, "distance").to(torch.float64)
     check_finite(d, "distance")
     check_non_negative(d, "distance")
-    return torch.softmax(-d / t, dim=1).to(dtype)
+    return torch.softmax(-d / t, dim=1).to(float_dtype(dtype))
 
 
 def target_matrix_from_similarities(
@@ -217,8 +219,8 @@ def target_matrix_from_similarities(
         ``(C, C)`` row-stochastic tensor (computed in float64, then cast to ``dtype``).
 
     Raises:
-        TypeError: if ``temperature`` is not a number, or ``similarity`` is not a tensor or a nested
-            sequence of real numbers.
+        TypeError: if ``temperature`` is not a number, ``similarity`` is not a tensor or a nested
+            sequence of real numbers, or ``dtype`` is not a floating dtype.
         ValueError: if ``temperature`` is not finite and > 0, or ``similarity`` is not square, has no class,
             or has a NaN/inf entry.
 
@@ -231,7 +233,7 @@ def target_matrix_from_similarities(
     t = check_positive(temperature, "temperature")
     s = as_float_matrix(similarity, "similarity").to(torch.float64)
     check_finite(s, "similarity")
-    return torch.softmax(s / t, dim=1).to(dtype)
+    return torch.softmax(s / t, dim=1).to(float_dtype(dtype))
 
 
 def target_matrix_from_groups(
@@ -310,12 +312,14 @@ def target_matrix_from_groups(
         for y in g:
             for j in g:
                 t[y, j] = keeps[y] if j == y else (1.0 - keeps[y]) / (len(g) - 1)
-    return t.to(dtype)
+    return t.to(float_dtype(dtype))
 
 
 def _check_num_classes(num_classes: int) -> None:
-    """Raise ValueError unless ``num_classes`` is an int >= 1."""
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+    """Raise TypeError unless ``num_classes`` is an int, ValueError unless it is >= 1."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int):
+        raise TypeError(f"num_classes must be an int >= 1, got {type(num_classes).__name__} {num_classes!r}")
+    if num_classes < 1:
         raise ValueError(f"num_classes must be an int >= 1, got {num_classes!r}")
 
 
