@@ -465,3 +465,79 @@ def test_tiny_class_weights_keep_the_mean_exact(scale, reduction):
     torch.testing.assert_close(got.double(), want.detach(), rtol=tol, atol=0)
     assert torch.isfinite(gx).all()
     torch.testing.assert_close(gx.double(), gr, rtol=tol, atol=tol * float(gr.abs().max()))
+
+
+@pytest.mark.parametrize("weight", ["inf", "-inf", "huge"])
+@pytest.mark.parametrize("loss", ["ce", "min", "mix"])
+def test_non_finite_weight_sum_gives_nan_mean_like_torch(weight, loss):
+    """A 'mean' over sample weights whose sum is not finite is NaN in torch (inf / inf); the one-node CPU
+    path must not turn it into 0 by pre-dividing the coefficients by an infinite denominator."""
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(6, C, generator=g)
+    y = torch.arange(6) % C
+    w = torch.ones(C)
+    if weight == "huge":
+        w = torch.full((C,), 3e38)  # the float32 sum overflows
+    else:
+        w[y[0]] = float(weight)
+    want = TF.cross_entropy(x, y, weight=w)  # float32 torch: nan
+    assert torch.isnan(want)
+    fns = {
+        "ce": lambda z: F.cross_entropy(z, y, weight=w),
+        "min": lambda z: F.min_entropy_loss(z, y, weight=w, entropy_weight=0.2),
+        "mix": lambda z: F.mixed_entropy_loss(z, y, weight=w, reverse_weight=0.2),
+    }
+    for requires_grad in (True, False):
+        got = fns[loss](x.clone().requires_grad_(requires_grad))
+        assert torch.isnan(got), (requires_grad, got)
+
+
+def test_create_graph_with_tiny_weights_keeps_the_gradient_finite():
+    g = torch.Generator().manual_seed(13)
+    x = torch.randn(6, C, generator=g)
+    y = torch.randint(0, C, (6,), generator=g)
+    w = torch.full((C,), 1e-40)  # the sum of the sample weights is below float32's 1 / max
+    xr = x.double().requires_grad_()
+    TF.cross_entropy(xr, y, weight=w.double()).backward()
+    for fn in (F.cross_entropy, lambda z, t, weight: F.min_entropy_loss(z, t, weight=weight, entropy_weight=0.0)):
+        xc = x.clone().requires_grad_()
+        (gc,) = torch.autograd.grad(fn(xc, y, weight=w), xc, create_graph=True)
+        assert torch.isfinite(gc).all()
+        torch.testing.assert_close(gc.double(), xr.grad, rtol=1e-4, atol=1e-5)  # float32 subnormal weights
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("loss", ["mix", "sce"])
+def test_target_gradient_is_finite_where_the_floor_is_active(loss, compiled):
+    """d/dq of -sum p log max(q, eps) is 0 where q < eps (the floor is active): zero entries of a
+    probability target that requires grad must not give NaN (log's backward at q = 0 is 0/0)."""
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(2, 4, generator=g, dtype=torch.float64)
+    q = torch.tensor([[0.5, 0.5, 0.0, 0.0], [0.25] * 4], dtype=torch.float64)
+    eps = 1e-6
+
+    def ours(t):
+        if loss == "mix":
+            return F.mixed_entropy_loss(z, t, reverse_weight=1.0, eps=eps)
+        return F.symmetric_cross_entropy(z, t, alpha=1.0, beta=1.0, log_zero=math.log(eps))
+
+    fn = torch.compile(ours, fullgraph=True, dynamic=True, backend="aot_eager") if compiled else ours
+    qi = q.clone().requires_grad_()
+    fn(qi).backward()
+    qt = q.clone().requires_grad_()
+    logp = torch.log_softmax(z, 1)
+    (-(qt * logp).sum(1) - (logp.exp() * qt.clamp_min(eps).log()).sum(1)).mean().backward()
+    torch.testing.assert_close(qi.grad, qt.grad, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_soft_target_gradient_at_zero_entries_equals_torch(smoothing):
+    """d/dq_c of -sum_c q_c log p_c is -log p_c also where q_c = 0 (it was masked to 0)."""
+    g = torch.Generator().manual_seed(5)
+    z = torch.randn(3, 5, generator=g, dtype=torch.float64)
+    q = torch.softmax(torch.randn(3, 5, generator=g, dtype=torch.float64), 1)
+    q[0, 1] = q[2, 4] = 0.0
+    qi, qt = q.clone().requires_grad_(), q.clone().requires_grad_()
+    F.cross_entropy(z, qi, label_smoothing=smoothing).backward()
+    TF.cross_entropy(z, qt, label_smoothing=smoothing).backward()
+    torch.testing.assert_close(qi.grad, qt.grad, rtol=1e-12, atol=1e-14)

@@ -48,9 +48,9 @@ def tracing() -> bool:
 
 
 def xlogy_safe(x: Tensor, logy: Tensor) -> Tensor:
-    """``x * logy`` with ``0 * log 0 = 0`` and a finite gradient where ``x == 0``."""
-    zero = x == 0
-    return torch.where(zero, torch.zeros_like(x), x * torch.where(zero, torch.zeros_like(logy), logy))
+    """``x * logy`` with ``0 * log 0 = 0``: the derivative in ``x`` is ``logy`` (0 where ``logy = -inf`` and
+    ``x = 0``, instead of NaN), the derivative in ``logy`` is ``x``."""
+    return x * torch.where((x == 0) & (logy == -math.inf), torch.zeros_like(logy), logy)
 
 
 def smoothed_target(

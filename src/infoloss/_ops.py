@@ -353,10 +353,10 @@ class _Reduced(torch.autograd.Function):
                 ctx.grad = ctx.opts = None
                 return logits2d.new_zeros((), dtype=out_dtype)
             coefs = (opts.ce / denom, opts.ent / denom, opts.rev / denom)
-            if all(abs(c) <= _PREDIVIDE_LIMIT for c in coefs):
+            if math.isfinite(denom) and all(abs(c) <= _PREDIVIDE_LIMIT for c in coefs):
                 opts = RowOptions(opts.ignore_index, opts.label_smoothing, *coefs, opts.rev_log_eps)
-            else:  # tiny sample weights: 1/denom would overflow float32 in the kernel; divide afterwards
-                ctx.post = denom
+            else:  # tiny (1/denom overflows float32) or non-finite sample-weight sums: divide afterwards,
+                ctx.post = denom  # so that inf / inf gives NaN as in torch, not 0 from coefficients 1/inf
         loss, grad = compute(logits2d.detach(), target, weight, opts, want_grad=True, impl=impl)
         ctx.grad, ctx.opts, ctx.impl = grad, opts, impl
         out = loss.reshape(out_shape) if reduction == "none" else loss.sum()
@@ -379,9 +379,9 @@ class _Reduced(torch.autograd.Function):
             rows_grad = grad_out.reshape(-1)
         else:
             rows_grad = grad_out.reshape(1).expand(grad.shape[0])
-        if ctx.post != 1.0:
-            rows_grad = rows_grad / ctx.post
         if torch.is_grad_enabled():  # create_graph=True: keep the graph link that raises on double backward
+            if ctx.post != 1.0:  # divide the buffer, not the upstream 1: 1 / denom can overflow float32
+                grad = grad.div_(ctx.post)
             return (_scale(grad, rows_grad, logits),) + none3
         if ctx.reduction == "none":
             grad.mul_(rows_grad.to(grad.dtype).unsqueeze(1))
@@ -560,7 +560,9 @@ def _composed_rows(logits2d: Tensor, target: Tensor, weight: Tensor | None, opts
     if opts.rev != 0:
         if target.dtype.is_floating_point:
             q = smoothed_target(target, num_classes, opts.label_smoothing, dtype, opts.ignore_index)
-            log_q = torch.where(q > 0, q.log(), torch.full_like(q, -math.inf)).clamp_min(opts.rev_log_eps)
+            pos = q > 0  # the inner where keeps log's backward off q = 0 (0/0 = NaN; the floor's derivative is 0)
+            log_q = torch.where(pos, torch.where(pos, q, torch.ones_like(q)).log(), -math.inf)
+            log_q = log_q.clamp_min(opts.rev_log_eps)
             rev = -(p * log_q).sum(1)
         else:
             ly, lo = opts.rev_logs(num_classes)

@@ -13,6 +13,8 @@ composition of torch ops, so autograd provides the gradient.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -23,9 +25,9 @@ def compute_dtype(dtype: torch.dtype) -> torch.dtype:
 
 
 def xlogy_safe(x: Tensor, logy: Tensor) -> Tensor:
-    """``x * logy`` with the convention ``0 * log 0 = 0`` (finite gradient where x == 0)."""
-    zero = x == 0
-    return torch.where(zero, torch.zeros_like(x), x * torch.where(zero, torch.zeros_like(logy), logy))
+    """``x * logy`` with ``0 * log 0 = 0``: the derivative in ``x`` is ``logy`` (0 where ``logy = -inf`` and
+    ``x = 0``, instead of NaN), the derivative in ``logy`` is ``x``."""
+    return x * torch.where((x == 0) & (logy == -math.inf), torch.zeros_like(logy), logy)
 
 
 def entropy_from_logp(logp: Tensor) -> Tensor:
@@ -117,7 +119,11 @@ def ce_family_rows(
             loss = loss + ent_coef * s * entropy_from_logp(logp)
         if rev_coef != 0:
             q = smoothed_target(target, logp.shape[-1], label_smoothing, dtype, ignore_index)
-            log_q = torch.log(q).clamp_min(rev_log_eps)  # log max(q, eps) without underflow
+            # log max(q, eps) without underflow; the inner where keeps log's backward off q = 0 (0/0 = NaN
+            # there, although the floor makes the derivative 0)
+            pos = q > 0
+            log_q = torch.where(pos, torch.log(torch.where(pos, q, torch.ones_like(q))), -math.inf)
+            log_q = log_q.clamp_min(rev_log_eps)
             rev = -(logp.exp() * log_q).sum(-1)
             loss = loss + rev_coef * s * rev
     return loss
