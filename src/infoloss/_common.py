@@ -2,7 +2,7 @@
 
 * dtypes: :func:`compute_dtype`, :func:`loss_dtype` (autocast-aware, like torch's float32 list);
 * the target: :func:`smoothed_target`, :func:`sample_weights`, :func:`xlogy_safe`;
-* values that must not be checked while tracing: :func:`tracing`;
+* values that must not be checked while tracing: :func:`tracing` (and :func:`exporting`);
 * the options of the row kernels: :class:`RowOptions`.
 
 :mod:`infoloss._reference` (the oracle) does not import from here: it stays an independent composition.
@@ -39,12 +39,15 @@ def tracing() -> bool:
     Value-dependent checks (index ranges, probability signs) are skipped then: they would need a
     data-dependent branch. torch's own kernels still check index ranges at run time.
     """
-    if torch.compiler.is_compiling():
-        return True
-    is_exporting = getattr(torch.compiler, "is_exporting", None)
-    if is_exporting is not None and is_exporting():
+    if torch.compiler.is_compiling() or exporting():
         return True
     return bool(torch._C._are_functorch_transforms_active())
+
+
+def exporting() -> bool:
+    """True while ``torch.export`` traces (``torch.compiler.is_exporting``, absent from older torch)."""
+    is_exporting = getattr(torch.compiler, "is_exporting", None)
+    return bool(is_exporting is not None and is_exporting())
 
 
 def xlogy_safe(x: Tensor, logy: Tensor) -> Tensor:

@@ -47,6 +47,7 @@ from infoloss._common import (
     RowOptions,
     ce_rows,
     compute_dtype,
+    exporting,
     sample_weights,
     smoothed_target,
     tracing,
@@ -56,7 +57,7 @@ from infoloss._fused import _ckernel
 from infoloss._fused._rows import compute
 from infoloss._reduction import reduce_loss
 from infoloss._validation import REDUCTIONS as _REDUCTIONS
-from infoloss._validation import Flat
+from infoloss._validation import Flat, _check_labels
 
 __all__ = ["ce_family_rows", "entropy_rows", "implementation", "RowOptions"]
 
@@ -68,11 +69,6 @@ DOUBLE_BACKWARD_MSG = (
 
 
 COMPILE_COMPOSE_ELEMENTS = 1 << 16  # under torch.compile, at or below this many logits: plain torch ops
-
-
-def _exporting() -> bool:
-    is_exporting = getattr(torch.compiler, "is_exporting", None)
-    return bool(is_exporting is not None and is_exporting())
 
 
 SMALL_ELEMENTS = 1 << 14  # at or below this many logits a CPU eager call is overhead-bound: compose aten ops
@@ -99,7 +95,7 @@ def implementation(
         True
     """
     backend = _backend.get_backend()
-    dev = torch.device(device).type
+    dev = device.type if isinstance(device, torch.device) else torch.device(device).type
     if backend == "reference" and not fused:
         return "reference"
     if backend == "triton" and dev == "cuda" and not prob_target and dtype != torch.float64:
@@ -263,6 +259,17 @@ def _scale(grad: Tensor, grad_loss: Tensor, logits: Tensor) -> Tensor:
     return grad * grad_loss.to(grad.dtype).unsqueeze(1)
 
 
+def _take_grad(ctx: Any, logits: Tensor, target: Tensor, weight: Tensor | None) -> Tensor:
+    """The gradient buffer made in forward, handed over once (autograd may keep it as ``.grad``); a second
+    backward through a retained graph recomputes it from the saved inputs."""
+    grad: Tensor | None = ctx.grad
+    ctx.grad = None
+    if grad is None:
+        grad = compute(logits.detach(), target, weight, ctx.opts, want_grad=True, impl=ctx.impl)[1]
+        assert grad is not None
+    return grad
+
+
 # --------------------------------------------------------------------------------- the autograd Function
 class _Rows(torch.autograd.Function):
     """The one autograd entry point: the gradient is made in forward, scaled by :func:`_scale` in backward.
@@ -308,11 +315,7 @@ class _Rows(torch.autograd.Function):
             grad, logits = ctx.saved_tensors
             return (_scale(grad, grad_loss, logits),) + none5
         logits, target, weight = ctx.saved_tensors
-        grad = ctx.grad
-        if grad is None:  # a second backward through a retained graph: the first one handed the buffer over
-            grad = compute(logits.detach(), target, weight, ctx.opts, want_grad=True, impl=ctx.impl)[1]
-            assert grad is not None
-        ctx.grad = None
+        grad = _take_grad(ctx, logits, target, weight)
         if torch.is_grad_enabled():  # create_graph=True: keep the graph link that raises on double backward
             return (_scale(grad, grad_loss, logits),) + none5
         if grad_loss.device.type == "cpu" and grad_loss.dim() == 1 and grad_loss.numel() and grad_loss.stride(0) == 0:
@@ -370,11 +373,7 @@ class _Reduced(torch.autograd.Function):
         logits, target, weight = ctx.saved_tensors
         if ctx.opts is None:
             return (torch.zeros_like(logits),) + none3
-        grad = ctx.grad
-        if grad is None:  # a second backward through a retained graph: the first one handed the buffer over
-            grad = compute(logits.detach(), target, weight, ctx.opts, want_grad=True, impl=ctx.impl)[1]
-            assert grad is not None
-        ctx.grad = None
+        grad = _take_grad(ctx, logits, target, weight)
         if ctx.reduction == "none":
             rows_grad = grad_out.reshape(-1)
         else:
@@ -430,17 +429,14 @@ def ce_family_loss(
     z = flat.logits2d
     if (
         z.is_cpu
-        and _backend.get_backend() != "reference"
         and not (weight is not None and weight.requires_grad)
         and not (flat.prob_target and flat.target.requires_grad)
         and not tracing()
     ):
-        if (
-            not flat.prob_target
-            and z.numel() <= SMALL_ELEMENTS
-            and z.dtype in (torch.float32, torch.float64)
-            and _plain_ce(flat, weight, opts)
-        ):  # implementation() == "aten"
+        impl = implementation(
+            z.device, z.dtype, flat.prob_target, numel=z.numel(), traced=False, plain_ce=_plain_ce(flat, weight, opts)
+        )
+        if impl == "aten":  # torch's own kernel: at this size the cost of a call is its overhead
             out = torch.nn.functional.cross_entropy(
                 z, flat.target, reduction=reduction, label_smoothing=opts.label_smoothing
             )
@@ -449,8 +445,7 @@ def ce_family_loss(
             if reduction == "none":
                 out = out.reshape(flat.out_shape)
             return out if out.dtype == out_dtype else out.to(out_dtype)
-        if z.requires_grad and torch.is_grad_enabled():
-            impl = "ckernel" if _ckernel.available() else "eager"
+        if impl in ("ckernel", "eager") and z.requires_grad and torch.is_grad_enabled():
             denom = _host_denominator(flat, weight, opts.ignore_index, reduction)
             spec = (opts, impl, reduction, denom, flat.out_shape, out_dtype)
             reduced: Tensor = _Reduced.apply(z, flat.target, weight, spec)  # type: ignore[no-untyped-call]  # untyped in torch
@@ -503,9 +498,7 @@ def plain_cross_entropy(
     rows, num_classes = input.shape
     if rows == 0 or num_classes == 0 or target.shape[0] != rows or tracing():
         return None
-    lo_t, hi_t = torch.aminmax(target)  # the one pass over the labels
-    lo, hi = int(lo_t), int(hi_t)
-    if lo < 0 or hi >= num_classes or lo <= ignore_index <= hi:  # out of range, or maybe ignored: full path
+    if not _check_labels(target, num_classes, ignore_index):  # maybe ignored: the full path (it raises, too)
         return None
     if _ATEN_CE is not None:  # F.cross_entropy's own kernel call, without its Python argument handling
         out: Tensor = _ATEN_CE(input, target, None, _REDUCTION_ENUM[reduction], -100, label_smoothing)
@@ -589,7 +582,7 @@ def ce_family_rows(
         (tensor([1.3863, 1.3863]), True)
     """
     traced = tracing()
-    if traced and torch.compiler.is_compiling() and not _exporting() and not fused:
+    if traced and torch.compiler.is_compiling() and not exporting() and not fused:
         # small inputs: torch ops that inductor fuses (a custom op's per-call dispatch dominates there);
         # large ones: the custom op's one-pass kernel. The size test guards, so crossing it recompiles once.
         if _backend.get_backend() != "triton" and logits2d.numel() <= COMPILE_COMPOSE_ELEMENTS:

@@ -144,8 +144,8 @@ def check_weight(weight: Tensor | None, num_classes: int, input: Tensor) -> Tens
 def _flat_rows_fast(input: Tensor, target: Tensor, ignore_index: int) -> Flat | None:
     """The common call in few operations: CPU eager (N, C) floating logits and (N,) int64 labels in range.
 
-    Anything else (or any label outside ``[0, C)``) returns None and takes the full checks below, which
-    raise the errors; this path accepts exactly what they accept.
+    Anything else returns None and takes the full checks below; the label check is the same one
+    (:func:`_check_labels`), so this path accepts and raises exactly what they do.
     """
     if not (
         type(input) is Tensor
@@ -162,11 +162,26 @@ def _flat_rows_fast(input: Tensor, target: Tensor, ignore_index: int) -> Flat | 
     rows, num_classes = input.shape
     if rows == 0 or num_classes == 0 or target.shape[0] != rows or tracing():
         return None
-    lo_t, hi_t = torch.aminmax(target)
+    return Flat(input, target, False, input.shape[:1], _check_labels(target, num_classes, ignore_index))
+
+
+def _check_labels(labels: Tensor, num_classes: int, ignore_index: int) -> bool:
+    """Raise ValueError for a class index outside ``[0, C)`` that is not ``ignore_index`` (CPU labels).
+
+    One ``aminmax`` pass; the masked search runs only when something lies outside ``[0, C)``. Returns
+    whether no element can be ``ignore_index`` (``Flat.no_ignored``).
+    """
+    lo_t, hi_t = torch.aminmax(labels)
     lo, hi = int(lo_t), int(hi_t)
     if lo < 0 or hi >= num_classes:
-        return None
-    return Flat(input, target, False, input.shape[:1], not lo <= ignore_index <= hi)
+        bad = (labels != ignore_index) & ((labels < 0) | (labels >= num_classes))
+        if bool(bad.any()):
+            raise ValueError(
+                f"class index {int(labels[bad][0])} is out of range for {num_classes} classes "
+                f"(valid: 0..{num_classes - 1}, or ignore_index={ignore_index})"
+            )
+        return False
+    return not lo <= ignore_index <= hi
 
 
 def flatten_input_target(input: Tensor, target: Tensor, ignore_index: int) -> Flat:
@@ -215,15 +230,4 @@ def flatten_input_target(input: Tensor, target: Tensor, ignore_index: int) -> Fl
     flat_t = target if target.dim() == 1 and target.dtype == torch.int64 else target.reshape(-1).long()
     if not (_cpu(flat_t) and flat_t.numel()):
         return Flat(logits2d, flat_t, False, expected)
-    lo_t, hi_t = torch.aminmax(flat_t)  # one pass; the full masked check only when something is outside [0, C)
-    lo, hi = int(lo_t), int(hi_t)
-    if lo < 0 or hi >= num_classes:
-        valid = flat_t != ignore_index
-        bad = valid & ((flat_t < 0) | (flat_t >= num_classes))
-        if bool(bad.any()):
-            raise ValueError(
-                f"class index {int(flat_t[bad][0])} is out of range for {num_classes} classes "
-                f"(valid: 0..{num_classes - 1}, or ignore_index={ignore_index})"
-            )
-        return Flat(logits2d, flat_t, False, expected)
-    return Flat(logits2d, flat_t, False, expected, not lo <= ignore_index <= hi)
+    return Flat(logits2d, flat_t, False, expected, _check_labels(flat_t, num_classes, ignore_index))

@@ -185,8 +185,10 @@ def compute(
     (chunked torch ops) or ``"triton"``. The loss is float32 (float64 for float64 input); the gradient has
     the input's dtype. Runs outside autograd: callers wrap it (``infoloss._ops``).
     """
+    if impl == "auto":
+        impl = "ckernel" if logits2d.is_cpu and _ckernel.available() else "eager"
     if (
-        (impl == "ckernel" or (impl == "auto" and logits2d.is_cpu and _ckernel.available()))
+        impl == "ckernel"
         and weight is None
         and target.dtype == torch.int64
         and logits2d.dtype in (torch.float32, torch.float64)
@@ -202,8 +204,6 @@ def compute(
     dtype = compute_dtype(in_dtype)
     rows, num_classes = logits2d.shape
     dev = logits2d.device
-    if impl == "auto":
-        impl = "ckernel" if dev.type == "cpu" and _ckernel.available() else "eager"
     if impl == "triton":
         from . import _triton
 
