@@ -39,15 +39,17 @@ def tracing() -> bool:
     Value-dependent checks (index ranges, probability signs) are skipped then: they would need a
     data-dependent branch. torch's own kernels still check index ranges at run time.
     """
-    if torch.compiler.is_compiling() or exporting():
-        return True
-    return bool(torch._C._are_functorch_transforms_active())
+    return bool(torch.compiler.is_compiling() or _IS_EXPORTING() or _FUNCTORCH_ACTIVE())
 
 
 def exporting() -> bool:
     """True while ``torch.export`` traces (``torch.compiler.is_exporting``, absent from older torch)."""
-    is_exporting = getattr(torch.compiler, "is_exporting", None)
-    return bool(is_exporting is not None and is_exporting())
+    return bool(_IS_EXPORTING())
+
+
+# looked up once: tracing() runs on every eager call, where each attribute lookup is a measurable share
+_IS_EXPORTING = getattr(torch.compiler, "is_exporting", lambda: False)
+_FUNCTORCH_ACTIVE = torch._C._are_functorch_transforms_active
 
 
 def xlogy_safe(x: Tensor, logy: Tensor) -> Tensor:

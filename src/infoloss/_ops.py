@@ -56,7 +56,6 @@ from infoloss._common import (
 from infoloss._fused import _ckernel
 from infoloss._fused._rows import compute
 from infoloss._reduction import reduce_loss
-from infoloss._validation import REDUCTIONS as _REDUCTIONS
 from infoloss._validation import Flat, _check_labels
 
 __all__ = ["ce_family_rows", "entropy_rows", "implementation", "RowOptions"]
@@ -69,6 +68,26 @@ DOUBLE_BACKWARD_MSG = (
 
 
 COMPILE_COMPOSE_ELEMENTS = 1 << 16  # under torch.compile, at or below this many logits: plain torch ops
+
+
+def composes(numel: int) -> bool:
+    """Whether a CE-family call of ``numel`` logits, now being traced, runs as plain torch ops.
+
+    True under ``torch.compile`` (not ``torch.export``, not the opt-in Triton backend) for at most
+    ``COMPILE_COMPOSE_ELEMENTS`` logits: there inductor fuses :func:`_composed_rows` into the same loops as a
+    hand-written composition, where a custom op would pay its dispatch on every step. Under compile the
+    size test is a guard, so crossing it recompiles once.
+
+    Example:
+        >>> composes(1000)   # eager: nothing is being compiled
+        False
+    """
+    return (
+        torch.compiler.is_compiling()
+        and not exporting()
+        and numel <= COMPILE_COMPOSE_ELEMENTS
+        and _backend.get_backend() != "triton"
+    )
 
 
 SMALL_ELEMENTS = 1 << 14  # at or below this many logits a CPU eager call is overhead-bound: compose aten ops
@@ -410,7 +429,13 @@ def _host_denominator(flat: Flat, weight: Tensor | None, ignore_index: int, redu
 
 
 def ce_family_loss(
-    flat: Flat, weight: Tensor | None, opts: RowOptions, reduction: str, out_dtype: torch.dtype
+    flat: Flat,
+    weight: Tensor | None,
+    opts: RowOptions,
+    reduction: str,
+    out_dtype: torch.dtype,
+    *,
+    coef: tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:
     """The reduced CE-family loss of validated, flattened input (the body of every public CE-family loss).
 
@@ -419,6 +444,7 @@ def ce_family_loss(
     module's table): torch's own ``F.cross_entropy`` for a plain small CE, or :class:`_Reduced`. Every
     other call (CUDA, tracing, the reference backend, gradients w.r.t. targets or weights) composes
     :func:`ce_family_rows` with :func:`infoloss._reduction.reduce_loss`, which never reads a device value.
+    ``coef``: run-time coefficients, only where :func:`composes` holds (see :func:`_composed_rows`).
 
     Example:
         >>> from infoloss._validation import flatten_input_target
@@ -428,7 +454,8 @@ def ce_family_loss(
     """
     z = flat.logits2d
     if (
-        z.is_cpu
+        coef is None
+        and z.is_cpu
         and not (weight is not None and weight.requires_grad)
         and not (flat.prob_target and flat.target.requires_grad)
         and not tracing()
@@ -450,7 +477,7 @@ def ce_family_loss(
             spec = (opts, impl, reduction, denom, flat.out_shape, out_dtype)
             reduced: Tensor = _Reduced.apply(z, flat.target, weight, spec)  # type: ignore[no-untyped-call]  # untyped in torch
             return reduced
-    rows = ce_family_rows(z, flat.target, weight, opts)
+    rows = ce_family_rows(z, flat.target, weight, opts, coef=coef)
     denom_t: Tensor | int | None
     if reduction != "mean":
         denom_t = None
@@ -466,11 +493,14 @@ def plain_cross_entropy(
 ) -> Tensor | None:
     """``F.cross_entropy`` itself for the commonest small call, or None (take the general path).
 
-    The call must be one whose value torch computes exactly as docs/design.md defines it, checked in a few
-    operations: CPU eager (N, C) float32/float64 logits with N*C <= ``SMALL_ELEMENTS``, (N,) int64 labels
-    all in ``[0, C)`` with none equal to ``ignore_index`` (torch's empty mean is NaN, infoloss's 0), a
-    float ``label_smoothing`` in [0, 1], the fused backend. At that size the cost of a call is its Python
-    and dispatch overhead, which this path keeps to one ``aminmax`` over the labels.
+    The call must be one whose value torch computes exactly as docs/design.md defines it: CPU eager (N, C)
+    float32/float64 logits with 0 < N*C <= ``SMALL_ELEMENTS``, (N,) int64 labels with none equal to
+    ``ignore_index`` (torch's empty mean is NaN where infoloss's is 0, and torch's gradient on an ignored
+    row of non-finite logits is NaN where infoloss's is 0), a float ``label_smoothing`` in [0, 1], the fused
+    backend. At that size the cost of a call is its Python and dispatch overhead, so the checks are few:
+    for a negative ``ignore_index`` (the default -100) one ``min`` over the labels tells that none is
+    ignored; torch's own kernel rejects a label >= C or a mismatched shape, and then the general path runs
+    and raises infoloss's error.
 
     Example:
         >>> plain_cross_entropy(torch.zeros(2, 4), torch.tensor([0, 3]), -100, "mean", 0.0)
@@ -478,33 +508,39 @@ def plain_cross_entropy(
         >>> plain_cross_entropy(torch.zeros(2, 4), torch.tensor([0, -100]), -100, "mean", 0.0) is None
         True
     """
+    enum = _REDUCTION_ENUM.get(reduction) if type(reduction) is str else None
     if not (
-        type(input) is Tensor
+        enum is not None
+        and type(input) is Tensor
         and type(target) is Tensor
         and type(ignore_index) is int
         and type(label_smoothing) is float
         and 0.0 <= label_smoothing <= 1.0
-        and reduction in _REDUCTIONS
-        and input.dim() == 2
-        and target.dim() == 1
-        and target.dtype == torch.int64
-        and input.dtype in (torch.float32, torch.float64)
         and input.is_cpu
         and target.is_cpu
-        and input.numel() <= SMALL_ELEMENTS
+        and target.dtype is torch.int64
+        and input.dtype in _PLAIN_DTYPES
+        and input.dim() == 2
+        and 0 < input.numel() <= SMALL_ELEMENTS
         and _backend._state["name"] != "reference"
+        and not tracing()
     ):
         return None
-    rows, num_classes = input.shape
-    if rows == 0 or num_classes == 0 or target.shape[0] != rows or tracing():
+    if ignore_index < 0:
+        if target.min().item() < 0:  # maybe ignored, or out of range: the general path decides (and raises)
+            return None
+    elif not _check_labels(target, input.shape[1], ignore_index):
         return None
-    if not _check_labels(target, num_classes, ignore_index):  # maybe ignored: the full path (it raises, too)
+    if _ATEN_CE is None:  # a torch without the binding: F.cross_entropy's Python wrapper
+        return torch.nn.functional.cross_entropy(input, target, reduction=reduction, label_smoothing=label_smoothing)
+    try:  # F.cross_entropy's own kernel call, without its Python argument handling
+        out: Tensor = _ATEN_CE(input, target, None, enum, ignore_index, label_smoothing)
+    except (IndexError, RuntimeError, ValueError):  # a label >= C, a target of the wrong length or shape
         return None
-    if _ATEN_CE is not None:  # F.cross_entropy's own kernel call, without its Python argument handling
-        out: Tensor = _ATEN_CE(input, target, None, _REDUCTION_ENUM[reduction], -100, label_smoothing)
-        return out
-    return torch.nn.functional.cross_entropy(input, target, reduction=reduction, label_smoothing=label_smoothing)
+    return out
 
+
+_PLAIN_DTYPES = (torch.float32, torch.float64)
 
 # What F.cross_entropy calls once it has checked for __torch_function__ overrides (excluded above by the
 # exact Tensor type test) and turned the reduction into torch's enum; F.cross_entropy if a torch lacks it.
@@ -522,19 +558,26 @@ def _plain_ce(flat: Flat, weight: Tensor | None, opts: RowOptions) -> bool:
 
 
 # ------------------------------------------------------------------ under torch.compile: plain torch ops
-def _composed_rows(logits2d: Tensor, target: Tensor, weight: Tensor | None, opts: RowOptions) -> Tensor:
+def _composed_rows(
+    logits2d: Tensor, target: Tensor, weight: Tensor | None, opts: RowOptions, coef: tuple[Tensor, Tensor] | None = None
+) -> Tensor:
     """The row loss as differentiable torch ops, for ``torch.compile`` to fuse (inductor, not a kernel call).
 
     Same formula as the kernels (docs/fused.md): ``log p`` from ``log_softmax`` (never the difference of two
     large numbers), ``0 log 0 = 0``, a ``-inf`` logit against a positive target gives ``+inf``. A compiled
     graph that calls the custom op pays its dispatch on every step; these ops compile into the same fused
     loops as a hand-written composition.
+
+    ``coef`` (a module's weights, see ``infoloss.modules``): a pair of 0-d float64 CPU tensors ``(ce, ent or rev)``
+    multiplied in instead of ``opts.ce`` and ``opts.ent``/``opts.rev``, which then only tell which terms
+    are on. A tensor is one graph input that is read at run time: assigning a new weight neither recompiles
+    nor costs the per-call float-to-tensor conversion and value guards of a float read from an attribute.
     """
     dtype = compute_dtype(logits2d.dtype)
     logp = torch.log_softmax(logits2d.to(dtype), 1)
     w = weight.to(dtype) if weight is not None else None
     if target.dtype.is_floating_point:
-        loss = ce_rows(logp, target, w, opts.ignore_index, opts.label_smoothing) * opts.ce
+        loss = ce_rows(logp, target, w, opts.ignore_index, opts.label_smoothing)
     else:  # nll_loss, not gather: its backward fuses (a gather's is a scatter, an extern call)
         loss = torch.nn.functional.nll_loss(logp, target, weight=w, ignore_index=opts.ignore_index, reduction="none")
         if opts.label_smoothing > 0:
@@ -542,14 +585,15 @@ def _composed_rows(logits2d: Tensor, target: Tensor, weight: Tensor | None, opts
             smooth = -(logp * w).sum(1) if w is not None else -logp.sum(1)
             smooth = torch.where(target != opts.ignore_index, smooth, torch.zeros_like(smooth))
             loss = (1.0 - eps) * loss + (eps / logp.shape[1]) * smooth
-        loss = loss * opts.ce
+    loss = loss * (coef[0] if coef is not None else opts.ce)
     if opts.ent == 0 and opts.rev == 0:
         return loss
+    reg = coef[1] if coef is not None else None
     num_classes = logp.shape[1]
     s = sample_weights(target, weight, opts.ignore_index, dtype, logp.device)
     p = logp.exp()
     if opts.ent != 0:
-        loss = loss + (opts.ent * s) * -xlogy_safe(p, logp).sum(1)
+        loss = loss + ((opts.ent if reg is None else reg) * s) * -xlogy_safe(p, logp).sum(1)
     if opts.rev != 0:
         if target.dtype.is_floating_point:
             q = smoothed_target(target, num_classes, opts.label_smoothing, dtype, opts.ignore_index)
@@ -561,19 +605,27 @@ def _composed_rows(logits2d: Tensor, target: Tensor, weight: Tensor | None, opts
             ly, lo = opts.rev_logs(num_classes)
             p_y = -torch.nn.functional.nll_loss(p, target, ignore_index=opts.ignore_index, reduction="none")
             rev = -(lo + p_y * (ly - lo))  # p_y = 0 on ignored rows, whose s is 0
-        loss = loss + (opts.rev * s) * rev
+        loss = loss + ((opts.rev if reg is None else reg) * s) * rev
     return loss
 
 
 # ----------------------------------------------------------------------------------------- entry points
 def ce_family_rows(
-    logits2d: Tensor, target: Tensor, weight: Tensor | None, opts: RowOptions, *, fused: bool = False
+    logits2d: Tensor,
+    target: Tensor,
+    weight: Tensor | None,
+    opts: RowOptions,
+    *,
+    fused: bool = False,
+    coef: tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:
     """Per-row ``ce*CE_i + ent*s_i*H_i + rev*s_i*R_i`` (nats) for (M, C) logits; (M,) float32/float64.
 
     ``target`` is (M,) int64 class indices or (M, C) probabilities, ``weight`` optional (C,). The result
     is differentiable w.r.t. ``logits2d`` (gradient in its dtype), under eager autograd, ``torch.compile``,
-    ``torch.export`` and ``torch.func``.
+    ``torch.export`` and ``torch.func``. ``coef``: only where :func:`composes` holds, a pair of 0-d float64
+    tensors ``(ce, ent or rev)`` holding the coefficients, ``opts`` then saying only which terms are on (see
+    :func:`_composed_rows`).
 
     Example:
         >>> z = torch.zeros(2, 4, requires_grad=True)
@@ -581,12 +633,11 @@ def ce_family_rows(
         >>> loss.detach(), loss.requires_grad
         (tensor([1.3863, 1.3863]), True)
     """
+    if not fused and composes(logits2d.numel()):
+        return _composed_rows(logits2d, target, weight, opts, coef)
+    if coef is not None:
+        raise RuntimeError("infoloss internal error: run-time coefficients outside the composed compile path")
     traced = tracing()
-    if traced and torch.compiler.is_compiling() and not exporting() and not fused:
-        # small inputs: torch ops that inductor fuses (a custom op's per-call dispatch dominates there);
-        # large ones: the custom op's one-pass kernel. The size test guards, so crossing it recompiles once.
-        if _backend.get_backend() != "triton" and logits2d.numel() <= COMPILE_COMPOSE_ELEMENTS:
-            return _composed_rows(logits2d, target, weight, opts)
     impl = implementation(
         logits2d.device,
         logits2d.dtype,

@@ -85,11 +85,17 @@ def _ce_family(
     reduction: str,
     label_smoothing: float,
     ce_coef: float,
-    ent_coef: float = 0.0,
-    rev_coef: float = 0.0,
-    rev_log_eps: float = 0.0,
+    ent_coef: float,
+    rev_coef: float,
+    rev_log_eps: float,
+    coef: tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:
-    """Shared body of every CE-family loss: validate, flatten, run the row kernel, reduce."""
+    """Shared body of every CE-family loss: validate, flatten, run the row kernel, reduce.
+
+    No float option has a default: under ``torch.compile(dynamic=True)`` a float read from a function's
+    defaults becomes a graph input (converted to a tensor on every call), a literal at the call site does not.
+    ``coef``: see :func:`infoloss._ops.ce_family_loss` (the modules' run-time weights under compile).
+    """
     check_reduction(reduction)
     label_smoothing = check_label_smoothing(label_smoothing)
     flat = flatten_input_target(input, target, ignore_index)
@@ -102,7 +108,7 @@ def _ce_family(
         rev=rev_coef,
         rev_log_eps=rev_log_eps,
     )
-    return _ops.ce_family_loss(flat, weight, opts, reduction, loss_dtype(input))
+    return _ops.ce_family_loss(flat, weight, opts, reduction, loss_dtype(input), coef=coef)
 
 
 def _reduce_elements(values: Tensor, reduction: str) -> Tensor:
@@ -302,6 +308,9 @@ def cross_entropy(
         reduction=reduction,
         label_smoothing=label_smoothing,
         ce_coef=1.0 / log_base(base),
+        ent_coef=0.0,
+        rev_coef=0.0,
+        rev_log_eps=0.0,
     )
 
 
@@ -606,6 +615,8 @@ def min_entropy_loss(
         label_smoothing=label_smoothing,
         ce_coef=ce_coef,
         ent_coef=ent_coef,
+        rev_coef=0.0,
+        rev_log_eps=0.0,
     )
 
 
@@ -703,6 +714,7 @@ def mixed_entropy_loss(
         reduction=reduction,
         label_smoothing=label_smoothing,
         ce_coef=ce_coef,
+        ent_coef=0.0,
         rev_coef=rev_coef,
         rev_log_eps=math.log(eps),
     )
@@ -790,6 +802,7 @@ def symmetric_cross_entropy(
         reduction=reduction,
         label_smoothing=label_smoothing,
         ce_coef=check_finite_number(alpha, "alpha") / scale,
+        ent_coef=0.0,
         rev_coef=check_finite_number(beta, "beta") / scale,
         rev_log_eps=log_zero,
     )

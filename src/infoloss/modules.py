@@ -17,6 +17,7 @@ from typing import TypedDict, cast
 import torch
 from torch import Tensor, nn
 
+from infoloss import _ops
 from infoloss import functional as F
 from infoloss._validation import (
     check_finite_number,
@@ -51,6 +52,7 @@ class _WeightedLoss(nn.Module):
     """Common options of the CE family: class ``weight`` (a buffer), ``ignore_index``, reduction, smoothing."""
 
     weight: Tensor | None
+    _smoothing_on: bool
 
     def __init__(self, weight: Tensor | None, ignore_index: int, reduction: str, label_smoothing: float) -> None:
         super().__init__()
@@ -71,13 +73,28 @@ class _WeightedLoss(nn.Module):
         self.reduction = reduction
         self.label_smoothing = check_label_smoothing(label_smoothing)
 
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "label_smoothing":  # validated on assignment too; whether it is on, as a bool
+            value = check_label_smoothing(cast(float, value))
+            self.__dict__["_smoothing_on"] = value != 0.0
+        # torch annotates nn.Module.__setattr__'s value as Tensor | Module, but it stores any object
+        super().__setattr__(name, value)  # type: ignore[arg-type]
+
+    def _label_smoothing(self) -> float:
+        """``label_smoothing``, or the literal ``0.0`` when it is off.
+
+        Under ``torch.compile(dynamic=True)`` a float read from an attribute becomes a graph input (a tensor
+        built on every call, plus value guards); the literal does not, and reading the bool guards cheaply.
+        """
+        return self.label_smoothing if self._smoothing_on else 0.0
+
     def _options(self) -> _CEOptions:
         """The stored options as keywords of the functional form."""
         return _CEOptions(
             weight=self.weight,
             ignore_index=self.ignore_index,
             reduction=self.reduction,
-            label_smoothing=self.label_smoothing,
+            label_smoothing=self._label_smoothing(),
         )
 
     def extra_repr(self) -> str:
@@ -170,9 +187,19 @@ class CrossEntropyLoss(_WeightedLoss):
 
 
 class _TwoTermLoss(_WeightedLoss):
-    """A CE term plus a regularizer term, with fixed or learnable (``log_vars``) weights."""
+    """A CE term plus a regularizer term, with fixed or learnable (``log_vars``) weights.
+
+    Fixed weights are kept twice: as the Python floats the eager kernels take, and as ``_coef``, two 0-d
+    float64 CPU tensors of the coefficients (weight / ln base), rebuilt on every assignment. Under
+    ``torch.compile`` the composed path multiplies by ``_coef`` (:func:`infoloss._ops.composes`), so a
+    scheduled weight is read at run time: no recompile, no float-to-tensor conversion per call, no value
+    guards. ``_terms_on`` (two bools) says which terms are nonzero; only a change there recompiles.
+    """
 
     _reg_name = "reg_weight"
+    _base_names = ("ce_base", "reg_base")
+    _coef: tuple[Tensor, Tensor]
+    _terms_on: tuple[bool, bool]
 
     def __init__(
         self,
@@ -207,8 +234,13 @@ class _TwoTermLoss(_WeightedLoss):
             )
         if name in ("ce_weight", self._reg_name) and "learnable" in self.__dict__:
             value = check_finite_number(cast(float, value), name)  # raises TypeError for a non-number
-        # torch annotates nn.Module.__setattr__'s value as Tensor | Module, but it stores any object
-        super().__setattr__(name, value)  # type: ignore[arg-type]
+        super().__setattr__(name, value)
+        names = ("ce_weight", self._reg_name, *self._base_names)
+        if name in names and all(n in self.__dict__ for n in names):
+            ce = self.__dict__["ce_weight"] / log_base(self.__dict__[names[2]], names[2])
+            reg = self.__dict__[names[1]] / log_base(self.__dict__[names[3]], names[3])
+            self.__dict__["_coef"] = (torch.tensor(ce, dtype=torch.float64), torch.tensor(reg, dtype=torch.float64))
+            self.__dict__["_terms_on"] = (ce != 0.0, reg != 0.0)
 
     @property
     def effective_weights(self) -> tuple[float, float]:
@@ -222,9 +254,20 @@ class _TwoTermLoss(_WeightedLoss):
         """The loss with the given fixed weights (the subclass's functional form)."""
         raise NotImplementedError
 
+    def _composed(self, input: Tensor, target: Tensor) -> Tensor:
+        """The loss with the weights of ``_coef`` (the subclass's terms), under ``torch.compile``."""
+        raise NotImplementedError
+
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """The weighted sum of the two reduced terms (plus ``log_vars.sum()`` when learnable)."""
         if not self.learnable:
+            if (
+                torch.compiler.is_compiling()
+                and isinstance(input, Tensor)
+                and input.is_cpu
+                and _ops.composes(input.numel())
+            ):
+                return self._composed(input, target)
             return self._fixed(input, target, self.ce_weight, float(getattr(self, self._reg_name)))
         # Learnable weights: compute the two reduced terms separately, then weight them.
         ce = self._fixed(input, target, 1.0, 0.0)
@@ -319,6 +362,7 @@ class MinEntropyLoss(_TwoTermLoss):
     """
 
     _reg_name = "entropy_weight"
+    _base_names = ("ce_base", "entropy_base")
 
     def __init__(
         self,
@@ -370,6 +414,22 @@ class MinEntropyLoss(_TwoTermLoss):
                 probability target has a negative or NaN entry.
         """
         return super().forward(input, target)
+
+    def _composed(self, input: Tensor, target: Tensor) -> Tensor:
+        ce_on, ent_on = self._terms_on
+        return F._ce_family(
+            input,
+            target,
+            weight=self.weight,
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+            label_smoothing=self._label_smoothing(),
+            ce_coef=1.0 if ce_on else 0.0,
+            ent_coef=1.0 if ent_on else 0.0,
+            rev_coef=0.0,
+            rev_log_eps=0.0,
+            coef=self._coef,
+        )
 
     def _fixed(self, input: Tensor, target: Tensor, ce_weight: float, reg_weight: float) -> Tensor:
         return F.min_entropy_loss(
@@ -466,6 +526,7 @@ class MixedEntropyLoss(_TwoTermLoss):
     """
 
     _reg_name = "reverse_weight"
+    _base_names = ("ce_base", "reverse_base")
 
     def __init__(
         self,
@@ -519,6 +580,22 @@ class MixedEntropyLoss(_TwoTermLoss):
                 probability target has a negative or NaN entry.
         """
         return super().forward(input, target)
+
+    def _composed(self, input: Tensor, target: Tensor) -> Tensor:
+        ce_on, rev_on = self._terms_on
+        return F._ce_family(
+            input,
+            target,
+            weight=self.weight,
+            ignore_index=self.ignore_index,
+            reduction=self.reduction,
+            label_smoothing=self._label_smoothing(),
+            ce_coef=1.0 if ce_on else 0.0,
+            ent_coef=0.0,
+            rev_coef=1.0 if rev_on else 0.0,
+            rev_log_eps=math.log(self.eps),
+            coef=self._coef,
+        )
 
     def _fixed(self, input: Tensor, target: Tensor, ce_weight: float, reg_weight: float) -> Tensor:
         return F.mixed_entropy_loss(
