@@ -148,3 +148,29 @@ def test_torch_oracle_sanity():
     y = torch.tensor([0, 1])
     w = torch.tensor([1.0, 3.0])
     torch.testing.assert_close(TF.cross_entropy(x, y, weight=w), torch.tensor(math.log(2)))
+
+
+@pytest.mark.parametrize("cls", [infoloss.MinEntropyLoss, infoloss.MixedEntropyLoss, infoloss.CrossEntropyLoss])
+def test_unpickled_module_without_derived_attributes_still_works(cls):
+    """A module pickled by an older infoloss lacks the attributes derived on assignment (the compiled path's
+    weight tensors, whether smoothing is on); unpickling rebuilds them, eager and compiled give torch's value."""
+    import pickle
+
+    crit = cls(label_smoothing=0.1)
+    state = {k: v for k, v in crit.__dict__.items() if k not in ("_coef", "_terms_on", "_smoothing_on")}
+    old = cls.__new__(cls)
+    old.__setstate__(state)
+    old = pickle.loads(pickle.dumps(old))
+    x = torch.randn(5, 4, dtype=torch.float64)
+    y = torch.tensor([0, 3, 1, 2, 2])
+    logp = torch.log_softmax(x, 1)
+    p = logp.exp()
+    want = TF.cross_entropy(x, y, label_smoothing=0.1)
+    if cls is infoloss.MinEntropyLoss:
+        want = want + 0.1 * (-(p * logp).sum(1)).mean()
+    elif cls is infoloss.MixedEntropyLoss:  # one-hot smoothed target, log floored at log(1e-6)
+        q = TF.one_hot(y, 4).to(x.dtype) * 0.9 + 0.1 / 4
+        want = want + 0.1 * (-(p * q.log().clamp_min(math.log(1e-6))).sum(1)).mean()
+    torch.testing.assert_close(old(x, y), want, rtol=1e-12, atol=1e-12)
+    compiled = torch.compile(lambda z: old(z, y), fullgraph=True, dynamic=True, backend="aot_eager")
+    torch.testing.assert_close(compiled(x), want, rtol=1e-12, atol=1e-12)

@@ -80,6 +80,11 @@ class _WeightedLoss(nn.Module):
         # torch annotates nn.Module.__setattr__'s value as Tensor | Module, but it stores any object
         super().__setattr__(name, value)  # type: ignore[arg-type]
 
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Unpickling: ``_smoothing_on`` is derived, so it is rebuilt (older pickles lack it)."""
+        super().__setstate__(state)  # type: ignore[no-untyped-call]  # untyped in torch
+        self.__dict__["_smoothing_on"] = self.label_smoothing != 0.0
+
     def _label_smoothing(self) -> float:
         """``label_smoothing``, or the literal ``0.0`` when it is off.
 
@@ -235,12 +240,23 @@ class _TwoTermLoss(_WeightedLoss):
         if name in ("ce_weight", self._reg_name) and "learnable" in self.__dict__:
             value = check_finite_number(cast(float, value), name)  # raises TypeError for a non-number
         super().__setattr__(name, value)
+        if name in ("ce_weight", self._reg_name, *self._base_names):
+            self._refresh_coef()
+
+    def _refresh_coef(self) -> None:
+        """Rebuild ``_coef`` and ``_terms_on`` from the weights and bases (once all of them are set)."""
         names = ("ce_weight", self._reg_name, *self._base_names)
-        if name in names and all(n in self.__dict__ for n in names):
+        if all(n in self.__dict__ for n in names):
             ce = self.__dict__["ce_weight"] / log_base(self.__dict__[names[2]], names[2])
             reg = self.__dict__[names[1]] / log_base(self.__dict__[names[3]], names[3])
             self.__dict__["_coef"] = (torch.tensor(ce, dtype=torch.float64), torch.tensor(reg, dtype=torch.float64))
             self.__dict__["_terms_on"] = (ce != 0.0, reg != 0.0)
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Unpickling (``copy.deepcopy``, ``torch.load`` of a whole module): derived attributes are rebuilt,
+        so a module pickled by an older infoloss, which lacks them, still works."""
+        super().__setstate__(state)
+        self._refresh_coef()
 
     @property
     def effective_weights(self) -> tuple[float, float]:
