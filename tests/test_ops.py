@@ -272,6 +272,28 @@ def test_small_cpu_cross_entropy_keeps_the_ignored_row_contract():
     assert empty.item() == 0.0 and torch.equal(xa.grad, torch.zeros_like(x))
 
 
+def test_compiled_module_is_one_call_in_dynamos_graph():
+    """A fixed-weight MIN-ENT module is recorded by dynamo as one call (allow_in_graph), so its validation and
+    dispatch add no guards; AOTAutograd still traces through it (aot_eager: values equal torch's)."""
+    import infoloss.modules
+
+    graphs = []
+
+    def backend(gm, example_inputs):
+        graphs.append(gm)
+        return torch._dynamo.backends.common.aot_autograd(fw_compiler=lambda g, _: g)(gm, example_inputs)
+
+    crit = infoloss.MinEntropyLoss(entropy_weight=0.3)
+    x, y = data(9, torch.float64)
+    step = torch.compile(lambda z: crit(z, y), fullgraph=True, dynamic=True, backend=backend)
+    got = step(x)
+    targets = [n.target for g in graphs for n in g.graph.nodes if n.op == "call_function"]
+    assert infoloss.modules._two_term_composed in targets
+    logp = torch.log_softmax(x, 1)
+    want = TF.cross_entropy(x, y) + 0.3 * (-(logp.exp() * logp).sum(1)).mean()
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
 def test_module_label_smoothing_is_validated_on_assignment():
     crit = infoloss.MinEntropyLoss()
     with pytest.raises(ValueError, match="label_smoothing"):

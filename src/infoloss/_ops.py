@@ -444,7 +444,7 @@ def ce_family_loss(
     module's table): torch's own ``F.cross_entropy`` for a plain small CE, or :class:`_Reduced`. Every
     other call (CUDA, tracing, the reference backend, gradients w.r.t. targets or weights) composes
     :func:`ce_family_rows` with :func:`infoloss._reduction.reduce_loss`, which never reads a device value.
-    ``coef``: run-time coefficients, only where :func:`composes` holds (see :func:`_composed_rows`).
+    ``coef``: run-time coefficients, which select the composed path (see :func:`_composed_rows`).
 
     Example:
         >>> from infoloss._validation import flatten_input_target
@@ -623,9 +623,9 @@ def ce_family_rows(
 
     ``target`` is (M,) int64 class indices or (M, C) probabilities, ``weight`` optional (C,). The result
     is differentiable w.r.t. ``logits2d`` (gradient in its dtype), under eager autograd, ``torch.compile``,
-    ``torch.export`` and ``torch.func``. ``coef``: only where :func:`composes` holds, a pair of 0-d float64
-    tensors ``(ce, ent or rev)`` holding the coefficients, ``opts`` then saying only which terms are on (see
-    :func:`_composed_rows`).
+    ``torch.export`` and ``torch.func``. ``coef``: a pair of 0-d float64 tensors ``(ce, ent or rev)`` holding
+    the coefficients, ``opts`` then saying only which terms are on; it selects :func:`_composed_rows` (the
+    modules' compiled path, see ``infoloss.modules``).
 
     Example:
         >>> z = torch.zeros(2, 4, requires_grad=True)
@@ -633,10 +633,8 @@ def ce_family_rows(
         >>> loss.detach(), loss.requires_grad
         (tensor([1.3863, 1.3863]), True)
     """
-    if not fused and composes(logits2d.numel()):
+    if coef is not None or (not fused and composes(logits2d.numel())):
         return _composed_rows(logits2d, target, weight, opts, coef)
-    if coef is not None:
-        raise RuntimeError("infoloss internal error: run-time coefficients outside the composed compile path")
     traced = tracing()
     impl = implementation(
         logits2d.device,

@@ -12,6 +12,7 @@ probabilities shaped as the input; output a scalar, or the input's shape without
 from __future__ import annotations
 
 import math
+import warnings
 from typing import TypedDict, cast
 
 import torch
@@ -20,6 +21,7 @@ from torch import Tensor, nn
 from infoloss import _ops
 from infoloss import functional as F
 from infoloss._validation import (
+    REDUCTIONS,
     check_finite_number,
     check_ignore_index,
     check_label_smoothing,
@@ -53,6 +55,7 @@ class _WeightedLoss(nn.Module):
 
     weight: Tensor | None
     _smoothing_on: bool
+    _reduction_code: int
 
     def __init__(self, weight: Tensor | None, ignore_index: int, reduction: str, label_smoothing: float) -> None:
         super().__init__()
@@ -77,13 +80,17 @@ class _WeightedLoss(nn.Module):
         if name == "label_smoothing":  # validated on assignment too; whether it is on, as a bool
             value = check_label_smoothing(cast(float, value))
             self.__dict__["_smoothing_on"] = value != 0.0
+        elif name == "reduction":  # validated on assignment too; its index, for the compiled path
+            self.__dict__["_reduction_code"] = REDUCTIONS.index(check_reduction(cast(str, value)))
         # torch annotates nn.Module.__setattr__'s value as Tensor | Module, but it stores any object
         super().__setattr__(name, value)  # type: ignore[arg-type]
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        """Unpickling: ``_smoothing_on`` is derived, so it is rebuilt (older pickles lack it)."""
+        """Unpickling: ``_smoothing_on`` and ``_reduction_code`` are derived, so they are rebuilt (older pickles
+        lack them)."""
         super().__setstate__(state)  # type: ignore[no-untyped-call]  # untyped in torch
         self.__dict__["_smoothing_on"] = self.label_smoothing != 0.0
+        self.__dict__["_reduction_code"] = REDUCTIONS.index(self.reduction)
 
     def _label_smoothing(self) -> float:
         """``label_smoothing``, or the literal ``0.0`` when it is off.
@@ -191,19 +198,91 @@ class CrossEntropyLoss(_WeightedLoss):
         return F.cross_entropy(input, target, base=self.base, **self._options())
 
 
+def _two_term_composed(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None,
+    coef: Tensor,
+    ignore_index: int,
+    reduction: int,
+    label_smoothing: float,
+    ce_on: bool,
+    reg_on: bool,
+    reverse: bool,
+    rev_log_eps: float,
+) -> Tensor:
+    """A fixed-weight MIN-ENT (``reverse=False``) or MIX-ENT loss with 0-d tensor coefficients, composed.
+
+    The compiled path of :class:`MinEntropyLoss` and :class:`MixedEntropyLoss`: ``coef[0] * CE_i + coef[1] *
+    s_i * (H_i or R_i)`` (``coef``: a (2,) float64 tensor), reduced as :func:`infoloss.functional.min_entropy_loss` does, as plain torch ops.
+    ``reduction`` indexes ``('none', 'mean', 'sum')``: the function is registered with
+    ``torch.compiler.allow_in_graph``, whose arguments must be tensors, numbers, bools or None. Dynamo then
+    records one call instead of tracing infoloss's validation and dispatch, whose guards, checked on every
+    call, were most of the compiled step's overhead at 256 x 26; AOTAutograd and inductor still trace
+    through it, into the same fused kernels. Called eagerly (dynamo's eager backend), it is the same
+    composition.
+
+    Example:
+        >>> coef = torch.tensor([1.0, 0.1], dtype=torch.float64)
+        >>> x, y = torch.tensor([[2.0, 1.0, 0.1]]), torch.tensor([0])   # CE 0.4170, H 0.8467
+        >>> round(_two_term_composed(x, y, None, coef, -100, 1, 0.0, True, True, False, 0.0).item(), 4)
+        0.5017
+    """
+    on = 1.0 if reg_on else 0.0
+    return F._ce_family(
+        input,
+        target,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=REDUCTIONS[reduction],
+        label_smoothing=label_smoothing,
+        ce_coef=1.0 if ce_on else 0.0,
+        ent_coef=0.0 if reverse else on,
+        rev_coef=on if reverse else 0.0,
+        rev_log_eps=rev_log_eps,
+        coef=(coef[0], coef[1]),
+    )
+
+
+_IN_GRAPH: list[bool] = []  # [True] once _two_term_composed is registered, [False] if that failed
+
+
+def _allow_composed_in_graph() -> None:
+    """Register :func:`_two_term_composed` with ``torch.compiler.allow_in_graph``, once.
+
+    This imports ``torch._dynamo`` (about 1 s, once; building a ``torch.optim`` optimizer imports it too).
+    Where that fails, dynamo traces through the function instead: the same result, with more guards.
+    """
+    if _IN_GRAPH:
+        return
+    try:
+        torch.compiler.allow_in_graph(_two_term_composed)  # type: ignore[no-untyped-call]  # untyped in torch
+        _IN_GRAPH.append(True)
+    except (ImportError, RuntimeError) as err:  # e.g. a Python that this torch's dynamo does not support
+        _IN_GRAPH.append(False)
+        warnings.warn(
+            f"infoloss: torch.compiler.allow_in_graph failed ({err}); compiled MIN-ENT/MIX-ENT modules are "
+            "traced through instead (same values, more guards per call)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
 class _TwoTermLoss(_WeightedLoss):
     """A CE term plus a regularizer term, with fixed or learnable (``log_vars``) weights.
 
-    Fixed weights are kept twice: as the Python floats the eager kernels take, and as ``_coef``, two 0-d
-    float64 CPU tensors of the coefficients (weight / ln base), rebuilt on every assignment. Under
+    Fixed weights are kept twice: as the Python floats the eager kernels take, and as ``_coef``, a (2,)
+    float64 CPU tensor of the coefficients (weight / ln base), rebuilt on every assignment. Under
     ``torch.compile`` the composed path multiplies by ``_coef`` (:func:`infoloss._ops.composes`), so a
     scheduled weight is read at run time: no recompile, no float-to-tensor conversion per call, no value
     guards. ``_terms_on`` (two bools) says which terms are nonzero; only a change there recompiles.
+    Without label smoothing that path is :func:`_two_term_composed`, one call in dynamo's graph.
     """
 
     _reg_name = "reg_weight"
     _base_names = ("ce_base", "reg_base")
-    _coef: tuple[Tensor, Tensor]
+    _reverse = False  # whether the regularizer is the reverse term (MIX-ENT) rather than the entropy
+    _coef: Tensor
     _terms_on: tuple[bool, bool]
 
     def __init__(
@@ -229,6 +308,8 @@ class _TwoTermLoss(_WeightedLoss):
                 )
             init = torch.tensor([-math.log(self.ce_weight), -math.log(reg_weight)])
             self.log_vars = nn.Parameter(init)
+        else:
+            _allow_composed_in_graph()
 
     def __setattr__(self, name: str, value: object) -> None:
         if name in ("ce_weight", self._reg_name) and self.__dict__.get("learnable", False):
@@ -249,7 +330,10 @@ class _TwoTermLoss(_WeightedLoss):
         if all(n in self.__dict__ for n in names):
             ce = self.__dict__["ce_weight"] / log_base(self.__dict__[names[2]], names[2])
             reg = self.__dict__[names[1]] / log_base(self.__dict__[names[3]], names[3])
-            self.__dict__["_coef"] = (torch.tensor(ce, dtype=torch.float64), torch.tensor(reg, dtype=torch.float64))
+            coef = torch.tensor([ce, reg], dtype=torch.float64)
+            if _IN_GRAPH == [True]:  # dynamo is imported: a static shape (no size symbol, no size guard)
+                torch._dynamo.mark_static(coef)
+            self.__dict__["_coef"] = coef
             self.__dict__["_terms_on"] = (ce != 0.0, reg != 0.0)
 
     def __setstate__(self, state: dict[str, object]) -> None:
@@ -270,9 +354,40 @@ class _TwoTermLoss(_WeightedLoss):
         """The loss with the given fixed weights (the subclass's functional form)."""
         raise NotImplementedError
 
+    def _rev_log_eps(self) -> float:
+        """``log eps`` of the reverse term's floor (MIX-ENT); 0.0 where there is no reverse term."""
+        return 0.0
+
     def _composed(self, input: Tensor, target: Tensor) -> Tensor:
-        """The loss with the weights of ``_coef`` (the subclass's terms), under ``torch.compile``."""
-        raise NotImplementedError
+        """The loss with the weights of ``_coef``, under ``torch.compile`` (see :func:`_two_term_composed`)."""
+        ce_on, reg_on = self._terms_on
+        if self._smoothing_on:  # a float option that validation inspects: dynamo traces through (it guards it)
+            return F._ce_family(
+                input,
+                target,
+                weight=self.weight,
+                ignore_index=self.ignore_index,
+                reduction=self.reduction,
+                label_smoothing=self.label_smoothing,
+                ce_coef=1.0 if ce_on else 0.0,
+                ent_coef=0.0 if self._reverse or not reg_on else 1.0,
+                rev_coef=1.0 if self._reverse and reg_on else 0.0,
+                rev_log_eps=self._rev_log_eps(),
+                coef=(self._coef[0], self._coef[1]),
+            )
+        return _two_term_composed(
+            input,
+            target,
+            self.weight,
+            self._coef,
+            self.ignore_index,
+            self._reduction_code,
+            0.0,
+            ce_on,
+            reg_on,
+            self._reverse,
+            self._rev_log_eps(),
+        )
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """The weighted sum of the two reduced terms (plus ``log_vars.sum()`` when learnable)."""
@@ -431,22 +546,6 @@ class MinEntropyLoss(_TwoTermLoss):
         """
         return super().forward(input, target)
 
-    def _composed(self, input: Tensor, target: Tensor) -> Tensor:
-        ce_on, ent_on = self._terms_on
-        return F._ce_family(
-            input,
-            target,
-            weight=self.weight,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,
-            label_smoothing=self._label_smoothing(),
-            ce_coef=1.0 if ce_on else 0.0,
-            ent_coef=1.0 if ent_on else 0.0,
-            rev_coef=0.0,
-            rev_log_eps=0.0,
-            coef=self._coef,
-        )
-
     def _fixed(self, input: Tensor, target: Tensor, ce_weight: float, reg_weight: float) -> Tensor:
         return F.min_entropy_loss(
             input,
@@ -543,6 +642,7 @@ class MixedEntropyLoss(_TwoTermLoss):
 
     _reg_name = "reverse_weight"
     _base_names = ("ce_base", "reverse_base")
+    _reverse = True
 
     def __init__(
         self,
@@ -597,21 +697,8 @@ class MixedEntropyLoss(_TwoTermLoss):
         """
         return super().forward(input, target)
 
-    def _composed(self, input: Tensor, target: Tensor) -> Tensor:
-        ce_on, rev_on = self._terms_on
-        return F._ce_family(
-            input,
-            target,
-            weight=self.weight,
-            ignore_index=self.ignore_index,
-            reduction=self.reduction,
-            label_smoothing=self._label_smoothing(),
-            ce_coef=1.0 if ce_on else 0.0,
-            ent_coef=0.0,
-            rev_coef=1.0 if rev_on else 0.0,
-            rev_log_eps=math.log(self.eps),
-            coef=self._coef,
-        )
+    def _rev_log_eps(self) -> float:
+        return math.log(self.eps)
 
     def _fixed(self, input: Tensor, target: Tensor, ce_weight: float, reg_weight: float) -> Tensor:
         return F.mixed_entropy_loss(
