@@ -51,17 +51,19 @@ def _kernel_or_skip() -> None:
         pytest.skip(f"C kernel unavailable: {_ckernel.failure_reason()}")
 
 
-_SCALAR: list = []
+_BUILDS: dict = {}
+_DEFINES = {"scalar": ("-DIL_NO_VECTOR",), "8 lanes": ("-DIL_W=8",)}
 
 
-@pytest.fixture(params=["vector", "scalar"])
+@pytest.fixture(params=["vector", "8 lanes", "scalar"])
 def build(request, monkeypatch):
-    """Run with the default (vectorized) library and with the portable scalar build (-DIL_NO_VECTOR)."""
+    """Run with the default library (16 lanes where AVX-512 is on, else 8), with the 8-lane build forced
+    (-DIL_W=8: what an AVX2 machine runs) and with the portable scalar build (-DIL_NO_VECTOR)."""
     _kernel_or_skip()
-    if request.param == "scalar":
-        if not _SCALAR:
-            _SCALAR.append(_ckernel._load(("-DIL_NO_VECTOR",)))
-        monkeypatch.setattr(_ckernel, "_lib", _SCALAR[0])
+    if request.param != "vector":
+        if request.param not in _BUILDS:
+            _BUILDS[request.param] = _ckernel._load(_DEFINES[request.param])
+        monkeypatch.setattr(_ckernel, "_lib", _BUILDS[request.param])
     return request.param
 
 

@@ -196,7 +196,8 @@ def _load_with_info(defines: tuple[str, ...] = ()) -> tuple[ctypes.CDLL, dict[st
         _check_private(path)
         lib = ctypes.CDLL(str(path))
     _bind(lib)
-    info = dict(meta, path=str(path), defines=list(defines), rebuilt=rebuilt, vector=bool(lib.il_build_info() & 1))
+    lanes = int(lib.il_build_info())
+    info = dict(meta, path=str(path), defines=list(defines), rebuilt=rebuilt, vector=lanes > 0, lanes=lanes)
     return lib, info
 
 
@@ -284,7 +285,8 @@ def build_info() -> dict[str, Any]:
     }
     if lib is not None:
         try:
-            info["vector"] = bool(lib.il_build_info() & 1)
+            info["vector"] = lib.il_build_info() > 0
+            info["lanes"] = int(lib.il_build_info())
         except AttributeError:  # a library swapped in by hand without the symbol
             info["vector"] = None
     try:

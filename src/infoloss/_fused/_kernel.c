@@ -6,8 +6,9 @@
  *   grad_ij = p_j * (K_i + beta_i * d_j) - ce * eps / C * w_j   (+ a correction at j = y_i)
  * See docs/fused.md for the derivation. Ignored rows get loss 0 and a zero gradient row.
  *
- * Speed: the float32 row passes run on 8-lane GCC/clang vector extensions (il_v8f; AVX2 with
- * -march=native, split into narrower SIMD or scalar code elsewhere) with a branch-free polynomial exp
+ * Speed: the float32 row passes run on IL_W-lane GCC/clang vector extensions (il_v8f: 16 lanes where
+ * -march=native turns on AVX-512, 8 otherwise, i.e. AVX2; split into narrower SIMD or scalar code
+ * elsewhere; -DIL_W=8 forces 8) with a branch-free polynomial exp
  * and log of our own, and a scalar tail. Row sums accumulate in float vectors over blocks of IL_BLOCK
  * elements, then in double. Other compilers (or -DIL_NO_VECTOR) get the same math in plain scalar
  * loops. The float64 kernels use libm exp/log.
@@ -103,19 +104,30 @@ static inline double il_log_floor(double x, double fl) {
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wpsabi" /* 32-byte vectors without AVX: only inlined helpers */
 #endif
-typedef float il_v8f __attribute__((vector_size(32)));
-typedef int32_t il_v8i __attribute__((vector_size(32)));
-#define IL_SPLAT(v) ((il_v8f){(v), (v), (v), (v), (v), (v), (v), (v)})
-#define IL_ISPLAT(v) ((il_v8i){(v), (v), (v), (v), (v), (v), (v), (v)})
+/* IL_W lanes: 16 (one 64-byte register) where AVX-512 is on, else 8; -DIL_W=8 forces 8 (tests build both). */
+#ifndef IL_W
+#if defined(__AVX512F__)
+#define IL_W 16
+#else
+#define IL_W 8
+#endif
+#endif
+typedef float il_v8f __attribute__((vector_size(IL_W * 4)));
+typedef int32_t il_v8i __attribute__((vector_size(IL_W * 4)));
+#define IL_SPLAT(v) ((il_v8f){0} + (float)(v))
+#define IL_ISPLAT(v) ((il_v8i){0} + (int32_t)(v))
 
 IL_INLINE il_v8f il_vload(const float *p) { il_v8f v; memcpy(&v, p, sizeof v); return v; }
 IL_INLINE void il_vstore(float *p, il_v8f v) { memcpy(p, &v, sizeof v); }
 IL_INLINE il_v8f il_vsel(il_v8i mask, il_v8f a, il_v8f b) { /* mask ? a : b, lane-wise */
     return (il_v8f)((mask & (il_v8i)a) | (~mask & (il_v8i)b));
 }
-IL_INLINE double il_vsum(il_v8f v) {
-    return (((double)v[0] + (double)v[1]) + ((double)v[2] + (double)v[3]))
-         + (((double)v[4] + (double)v[5]) + ((double)v[6] + (double)v[7]));
+IL_INLINE double il_vsum(il_v8f v) { /* pairwise, in double */
+    double t[IL_W];
+    for (int k = 0; k < IL_W; ++k) t[k] = (double)v[k];
+    for (int n = IL_W / 2; n > 0; n /= 2)
+        for (int k = 0; k < n; ++k) t[k] = t[2 * k] + t[2 * k + 1];
+    return t[0];
 }
 
 IL_INLINE il_v8f il_vexpf(il_v8f x) { /* lane-wise il_expf */
@@ -169,13 +181,13 @@ static float il_rowmax_f32(const float *z, int64_t C) {
     float m = -INFINITY;
     int64_t j = 0;
 #if IL_VEC
-    if (C >= 8) {
+    if (C >= IL_W) {
         il_v8f vm = IL_SPLAT(-INFINITY);
-        for (; j + 8 <= C; j += 8) {
+        for (; j + IL_W <= C; j += IL_W) {
             const il_v8f v = il_vload(z + j);
             vm = il_vsel(v > vm, v, vm);
         }
-        for (int k = 0; k < 8; ++k) m = vm[k] > m ? vm[k] : m;
+        for (int k = 0; k < IL_W; ++k) m = vm[k] > m ? vm[k] : m;
     }
 #endif
     IL_ROWMAX_TAIL(float)
@@ -203,10 +215,10 @@ IL_INLINE void il_scan_f32_impl(const float *z, float *g, int64_t C, float m, do
     int64_t j = 0;
 #if IL_VEC
     const il_v8f vm = IL_SPLAT(m), lo = IL_SPLAT(-IL_DCLAMP);
-    while (C - j >= 8) {
-        const int64_t end = j + ((C - j < IL_BLOCK ? C - j : IL_BLOCK) & ~(int64_t)7);
+    while (C - j >= IL_W) {
+        const int64_t end = j + ((C - j < IL_BLOCK ? C - j : IL_BLOCK) & ~(int64_t)(IL_W - 1));
         il_v8f vs = IL_SPLAT(0.0f), vt = IL_SPLAT(0.0f);
-        for (; j < end; j += 8) {
+        for (; j < end; j += IL_W) {
             il_v8f d = il_vload(z + j) - vm;
             d = il_vsel(d < lo, lo, d);
             const il_v8f e = il_vexpf(d);
@@ -397,10 +409,10 @@ IL_INLINE void il_prob_scan_f32_impl(IL_PROB_ARGS(float), const int rev, double 
 #if IL_VEC
     const il_v8f vm = IL_SPLAT(m), lo = IL_SPLAT(-IL_DCLAMP), vk = IL_SPLAT(keep), vc = IL_SPLAT(c_eps);
     const il_v8f vr = IL_SPLAT(rle), zero = IL_SPLAT(0.0f);
-    while (C - j >= 8) {
-        const int64_t end = j + ((C - j < IL_BLOCK ? C - j : IL_BLOCK) & ~(int64_t)7);
+    while (C - j >= IL_W) {
+        const int64_t end = j + ((C - j < IL_BLOCK ? C - j : IL_BLOCK) & ~(int64_t)(IL_W - 1));
         il_v8f vs = zero, vt = zero, va = zero, vw = zero, ve = zero;
-        for (; j < end; j += 8) {
+        for (; j < end; j += IL_W) {
             const il_v8f dr = il_vload(z + j) - vm;
             const il_v8f d = il_vsel(dr < lo, lo, dr);
             const il_v8f e = il_vexpf(d);
@@ -436,7 +448,7 @@ IL_INLINE void il_prob_grad_f32_impl(IL_PROB_GARGS(float), const int rev) {
 #if IL_VEC
     const il_v8f vm = IL_SPLAT(m), lo = IL_SPLAT(-IL_DCLAMP), vk = IL_SPLAT(keep), vc = IL_SPLAT(c_eps);
     const il_v8f vr = IL_SPLAT(rle), vK = IL_SPLAT(Ks), vb = IL_SPLAT(bs), vg = IL_SPLAT(gs), vce = IL_SPLAT(ce);
-    for (; j + 8 <= C; j += 8) {
+    for (; j + IL_W <= C; j += IL_W) {
         il_v8f d = il_vload(z + j) - vm;
         d = il_vsel(d < lo, lo, d);
         const il_v8f qs = vk * il_vload(q + j) + vc;
@@ -513,4 +525,10 @@ IL_DEFINE_PROB_KERNEL(il_prob_rows_f32, float, il_rowmax_f32, il_prob_scan_f32, 
 IL_DEFINE_PROB_KERNEL(il_prob_rows_f64, double, il_rowmax_f64, il_prob_scan_f64, il_prob_grad_f64)
 
 /* Build facts for diagnostics: bit 0 = vectorized float32 passes (IL_VEC). */
-int64_t il_build_info(void) { return (int64_t)IL_VEC; }
+int64_t il_build_info(void) {
+#if IL_VEC
+    return (int64_t)IL_W; /* lanes of the float32 passes */
+#else
+    return 0;
+#endif
+}
