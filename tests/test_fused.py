@@ -479,3 +479,33 @@ def test_kernel_cache_refuses_a_directory_others_can_write(tmp_path, monkeypatch
     monkeypatch.setenv("INFOLOSS_CACHE_DIR", str(shared))
     with pytest.raises(RuntimeError, match="refusing kernel cache"):
         _ckernel._cache_dir()
+
+
+def test_kernel_result_does_not_depend_on_the_thread_count():
+    """The row loop runs on the OpenMP team (or a Python pool): each row is computed by one thread with the
+    same code, so 1 and 2 threads give bitwise-equal losses and gradients, equal to torch in float64."""
+    import torch.nn.functional as TF
+
+    import infoloss.functional as IF
+
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(300, 700, generator=g) * 3
+    y = torch.randint(0, 700, (300,), generator=g)
+    before = torch.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            xc = x.clone().requires_grad_()
+            loss = IF.min_entropy_loss(xc, y, entropy_weight=0.2, reduction="sum")
+            loss.backward()
+            results.append((loss.detach(), xc.grad))
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])
+    xd = x.double().requires_grad_()
+    logp = torch.log_softmax(xd, 1)
+    want = TF.cross_entropy(xd, y, reduction="sum") + 0.2 * (-(logp.exp() * logp).sum(1)).sum()
+    want.backward()
+    torch.testing.assert_close(results[0][0].double(), want.detach(), rtol=1e-5, atol=1e-3)
+    torch.testing.assert_close(results[0][1].double(), xd.grad, rtol=1e-4, atol=1e-6)

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 _SOURCE = Path(__file__).with_name("_kernel.c")
 _FLAGS = ["-O3", "-fopenmp-simd", "-fno-math-errno", "-shared", "-fPIC"]
 _NATIVE = ["-march=native"]
+_OPENMP = ["-fopenmp"]  # the row loop on the process's OpenMP team (torch's libgomp under a pip torch)
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
@@ -53,6 +54,8 @@ _failed: str | None = None
 _available: bool | None = None  # the cached answer of available(); None until the first call
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
+_LOADED: list[ctypes.CDLL] = []  # every library loaded (default and test builds), for the fork hook
+_in_forked_child = False
 
 _I64 = ctypes.c_int64
 _P = ctypes.c_void_p
@@ -131,7 +134,8 @@ def _compile(src: Path, out: Path, defines: tuple[str, ...] = ()) -> dict[str, A
     os.close(fd)
     try:
         last: subprocess.CompletedProcess[str] | None = None
-        for extra in (_NATIVE, []):  # -march=native may be unknown to the compiler
+        # -march=native may be unknown to the compiler, and OpenMP missing (then a Python thread pool splits)
+        for extra in ([*_NATIVE, *_OPENMP], _NATIVE, _OPENMP, []):
             cmd = [*cc, *_FLAGS, *extra, *defines, str(src), "-o", tmp, "-lm"]
             last = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
             if last.returncode == 0:
@@ -174,12 +178,17 @@ def _bind(lib: ctypes.CDLL) -> None:
         fn.argtypes = [_P, _I64, _P, _I64, _P, _I64, _I64, _I64, real, real, real, real, real, real, _P, _P, _I64]
     lib.il_build_info.restype = ctypes.c_int64
     lib.il_build_info.argtypes = []
+    lib.il_openmp.restype = ctypes.c_int64
+    lib.il_openmp.argtypes = []
+    lib.il_set_parallel.restype = None
+    lib.il_set_parallel.argtypes = [_I64]
+    _LOADED.append(lib)
 
 
 def _load_with_info(defines: tuple[str, ...] = ()) -> tuple[ctypes.CDLL, dict[str, Any]]:
     """:func:`_load`, also returning the build record (path, compiler, flags, vector build, rebuilt)."""
     src = _SOURCE.read_bytes()
-    flags = " ".join(_FLAGS + _NATIVE + list(defines))
+    flags = " ".join(_FLAGS + _NATIVE + _OPENMP + list(defines))
     key = hashlib.sha1(src + flags.encode() + _cpu_tag().encode() + os.environ.get("CC", "").encode()).hexdigest()[:16]
     path = _cache_dir() / f"infoloss_rows_{key}.so"
     meta = _verified(path)
@@ -197,7 +206,10 @@ def _load_with_info(defines: tuple[str, ...] = ()) -> tuple[ctypes.CDLL, dict[st
         lib = ctypes.CDLL(str(path))
     _bind(lib)
     lanes = int(lib.il_build_info())
-    info = dict(meta, path=str(path), defines=list(defines), rebuilt=rebuilt, vector=lanes > 0, lanes=lanes)
+    openmp = bool(lib.il_openmp())
+    info = dict(
+        meta, path=str(path), defines=list(defines), rebuilt=rebuilt, vector=lanes > 0, lanes=lanes, openmp=openmp
+    )
     return lib, info
 
 
@@ -270,8 +282,8 @@ def failure_reason() -> str | None:
 
 def build_info() -> dict[str, Any]:
     """State of the CPU kernel (does not build it): enabled, available (None = not tried yet),
-    failure_reason, path, compiler, flags, vector (vectorized float32 passes, False for the scalar build)
-    and the cache directory."""
+    failure_reason, path, compiler, flags, vector (vectorized float32 passes, False for the scalar build),
+    lanes, openmp (the row loop runs on the OpenMP team) and the cache directory."""
     lib = _lib
     info: dict[str, Any] = {
         "enabled": os.environ.get("INFOLOSS_CPU_KERNEL", "1") != "0",
@@ -287,6 +299,7 @@ def build_info() -> dict[str, Any]:
         try:
             info["vector"] = lib.il_build_info() > 0
             info["lanes"] = int(lib.il_build_info())
+            info["openmp"] = bool(lib.il_openmp())
         except AttributeError:  # a library swapped in by hand without the symbol
             info["vector"] = None
     try:
@@ -311,11 +324,15 @@ def rev_logs(num_classes: int, label_smoothing: float, rev_log_eps: float) -> tu
 
 
 def _reset_pool_after_fork() -> None:
-    # A ThreadPoolExecutor's threads do not survive fork(): a forked child (DataLoader workers,
-    # multiprocessing with "fork") must build its own pool, or it would wait forever on dead threads.
-    global _pool, _pool_size, _lock
+    # Threads do not survive fork(): a forked child (DataLoader workers, multiprocessing with "fork")
+    # must build its own pool, or it would wait forever on dead threads. The same holds for the OpenMP
+    # team: the child's kernels run their row loop serially and split over a fresh Python pool instead.
+    global _pool, _pool_size, _lock, _in_forked_child
     _pool, _pool_size = None, 0
     _lock = threading.Lock()
+    _in_forked_child = True
+    for lib in _LOADED:
+        lib.il_set_parallel(0)
 
 
 if hasattr(os, "register_at_fork"):
@@ -337,9 +354,12 @@ def _get_pool(n: int) -> ThreadPoolExecutor:
 
 
 def _split(m: int, c: int, run: Callable[[int, int], None]) -> None:
-    """Call ``run(r0, r1)`` on row blocks covering ``range(m)``, over the thread pool when it pays."""
+    """Call ``run(r0, r1)`` on row blocks covering ``range(m)``, over the thread pool when it pays.
+
+    A library built with OpenMP splits its row loop itself, on torch's threads: one call then.
+    """
     nthreads = max(1, torch.get_num_threads())
-    if nthreads == 1 or m * c < 1 << 16:
+    if nthreads == 1 or m * c < 1 << 16 or (_lib_info.get("openmp") and not _in_forked_child):
         run(0, m)
         return
     nblocks = min(m, nthreads * 4)
@@ -420,7 +440,7 @@ def rows_index(z: Tensor, y: Tensor, opts: RowOptions, loss: Tensor, grad: Tenso
     m, c = z.shape
     if m == 0:
         return
-    if m * c >= 1 << 16 and torch.get_num_threads() > 1:  # large: split over the pool
+    if m * c >= 1 << 16 and torch.get_num_threads() > 1 and not (_lib_info.get("openmp") and not _in_forked_child):
         rows(
             z,
             y,

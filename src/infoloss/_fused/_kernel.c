@@ -34,6 +34,20 @@
  * -87, double below -746), so the clamp changes no e; a small bound keeps coef * d finite. */
 #define IL_DCLAMP 1e4f
 
+/* Rows are independent: with OpenMP (-fopenmp) the row loop runs on the process's OpenMP team, which
+ * under a pip torch is torch's own (the library resolves libgomp.so.1 to the copy torch loaded), so the
+ * kernel shares threads with torch's and inductor's parallel regions instead of competing with them.
+ * Each row is computed by one thread with the same code: results do not depend on the thread count. */
+#if defined(_OPENMP)
+#define IL_PARALLEL_ROWS _Pragma("omp parallel for schedule(static) if (il_parallel && M * C >= 65536)")
+#else
+#define IL_PARALLEL_ROWS
+#endif
+/* 0 in a forked child (set from Python): GNU libgomp's team does not survive fork(), and a parallel
+ * region there would wait forever on the parent's threads (torch's own ops share that limit). */
+static int il_parallel = 1;
+void il_set_parallel(int64_t on) { il_parallel = (int)on; }
+
 #define IL_BLOCK 128 /* float-vector accumulation block: 16 terms per lane before the double sum */
 
 /* exp: x = n ln2 + r, |r| <= ln2/2, n by the round-to-nearest trick (adding 1.5 * 2^23 leaves the
@@ -278,6 +292,7 @@ void NAME(const T *z, int64_t ldz, const int64_t *y, const T *w, int64_t M, int6
     const T c_eps = eps_s / (T)C;                                                                      \
     const int smooth = eps_s > 0;                                                                      \
     if (wsum != wsum) wsum = il_wsum_##T(w, C); /* NaN: the caller left sum w to the kernel */         \
+    IL_PARALLEL_ROWS                                                                                   \
     for (int64_t i = 0; i < M; ++i) {                                                                  \
         const T *zr = z + i * ldz;                                                                     \
         T *gr = grad ? grad + i * ldg : (T *)0;                                                        \
@@ -489,6 +504,7 @@ void NAME(const T *z, int64_t ldz, const T *q, int64_t ldq, const T *w, int64_t 
     const T c_eps = eps_s / (T)C, keep = (T)1 - eps_s;                                                 \
     if (wsum != wsum) wsum = il_wsum_##T(w, C); /* NaN: the caller left sum w to the kernel */         \
     const int has_rev = rev != 0;                                                                      \
+    IL_PARALLEL_ROWS                                                                                   \
     for (int64_t i = 0; i < M; ++i) {                                                                  \
         const T *zr = z + i * ldz, *qr = q + i * ldq;                                                  \
         T *gr = grad ? grad + i * ldg : (T *)0;                                                        \
@@ -525,6 +541,14 @@ IL_DEFINE_PROB_KERNEL(il_prob_rows_f32, float, il_rowmax_f32, il_prob_scan_f32, 
 IL_DEFINE_PROB_KERNEL(il_prob_rows_f64, double, il_rowmax_f64, il_prob_scan_f64, il_prob_grad_f64)
 
 /* Build facts for diagnostics: bit 0 = vectorized float32 passes (IL_VEC). */
+int64_t il_openmp(void) {
+#if defined(_OPENMP)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
 int64_t il_build_info(void) {
 #if IL_VEC
     return (int64_t)IL_W; /* lanes of the float32 passes */
