@@ -39,13 +39,14 @@
  * kernel shares threads with torch's and inductor's parallel regions instead of competing with them.
  * Each row is computed by one thread with the same code: results do not depend on the thread count. */
 #if defined(_OPENMP)
-#define IL_PARALLEL_ROWS _Pragma("omp parallel for schedule(static) if (il_parallel && M * C >= 65536)")
+#define IL_PARALLEL_ROWS _Pragma("omp parallel for schedule(static)")
 #else
 #define IL_PARALLEL_ROWS
 #endif
 /* 0 in a forked child (set from Python): GNU libgomp's team does not survive fork(), and a parallel
  * region there would wait forever on the parent's threads (torch's own ops share that limit). */
 static int il_parallel = 1;
+#define IL_PARALLEL_MIN 65536 /* logits below which a call stays on one thread */
 void il_set_parallel(int64_t on) { il_parallel = (int)on; }
 
 #define IL_BLOCK 128 /* float-vector accumulation block: 16 terms per lane before the double sum */
@@ -285,14 +286,14 @@ IL_SMOOTH_TERMS(il_smooth_terms_double, double)
  * wsum log S - sum_c w_c d_c with the raw d (a -inf logit gives +inf, w_c = 0 against it NaN, as torch);
  * when that is not finite it is redone term by term (an inf w_c then gives +inf, as torch). The
  * eps / C * wsum term of A is only formed when eps > 0, so an inf class weight reaches only its rows. */
-#define IL_DEFINE_KERNEL(NAME, T, ROWMAX, SCAN, EXPS, BIG)                                              \
-void NAME(const T *z, int64_t ldz, const int64_t *y, const T *w, int64_t M, int64_t C,                \
+#define IL_KERNEL_BODY(NAME, T, ROWMAX, SCAN, EXPS, BIG, PARALLEL)                                      \
+static void NAME(const T *z, int64_t ldz, const int64_t *y, const T *w, int64_t M, int64_t C,         \
           int64_t ignore_index, T eps_s, T ce, T ent, T rev, T Lo, T Ly, T wsum,                       \
           T *loss, T *grad, int64_t ldg) {                                                             \
     const T c_eps = eps_s / (T)C;                                                                      \
     const int smooth = eps_s > 0;                                                                      \
     if (wsum != wsum) wsum = il_wsum_##T(w, C); /* NaN: the caller left sum w to the kernel */         \
-    IL_PARALLEL_ROWS                                                                                   \
+    PARALLEL                                                                                           \
     for (int64_t i = 0; i < M; ++i) {                                                                  \
         const T *zr = z + i * ldz;                                                                     \
         T *gr = grad ? grad + i * ldg : (T *)0;                                                        \
@@ -365,6 +366,17 @@ void NAME(const T *z, int64_t ldz, const int64_t *y, const T *w, int64_t M, int6
     }                                                                                                  \
 }
 
+/* Two copies of each kernel, serial and parallel: entering an OpenMP region costs about 2 us even when
+ * its if clause is false, a few percent of a small call. */
+#define IL_DEFINE_KERNEL(NAME, T, ROWMAX, SCAN, EXPS, BIG)                                              \
+IL_KERNEL_BODY(NAME##_serial, T, ROWMAX, SCAN, EXPS, BIG, )                                            \
+IL_KERNEL_BODY(NAME##_parallel, T, ROWMAX, SCAN, EXPS, BIG, IL_PARALLEL_ROWS)                          \
+void NAME(const T *z, int64_t ldz, const int64_t *y, const T *w, int64_t M, int64_t C,                \
+          int64_t ignore_index, T eps_s, T ce, T ent, T rev, T Lo, T Ly, T wsum,                       \
+          T *loss, T *grad, int64_t ldg) {                                                             \
+    (il_parallel && M * C >= IL_PARALLEL_MIN ? NAME##_parallel : NAME##_serial)(                       \
+        z, ldz, y, w, M, C, ignore_index, eps_s, ce, ent, rev, Lo, Ly, wsum, loss, grad, ldg);         \
+}
 IL_DEFINE_KERNEL(il_rows_f32, float, il_rowmax_f32, il_scan_f32, il_expf, IL_DCLAMP)
 IL_DEFINE_KERNEL(il_rows_f64, double, il_rowmax_f64, il_scan_f64, exp, IL_DCLAMP)
 
@@ -498,13 +510,14 @@ static void NAME(const T *z, const T *q, const T *w, int64_t C, T m, T keep, T c
 IL_PROB_EXACT(il_prob_exact_float, float)
 IL_PROB_EXACT(il_prob_exact_double, double)
 
-#define IL_DEFINE_PROB_KERNEL(NAME, T, ROWMAX, SCAN, GRAD)                                              \
-void NAME(const T *z, int64_t ldz, const T *q, int64_t ldq, const T *w, int64_t weighted, int64_t M,    \
-          int64_t C, T eps_s, T ce, T ent, T rev, T rle, T wsum, T *loss, T *grad, int64_t ldg) {      \
+#define IL_PROB_BODY(NAME, T, ROWMAX, SCAN, GRAD, PARALLEL)                                             \
+static void NAME(const T *z, int64_t ldz, const T *q, int64_t ldq, const T *w, int64_t weighted,       \
+          int64_t M, int64_t C, T eps_s, T ce, T ent, T rev, T rle, T wsum, T *loss, T *grad,         \
+          int64_t ldg) {                                                                               \
     const T c_eps = eps_s / (T)C, keep = (T)1 - eps_s;                                                 \
     if (wsum != wsum) wsum = il_wsum_##T(w, C); /* NaN: the caller left sum w to the kernel */         \
     const int has_rev = rev != 0;                                                                      \
-    IL_PARALLEL_ROWS                                                                                   \
+    PARALLEL                                                                                           \
     for (int64_t i = 0; i < M; ++i) {                                                                  \
         const T *zr = z + i * ldz, *qr = q + i * ldq;                                                  \
         T *gr = grad ? grad + i * ldg : (T *)0;                                                        \
@@ -537,6 +550,14 @@ void NAME(const T *z, int64_t ldz, const T *q, int64_t ldq, const T *w, int64_t 
     }                                                                                                  \
 }
 
+#define IL_DEFINE_PROB_KERNEL(NAME, T, ROWMAX, SCAN, GRAD)                                              \
+IL_PROB_BODY(NAME##_serial, T, ROWMAX, SCAN, GRAD, )                                                   \
+IL_PROB_BODY(NAME##_parallel, T, ROWMAX, SCAN, GRAD, IL_PARALLEL_ROWS)                                 \
+void NAME(const T *z, int64_t ldz, const T *q, int64_t ldq, const T *w, int64_t weighted, int64_t M,    \
+          int64_t C, T eps_s, T ce, T ent, T rev, T rle, T wsum, T *loss, T *grad, int64_t ldg) {      \
+    (il_parallel && M * C >= IL_PARALLEL_MIN ? NAME##_parallel : NAME##_serial)(                       \
+        z, ldz, q, ldq, w, weighted, M, C, eps_s, ce, ent, rev, rle, wsum, loss, grad, ldg);           \
+}
 IL_DEFINE_PROB_KERNEL(il_prob_rows_f32, float, il_rowmax_f32, il_prob_scan_f32, il_prob_grad_f32)
 IL_DEFINE_PROB_KERNEL(il_prob_rows_f64, double, il_rowmax_f64, il_prob_scan_f64, il_prob_grad_f64)
 
