@@ -198,7 +198,7 @@ class CrossEntropyLoss(_WeightedLoss):
         return F.cross_entropy(input, target, base=self.base, **self._options())
 
 
-def _two_term_composed(
+def _two_term_family(
     input: Tensor,
     target: Tensor,
     weight: Tensor | None,
@@ -211,11 +211,11 @@ def _two_term_composed(
     reverse: bool,
     rev_log_eps: float,
 ) -> Tensor:
-    """A fixed-weight MIN-ENT (``reverse=False``) or MIX-ENT loss with 0-d tensor coefficients, composed.
+    """A fixed-weight MIN-ENT (``reverse=False``) or MIX-ENT loss with tensor coefficients, composed.
 
     The compiled path of :class:`MinEntropyLoss` and :class:`MixedEntropyLoss`: ``coef[0] * CE_i + coef[1] *
     s_i * (H_i or R_i)`` (``coef``: a (2,) float64 tensor), reduced as :func:`infoloss.functional.min_entropy_loss` does, as plain torch ops.
-    ``reduction`` indexes ``('none', 'mean', 'sum')``: the function is registered with
+    ``reduction`` indexes ``('none', 'mean', 'sum')``: :func:`_two_term_composed` registers this body with
     ``torch.compiler.allow_in_graph``, whose arguments must be tensors, numbers, bools or None. Dynamo then
     records one call instead of tracing infoloss's validation and dispatch, whose guards, checked on every
     call, were most of the compiled step's overhead at 256 x 26; AOTAutograd and inductor still trace
@@ -225,7 +225,7 @@ def _two_term_composed(
     Example:
         >>> coef = torch.tensor([1.0, 0.1], dtype=torch.float64)
         >>> x, y = torch.tensor([[2.0, 1.0, 0.1]]), torch.tensor([0])   # CE 0.4170, H 0.8467
-        >>> round(_two_term_composed(x, y, None, coef, -100, 1, 0.0, True, True, False, 0.0).item(), 4)
+        >>> round(_two_term_family(x, y, None, coef, -100, 1, 0.0, True, True, False, 0.0).item(), 4)
         0.5017
     """
     on = 1.0 if reg_on else 0.0
@@ -241,6 +241,32 @@ def _two_term_composed(
         rev_coef=on if reverse else 0.0,
         rev_log_eps=rev_log_eps,
         coef=(coef[0], coef[1]),
+    )
+
+
+def _two_term_composed(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None,
+    coef: Tensor,
+    ignore_index: int,
+    reduction: int,
+    label_smoothing: float,
+    ce_on: bool,
+    reg_on: bool,
+    reverse: bool,
+    rev_log_eps: float,
+) -> Tensor:
+    """:func:`_two_term_family`, registered with ``torch.compiler.allow_in_graph`` (one call in dynamo's graph).
+
+    Example:
+        >>> coef = torch.tensor([1.0, 0.1], dtype=torch.float64)
+        >>> x, y = torch.tensor([[2.0, 1.0, 0.1]]), torch.tensor([0])   # CE 0.4170, H 0.8467
+        >>> round(_two_term_composed(x, y, None, coef, -100, 1, 0.0, True, True, False, 0.0).item(), 4)
+        0.5017
+    """
+    return _two_term_family(
+        input, target, weight, coef, ignore_index, reduction, label_smoothing, ce_on, reg_on, reverse, rev_log_eps
     )
 
 
@@ -361,28 +387,16 @@ class _TwoTermLoss(_WeightedLoss):
     def _composed(self, input: Tensor, target: Tensor) -> Tensor:
         """The loss with the weights of ``_coef``, under ``torch.compile`` (see :func:`_two_term_composed`)."""
         ce_on, reg_on = self._terms_on
-        if self._smoothing_on:  # a float option that validation inspects: dynamo traces through (it guards it)
-            return F._ce_family(
-                input,
-                target,
-                weight=self.weight,
-                ignore_index=self.ignore_index,
-                reduction=self.reduction,
-                label_smoothing=self.label_smoothing,
-                ce_coef=1.0 if ce_on else 0.0,
-                ent_coef=0.0 if self._reverse or not reg_on else 1.0,
-                rev_coef=1.0 if self._reverse and reg_on else 0.0,
-                rev_log_eps=self._rev_log_eps(),
-                coef=(self._coef[0], self._coef[1]),
-            )
-        return _two_term_composed(
+        # a float option that validation inspects: dynamo traces through the same body (and guards it)
+        body = _two_term_family if self._smoothing_on else _two_term_composed
+        return body(
             input,
             target,
             self.weight,
             self._coef,
             self.ignore_index,
             self._reduction_code,
-            0.0,
+            self._label_smoothing(),
             ce_on,
             reg_on,
             self._reverse,
