@@ -16,6 +16,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #if !defined(IL_NO_VECTOR) && (defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 5))
 #define IL_VEC 1
@@ -137,12 +140,54 @@ IL_INLINE void il_vstore(float *p, il_v8f v) { memcpy(p, &v, sizeof v); }
 IL_INLINE il_v8f il_vsel(il_v8i mask, il_v8f a, il_v8f b) { /* mask ? a : b, lane-wise */
     return (il_v8f)((mask & (il_v8i)a) | (~mask & (il_v8i)b));
 }
+/* The last n < IL_W elements of a row as one vector: lanes >= n hold `fill` (loaded) or are left
+ * untouched (stored). AVX-512 masked moves, which never touch the memory of a masked-off lane;
+ * elsewhere a lane loop. The masked tail replaces up to IL_W - 1 scalar steps (each a scalar exp in
+ * the scans): for C < 2 * IL_W, most of a row. */
+IL_INLINE il_v8f il_vload_n(const float *p, int64_t n, float fill) {
+#if defined(__AVX512F__) && IL_W == 16
+    return (il_v8f)_mm512_mask_loadu_ps(_mm512_set1_ps(fill), (__mmask16)((1u << n) - 1u), p);
+#elif defined(__AVX512F__) && defined(__AVX512VL__) && IL_W == 8
+    return (il_v8f)_mm256_mask_loadu_ps(_mm256_set1_ps(fill), (__mmask8)((1u << n) - 1u), p);
+#else
+    il_v8f v = IL_SPLAT(fill);
+    for (int64_t k = 0; k < n; ++k) v[k] = p[k];
+    return v;
+#endif
+}
+IL_INLINE void il_vstore_n(float *p, il_v8f v, int64_t n) {
+#if defined(__AVX512F__) && IL_W == 16
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), (__m512)v);
+#elif defined(__AVX512F__) && defined(__AVX512VL__) && IL_W == 8
+    _mm256_mask_storeu_ps(p, (__mmask8)((1u << n) - 1u), (__m256)v);
+#else
+    for (int64_t k = 0; k < n; ++k) p[k] = v[k];
+#endif
+}
+
+/* Horizontal max and sum, once per row and pass: for rows of a few dozen classes they cost as much as
+ * the exps, so the AVX-512 build reduces in registers (a tree of shuffles) instead of lane by lane. */
+IL_INLINE float il_vmax(il_v8f v) { /* NaN lanes may be dropped: a NaN logit makes the row's S NaN */
+#if defined(__AVX512F__) && IL_W == 16
+    return _mm512_reduce_max_ps((__m512)v);
+#else
+    float m = -INFINITY;
+    for (int k = 0; k < IL_W; ++k) m = v[k] > m ? v[k] : m;
+    return m;
+#endif
+}
 IL_INLINE double il_vsum(il_v8f v) { /* pairwise, in double */
+#if defined(__AVX512F__) && IL_W == 16
+    const __m512 f = (__m512)v;
+    const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(f), 1));
+    return _mm512_reduce_add_pd(_mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(f)), _mm512_cvtps_pd(hi)));
+#else
     double t[IL_W];
     for (int k = 0; k < IL_W; ++k) t[k] = (double)v[k];
     for (int n = IL_W / 2; n > 0; n /= 2)
         for (int k = 0; k < n; ++k) t[k] = t[2 * k] + t[2 * k + 1];
     return t[0];
+#endif
 }
 
 IL_INLINE il_v8f il_vexpf(il_v8f x) { /* lane-wise il_expf */
@@ -196,14 +241,18 @@ static float il_rowmax_f32(const float *z, int64_t C) {
     float m = -INFINITY;
     int64_t j = 0;
 #if IL_VEC
-    if (C >= IL_W) {
-        il_v8f vm = IL_SPLAT(-INFINITY);
-        for (; j + IL_W <= C; j += IL_W) {
-            const il_v8f v = il_vload(z + j);
-            vm = il_vsel(v > vm, v, vm);
-        }
-        for (int k = 0; k < IL_W; ++k) m = vm[k] > m ? vm[k] : m;
+    il_v8f vm = IL_SPLAT(-INFINITY);
+    for (; j + IL_W <= C; j += IL_W) {
+        const il_v8f v = il_vload(z + j);
+        vm = il_vsel(v > vm, v, vm);
     }
+    if (j < C) { /* masked tail, padded with -inf */
+        const il_v8f v = il_vload_n(z + j, C - j, -INFINITY);
+        vm = il_vsel(v > vm, v, vm);
+        j = C;
+    }
+    const float vmax = il_vmax(vm);
+    m = vmax > m ? vmax : m;
 #endif
     IL_ROWMAX_TAIL(float)
     return m;
@@ -230,16 +279,25 @@ IL_INLINE void il_scan_f32_impl(const float *z, float *g, int64_t C, float m, do
     int64_t j = 0;
 #if IL_VEC
     const il_v8f vm = IL_SPLAT(m), lo = IL_SPLAT(-IL_DCLAMP);
-    while (C - j >= IL_W) {
-        const int64_t end = j + ((C - j < IL_BLOCK ? C - j : IL_BLOCK) & ~(int64_t)(IL_W - 1));
+    while (j < C) { /* blocks of IL_BLOCK; the last one ends in a masked tail */
+        const int64_t end = j + (C - j < IL_BLOCK ? C - j : IL_BLOCK);
         il_v8f vs = IL_SPLAT(0.0f), vt = IL_SPLAT(0.0f);
-        for (; j < end; j += IL_W) {
+        for (; j + IL_W <= end; j += IL_W) {
             il_v8f d = il_vload(z + j) - vm;
             d = il_vsel(d < lo, lo, d);
             const il_v8f e = il_vexpf(d);
             if (g) il_vstore(g + j, e);
             vs += e;
             vt += e * d;
+        }
+        if (j < end) { /* padded with -inf: d clamps to -IL_DCLAMP, so e = 0 and e d = 0 there */
+            il_v8f d = il_vload_n(z + j, end - j, -INFINITY) - vm;
+            d = il_vsel(d < lo, lo, d);
+            const il_v8f e = il_vexpf(d);
+            if (g) il_vstore_n(g + j, e, end - j);
+            vs += e;
+            vt += e * d;
+            j = end;
         }
         S += il_vsum(vs);
         Td += il_vsum(vt);
@@ -327,7 +385,7 @@ static void NAME(const T *z, int64_t ldz, const int64_t *y, const T *w, int64_t 
         const double H = logS - TdS;                                                                   \
         const T dy = zr[yi] - m;                                                                       \
         const double nlpy = logS - (double)dy; /* -log p_y >= 0; +inf for a -inf logit */              \
-        const T py = EXPS((T)(-nlpy));                                                                 \
+        const T py = rev != 0 ? EXPS((T)(-nlpy)) : (T)0; /* p_y: only the reverse term needs it */    \
         const double keep_wy = (1.0 - (double)eps_s) * (double)wy;                                     \
         const double A = keep_wy + (smooth ? (double)c_eps * (double)wsum : 0.0);                      \
         double CE = keep_wy * nlpy;                                                                    \
