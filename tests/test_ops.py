@@ -177,6 +177,41 @@ def test_compiled_losses_equal_float64_torch_over_option_mixes(mix, api):
     torch.testing.assert_close(xc.grad, xr.grad, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("offset", [0.0, 1e6, -1e7])
+@pytest.mark.parametrize("api", ["module", "functional"])
+def test_compiled_min_ent_keeps_precision_at_large_offsets_and_inf(api, offset, dtype):
+    """The compiled (composed) MIN-ENT forms log p and H from d = z - max z: a large common offset of the
+    logits changes nothing, and -inf logits give 0 log 0 = 0 with a zero gradient. Oracle: torch in
+    float64 on the logits without the offset (the loss is shift-invariant)."""
+    g = torch.Generator().manual_seed(11)
+    n = 12
+    base = torch.randn(n, C, generator=g, dtype=torch.float64) * 4
+    base[0, 1:] = -math.inf  # one finite class: p = (1, 0, ...), H = 0, CE = 0
+    base[1, 2] = -math.inf
+    y = torch.randint(0, C, (n,), generator=g)
+    y[0], y[1] = 0, 3
+    x = (base + offset).to(dtype)  # the offset's rounding in float32 is part of the input
+    module = infoloss.MinEntropyLoss(entropy_weight=0.3)
+
+    def ours(z):
+        return module(z, y) if api == "module" else F.min_entropy_loss(z, y, entropy_weight=0.3)
+
+    compiled = torch.compile(ours, fullgraph=True, dynamic=True, backend="aot_eager")
+    xc = x.clone().requires_grad_()
+    got = compiled(xc)
+    got.backward()
+    xr = (x.double() - offset).requires_grad_()
+    logp = torch.log_softmax(xr, 1)
+    p = logp.exp()
+    want = TF.nll_loss(logp, y) + 0.3 * (-(p * torch.where(p > 0, logp, torch.zeros_like(p))).sum(1)).mean()
+    want.backward()
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(got.double(), want.detach(), **tol)
+    torch.testing.assert_close(xc.grad.double(), xr.grad, **tol)
+    assert torch.all(xc.grad[0, 1:] == 0) and xc.grad[1, 2] == 0
+
+
 @pytest.mark.parametrize("name", ["cross_entropy", "min_entropy_loss", "MixedEntropyLoss"])
 def test_compile_inductor_matches_eager(name):
     fn = FUNCS[name]

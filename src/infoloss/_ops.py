@@ -558,15 +558,22 @@ def _plain_ce(flat: Flat, weight: Tensor | None, opts: RowOptions) -> bool:
 
 
 # ------------------------------------------------------------------ under torch.compile: plain torch ops
+_D_FLOOR = -1e4  # d = z - max z is floored here in exp and e d: exp(-1e4) is 0 in float32 and float64
+
+
 def _composed_rows(
     logits2d: Tensor, target: Tensor, weight: Tensor | None, opts: RowOptions, coef: tuple[Tensor, Tensor] | None = None
 ) -> Tensor:
     """The row loss as differentiable torch ops, for ``torch.compile`` to fuse (inductor, not a kernel call).
 
-    Same formula as the kernels (docs/fused.md): ``log p`` from ``log_softmax`` (never the difference of two
-    large numbers), ``0 log 0 = 0``, a ``-inf`` logit against a positive target gives ``+inf``. A compiled
-    graph that calls the custom op pays its dispatch on every step; these ops compile into the same fused
-    loops as a hand-written composition.
+    Same formula as the kernels (docs/fused.md), from ``d = z - max z`` (the max detached: the loss does
+    not change under a shift of a row), never from the difference of two large numbers: ``log p = d - log S``
+    with ``S = sum exp d``, and with a regularizer ``p = e / S`` from the same ``e = exp(max(d, -1e4))``
+    (one exp per logit, where ``log_softmax`` then ``exp`` take two) and ``H = log S - sum e d / S``, a sum
+    of two nonnegative terms. The floor makes ``e = 0`` and ``e d = 0`` for a ``-inf`` logit (``0 log 0 =
+    0``, zero gradient); ``exp`` of anything below it is 0 in float32 and float64, so nothing else changes.
+    A ``-inf`` logit against a positive target gives ``+inf``. A compiled graph that calls the custom op pays
+    its dispatch on every step; these ops compile into the same fused loops as a hand-written composition.
 
     ``coef`` (a module's weights, see ``infoloss.modules``): a pair of 0-d float64 CPU tensors ``(ce, ent or rev)``
     multiplied in instead of ``opts.ce`` and ``opts.ent``/``opts.rev``, which then only tell which terms
@@ -574,7 +581,17 @@ def _composed_rows(
     nor costs the per-call float-to-tensor conversion and value guards of a float read from an attribute.
     """
     dtype = compute_dtype(logits2d.dtype)
-    logp = torch.log_softmax(logits2d.to(dtype), 1)
+    z = logits2d.to(dtype)
+    regularized = opts.ent != 0 or opts.rev != 0
+    if regularized:
+        d = z - z.detach().amax(1, keepdim=True)
+        dc = d.clamp_min(_D_FLOOR)
+        e = dc.exp()
+        sum_e = e.sum(1, keepdim=True)
+        log_s = sum_e.log()
+        logp = d - log_s
+    else:
+        logp = torch.log_softmax(z, 1)
     w = weight.to(dtype) if weight is not None else None
     if target.dtype.is_floating_point:
         loss = ce_rows(logp, target, w, opts.ignore_index, opts.label_smoothing)
@@ -591,9 +608,10 @@ def _composed_rows(
     reg = coef[1] if coef is not None else None
     num_classes = logp.shape[1]
     s = sample_weights(target, weight, opts.ignore_index, dtype, logp.device)
-    p = logp.exp()
+    p = e / sum_e
     if opts.ent != 0:
-        loss = loss + ((opts.ent if reg is None else reg) * s) * -xlogy_safe(p, logp).sum(1)
+        entropy = log_s.squeeze(1) - (e * dc).sum(1) / sum_e.squeeze(1)
+        loss = loss + ((opts.ent if reg is None else reg) * s) * entropy
     if opts.rev != 0:
         if target.dtype.is_floating_point:
             q = smoothed_target(target, num_classes, opts.label_smoothing, dtype, opts.ignore_index)
