@@ -42,6 +42,7 @@ import torch
 from torch import Tensor
 
 from infoloss import _backend
+from infoloss._backend import get_backend  # by name: composes() then reaches _backend by one path (no alias guard)
 from infoloss._common import (
     ENTROPY_OPTIONS,
     RowOptions,
@@ -51,7 +52,6 @@ from infoloss._common import (
     sample_weights,
     smoothed_target,
     tracing,
-    xlogy_safe,
 )
 from infoloss._fused import _ckernel
 from infoloss._fused._rows import compute
@@ -82,13 +82,10 @@ def composes(numel: int) -> bool:
         >>> composes(1000)   # eager: nothing is being compiled
         False
     """
-    return (
-        torch.compiler.is_compiling()
-        and not exporting()
-        and numel <= COMPILE_COMPOSE_ELEMENTS
-        and _backend.get_backend() != "triton"
-    )
+    return _is_compiling() and not exporting() and numel <= COMPILE_COMPOSE_ELEMENTS and get_backend() != "triton"
 
+
+_is_compiling = torch.compiler.is_compiling
 
 SMALL_ELEMENTS = 1 << 14  # at or below this many logits a CPU eager call is overhead-bound: compose aten ops
 

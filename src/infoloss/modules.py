@@ -18,8 +18,8 @@ from typing import TypedDict, cast
 import torch
 from torch import Tensor, nn
 
-from infoloss import _ops
 from infoloss import functional as F
+from infoloss._ops import composes as _composes
 from infoloss._validation import (
     REDUCTIONS,
     check_finite_number,
@@ -406,12 +406,9 @@ class _TwoTermLoss(_WeightedLoss):
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """The weighted sum of the two reduced terms (plus ``log_vars.sum()`` when learnable)."""
         if not self.learnable:
-            if (
-                torch.compiler.is_compiling()
-                and isinstance(input, Tensor)
-                and input.is_cpu
-                and _ops.composes(input.numel())
-            ):
+            # composes() first tells whether compiling; the module reaches infoloss._ops and torch only
+            # through it, so dynamo adds no Python guard that two paths to one module are the same object
+            if isinstance(input, Tensor) and input.is_cpu and _composes(input.numel()):
                 return self._composed(input, target)
             return self._fixed(input, target, self.ce_weight, float(getattr(self, self._reg_name)))
         # Learnable weights: compute the two reduced terms separately, then weight them.
