@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import os
+import platform
 import subprocess
 import sys
 import textwrap
@@ -30,7 +31,9 @@ from infoloss._fused import _ckernel
 
 INF = float("inf")
 OFFSETS = [0.0, 1e3, 1e6, 1e8]
-CLASSES = [1, 3, 8, 13, 37, 130]  # 130 = one 128-element accumulation block + an 8-lane group + a tail
+# 16 and 26: one 16-lane vector, and one plus a masked tail of 10; 130 = one 128-element accumulation
+# block + an 8-lane group + a tail
+CLASSES = [1, 3, 8, 13, 16, 26, 37, 130]
 COEFS = {
     "ce": (1.0, 0.0, 0.0),
     "ent": (0.0, 0.7, 0.0),
@@ -52,14 +55,19 @@ def _kernel_or_skip() -> None:
 
 
 _BUILDS: dict = {}
-_DEFINES = {"scalar": ("-DIL_NO_VECTOR",), "8 lanes": ("-DIL_W=8",)}
+_DEFINES = {"scalar": ("-DIL_NO_VECTOR",), "8 lanes": ("-DIL_W=8",), "no AVX-512": ("-mno-avx512f",)}
+_X86 = platform.machine().lower() in ("x86_64", "amd64")
 
 
-@pytest.fixture(params=["vector", "8 lanes", "scalar"])
+@pytest.fixture(params=["vector", "8 lanes", "no AVX-512", "scalar"])
 def build(request, monkeypatch):
     """Run with the default library (16 lanes where AVX-512 is on, else 8), with the 8-lane build forced
-    (-DIL_W=8: what an AVX2 machine runs) and with the portable scalar build (-DIL_NO_VECTOR)."""
+    (-DIL_W=8: 8 lanes, masked tails by AVX-512VL moves where the CPU has them), with AVX-512 switched off
+    (-mno-avx512f, x86 only: what an AVX2 machine runs, masked tails by the portable lane loops) and with
+    the portable scalar build (-DIL_NO_VECTOR)."""
     _kernel_or_skip()
+    if request.param == "no AVX-512" and not _X86:
+        pytest.skip("-mno-avx512f is an x86 flag")
     if request.param != "vector":
         if request.param not in _BUILDS:
             _BUILDS[request.param] = _ckernel._load(_DEFINES[request.param])
