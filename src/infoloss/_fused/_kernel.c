@@ -488,29 +488,46 @@ static void il_prob_grad_f64(IL_PROB_GARGS(double), int rev) {
     else { IL_PROB_GRAD_TAIL(double, il_log_floor, IL_DCLAMP, 0) }
 }
 
+#if IL_VEC
+typedef struct { il_v8f s, t, a, w, e; } il_prob_acc; /* the five per-lane sums of a block */
+
+/* One vector of the probability-target scan (raw z - m, q, w already loaded); e stored by the caller. */
+IL_INLINE il_v8f il_prob_step(il_prob_acc *acc, il_v8f dr, il_v8f qj, il_v8f wj, il_v8f vk, il_v8f vc,
+                              il_v8f vr, const int rev) {
+    const il_v8f zero = IL_SPLAT(0.0f), lo = IL_SPLAT(-IL_DCLAMP);
+    const il_v8f d = il_vsel(dr < lo, lo, dr);
+    const il_v8f e = il_vexpf(d);
+    const il_v8f qs = vk * qj + vc, a = wj * qs;
+    acc->s += e;
+    acc->t += e * d;
+    acc->a += il_vsel(a != zero, a * dr, zero); /* raw d: a -inf logit with a > 0 gives +inf */
+    acc->w += wj * qj;
+    if (rev) acc->e += e * il_vlogf_floor(qs, vr);
+    return e;
+}
+#endif
+
 IL_INLINE void il_prob_scan_f32_impl(IL_PROB_ARGS(float), const int rev, double *out) {
     double S = 0, Td = 0, Ad = 0, Sw = 0, El = 0; /* wide accumulators */
     int64_t j = 0;
 #if IL_VEC
-    const il_v8f vm = IL_SPLAT(m), lo = IL_SPLAT(-IL_DCLAMP), vk = IL_SPLAT(keep), vc = IL_SPLAT(c_eps);
-    const il_v8f vr = IL_SPLAT(rle), zero = IL_SPLAT(0.0f);
-    while (C - j >= IL_W) {
-        const int64_t end = j + ((C - j < IL_BLOCK ? C - j : IL_BLOCK) & ~(int64_t)(IL_W - 1));
-        il_v8f vs = zero, vt = zero, va = zero, vw = zero, ve = zero;
-        for (; j < end; j += IL_W) {
-            const il_v8f dr = il_vload(z + j) - vm;
-            const il_v8f d = il_vsel(dr < lo, lo, dr);
-            const il_v8f e = il_vexpf(d);
-            const il_v8f qj = il_vload(q + j), wj = il_vload(w + j), qs = vk * qj + vc, a = wj * qs;
+    const il_v8f vm = IL_SPLAT(m), vk = IL_SPLAT(keep), vc = IL_SPLAT(c_eps), vr = IL_SPLAT(rle);
+    while (j < C) { /* blocks of IL_BLOCK; the last one ends in a masked tail */
+        const int64_t end = j + (C - j < IL_BLOCK ? C - j : IL_BLOCK);
+        il_prob_acc acc = {IL_SPLAT(0.0f), IL_SPLAT(0.0f), IL_SPLAT(0.0f), IL_SPLAT(0.0f), IL_SPLAT(0.0f)};
+        for (; j + IL_W <= end; j += IL_W) {
+            const il_v8f e = il_prob_step(&acc, il_vload(z + j) - vm, il_vload(q + j), il_vload(w + j), vk, vc, vr, rev);
             if (g) il_vstore(g + j, e);
-            vs += e;
-            vt += e * d;
-            va += il_vsel(a != zero, a * dr, zero); /* raw d: a -inf logit with a > 0 gives +inf */
-            vw += wj * qj;
-            if (rev) ve += e * il_vlogf_floor(qs, vr);
         }
-        S += il_vsum(vs); Td += il_vsum(vt); Ad += il_vsum(va); Sw += il_vsum(vw);
-        if (rev) El += il_vsum(ve);
+        if (j < end) { /* padding: z = -inf (so e = 0), q = w = 0 (so a = 0): every padded term is 0 */
+            const int64_t n = end - j;
+            const il_v8f e = il_prob_step(&acc, il_vload_n(z + j, n, -INFINITY) - vm, il_vload_n(q + j, n, 0.0f),
+                                          il_vload_n(w + j, n, 0.0f), vk, vc, vr, rev);
+            if (g) il_vstore_n(g + j, e, n);
+            j = end;
+        }
+        S += il_vsum(acc.s); Td += il_vsum(acc.t); Ad += il_vsum(acc.a); Sw += il_vsum(acc.w);
+        if (rev) El += il_vsum(acc.e);
     }
 #endif
     if (rev) { IL_PROB_SCAN_TAIL(float, il_expf, il_logf_floor, IL_DCLAMP, 1) }
@@ -540,6 +557,16 @@ IL_INLINE void il_prob_grad_f32_impl(IL_PROB_GARGS(float), const int rev) {
         il_v8f f = vK + vb * d;
         if (rev) f += vg * il_vlogf_floor(qs, vr);
         il_vstore(g + j, il_vload(g + j) * f - vce * il_vload(w + j) * qs);
+    }
+    if (j < C) { /* masked tail: the padded lanes are computed but not stored */
+        const int64_t n = C - j;
+        il_v8f d = il_vload_n(z + j, n, 0.0f) - vm;
+        d = il_vsel(d < lo, lo, d);
+        const il_v8f qs = vk * il_vload_n(q + j, n, 0.0f) + vc;
+        il_v8f f = vK + vb * d;
+        if (rev) f += vg * il_vlogf_floor(qs, vr);
+        il_vstore_n(g + j, il_vload_n(g + j, n, 0.0f) * f - vce * il_vload_n(w + j, n, 0.0f) * qs, n);
+        j = C;
     }
 #endif
     if (rev) { IL_PROB_GRAD_TAIL(float, il_logf_floor, IL_DCLAMP, 1) }
