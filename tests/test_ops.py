@@ -264,6 +264,107 @@ def test_compiled_module_follows_a_weight_schedule_without_recompiling(loss):
     torch.testing.assert_close(got, TF.cross_entropy(x, y), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("loss", ["min", "mix"])
+def test_compiled_module_weights_are_constants_until_reassigned(loss):
+    """A module whose weights are never reassigned compiles them as constants: dynamo's graph takes only
+    the logits and the target (a float attribute would be one more input, converted to a tensor on every
+    call). The first reassignment after a compiled call recompiles once, to the run-time tensor; later
+    values do not recompile. Every value is checked against a float64 torch composition."""
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(9, C, generator=g, dtype=torch.float64) * 2
+    y = torch.randint(0, C, (9,), generator=g)
+    eps = 1e-3
+    if loss == "min":
+        crit, name = infoloss.MinEntropyLoss(entropy_weight=0.4), "entropy_weight"
+    else:
+        crit, name = infoloss.MixedEntropyLoss(reverse_weight=0.4, eps=eps), "reverse_weight"
+
+    def oracle(z, w):
+        logp = torch.log_softmax(z, 1)
+        p = logp.exp()
+        if loss == "min":
+            reg = -(p * logp).sum(1)
+        else:
+            reg = (1 - p.gather(1, y[:, None]).squeeze(1)) * -math.log(eps)
+        return TF.cross_entropy(z, y) + w * reg.mean()
+
+    inputs = []
+
+    def backend(gm, example_inputs):
+        inputs.append([n for n in gm.graph.nodes if n.op == "placeholder"])
+        return gm.forward
+
+    torch._dynamo.reset()
+    step = torch.compile(lambda z: crit(z, y), backend=backend, fullgraph=True, dynamic=True)
+    for w in (0.4, 0.9, 0.05, -0.3):
+        if w != 0.4:
+            setattr(crit, name, w)
+        xc, xr = x.clone().requires_grad_(), x.clone().requires_grad_()
+        got = step(xc)
+        got.backward()
+        want = oracle(xr, w)
+        want.backward()
+        torch.testing.assert_close(got, want.detach(), rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(xc.grad, xr.grad, rtol=1e-9, atol=1e-12)
+    assert len(inputs) == 2, f"{len(inputs)} graphs: one with constants, one with the run-time weights"
+    tensors = [[n for n in ph if isinstance(n.meta.get("example_value"), torch.Tensor)] for ph in inputs]
+    assert len(tensors[0]) == 2, f"constants: only logits and target are tensor inputs, got {tensors[0]}"
+    assert len(tensors[1]) == 3, f"run-time weights: one more tensor input, got {tensors[1]}"
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "min_entropy_loss", "mixed_entropy_loss"])
+def test_compiled_functional_defaults_are_constants(name):
+    """Called with its float defaults under torch.compile(dynamic=True), a functional loss must add no
+    graph input beyond the logits and the target (dynamo makes a float read from __kwdefaults__ an input,
+    a tensor built on every call): the literals in the function body must be the signature's defaults, or
+    the default would silently stay an input. Values are checked against float64 torch."""
+    import inspect
+
+    fn = getattr(F, name)
+    defaults = {k: p.default for k, p in inspect.signature(fn).parameters.items() if type(p.default) is float}
+    assert defaults, name
+    graphs = []
+
+    def backend(gm, example_inputs):
+        graphs.append([n for n in gm.graph.nodes if n.op == "placeholder"])
+        return gm.forward
+
+    x, y = data(9, torch.float64)
+    got = torch.compile(lambda z: fn(z, y), backend=backend, fullgraph=True, dynamic=True)(x)
+    tensors = [n for n in graphs[0] if isinstance(n.meta.get("example_value"), torch.Tensor)]
+    assert len(tensors) == 2, f"{name}: float defaults {sorted(defaults)} reached the graph as {tensors}"
+    logp = torch.log_softmax(x, 1)
+    p = logp.exp()
+    want = TF.cross_entropy(x, y)
+    if name == "min_entropy_loss":
+        want = want + defaults["entropy_weight"] * (-(p * logp).sum(1)).mean()
+    elif name == "mixed_entropy_loss":
+        p_y = p.gather(1, y[:, None]).squeeze(1)
+        want = want + defaults["reverse_weight"] * ((1 - p_y) * -math.log(defaults["eps"])).mean()
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_compiled_module_follows_label_smoothing_and_eps_assignments():
+    """Label smoothing and eps reach the compiled graph as constants: assigning either must give the new
+    value on the next call (a recompile), checked against float64 torch."""
+    g = torch.Generator().manual_seed(8)
+    x = torch.randn(7, C, generator=g, dtype=torch.float64)
+    y = torch.randint(0, C, (7,), generator=g)
+    crit = infoloss.MixedEntropyLoss(reverse_weight=0.3, eps=1e-2)
+    step = torch.compile(lambda z: crit(z, y), fullgraph=True, dynamic=True, backend="aot_eager")
+    for ls, eps in ((0.0, 1e-2), (0.1, 1e-2), (0.1, 1e-4), (0.0, 1e-4)):
+        crit.label_smoothing, crit.eps = ls, eps
+        logp = torch.log_softmax(x, 1)
+        q = TF.one_hot(y, C).double() * (1 - ls) + ls / C
+        rev = -(logp.exp() * torch.log(q).clamp_min(math.log(eps))).sum(1)
+        want = TF.cross_entropy(x, y, label_smoothing=ls) + 0.3 * rev.mean()
+        torch.testing.assert_close(step(x), want, rtol=1e-12, atol=1e-12, msg=f"ls={ls} eps={eps}")
+    for bad in (0.0, 1.0, -1e-3, math.nan):
+        with pytest.raises(ValueError, match="eps must"):
+            crit.eps = bad
+    assert crit.eps == 1e-4
+
+
 @pytest.mark.parametrize("ignore_index", [-100, 0, 3])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("shape", [(1, 2), (5, 4), (64, 10)])
@@ -307,9 +408,11 @@ def test_small_cpu_cross_entropy_keeps_the_ignored_row_contract():
     assert empty.item() == 0.0 and torch.equal(xa.grad, torch.zeros_like(x))
 
 
-def test_compiled_module_is_one_call_in_dynamos_graph():
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.2])
+def test_compiled_module_is_one_call_in_dynamos_graph(label_smoothing):
     """A fixed-weight MIN-ENT module is recorded by dynamo as one call (allow_in_graph), so its validation and
-    dispatch add no guards; AOTAutograd still traces through it (aot_eager: values equal torch's)."""
+    dispatch add no guards; AOTAutograd still traces through it (aot_eager: values equal torch's). Label
+    smoothing reaches the call as a constant, so it takes the same path."""
     import infoloss.modules
 
     graphs = []
@@ -318,14 +421,15 @@ def test_compiled_module_is_one_call_in_dynamos_graph():
         graphs.append(gm)
         return torch._dynamo.backends.common.aot_autograd(fw_compiler=lambda g, _: g)(gm, example_inputs)
 
-    crit = infoloss.MinEntropyLoss(entropy_weight=0.3)
+    crit = infoloss.MinEntropyLoss(entropy_weight=0.3, label_smoothing=label_smoothing)
     x, y = data(9, torch.float64)
     step = torch.compile(lambda z: crit(z, y), fullgraph=True, dynamic=True, backend=backend)
     got = step(x)
     targets = [n.target for g in graphs for n in g.graph.nodes if n.op == "call_function"]
     assert infoloss.modules._two_term_composed in targets
     logp = torch.log_softmax(x, 1)
-    want = TF.cross_entropy(x, y) + 0.3 * (-(logp.exp() * logp).sum(1)).mean()
+    ce = TF.cross_entropy(x, y, label_smoothing=label_smoothing)
+    want = ce + 0.3 * (-(logp.exp() * logp).sum(1)).mean()
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
 
 

@@ -555,9 +555,6 @@ def _plain_ce(flat: Flat, weight: Tensor | None, opts: RowOptions) -> bool:
 
 
 # ------------------------------------------------------------------ under torch.compile: plain torch ops
-_D_FLOOR = -1e4  # d = z - max z is floored here in exp and e d: exp(-1e4) is 0 in float32 and float64
-
-
 def _composed_rows(
     logits2d: Tensor, target: Tensor, weight: Tensor | None, opts: RowOptions, coef: tuple[Tensor, Tensor] | None = None
 ) -> Tensor:
@@ -582,7 +579,7 @@ def _composed_rows(
     regularized = opts.ent != 0 or opts.rev != 0
     if regularized:
         d = z - z.detach().amax(1, keepdim=True)
-        dc = d.clamp_min(_D_FLOOR)
+        dc = d.clamp_min(-1e4)  # a literal: dynamo lifts a float read from a module global into a graph input
         e = dc.exp()
         sum_e = e.sum(1, keepdim=True)
         log_s = sum_e.log()

@@ -28,6 +28,6 @@ def reduce_loss(
         raise ValueError("reduction='mean' needs a denominator")
     if not isinstance(denom, Tensor):
         return (total / denom if denom else total * 0).to(out_dtype)
-    empty = denom == 0
-    safe = torch.where(empty, torch.ones_like(denom), denom)
-    return torch.where(empty, torch.zeros_like(total), total / safe).to(out_dtype)
+    empty = denom == 0  # one where with a scalar 0: compiled, two wheres over new tensors cost ~4% of a
+    # small step; denom + empty is denom where it is nonzero and 1 (a finite quotient) where it is 0
+    return torch.where(empty, 0.0, total / (denom + empty.to(denom.dtype))).to(out_dtype)

@@ -62,6 +62,15 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------------------------- helpers
+def _static(value: float, default: float) -> float:
+    """``default`` itself where a float ``value`` equals it, else ``value`` (used under ``torch.compile``).
+
+    Dynamo makes a float read from a function's ``__kwdefaults__`` a graph input, converted to a tensor on
+    every call (~5% of a small compiled step per loss call); the literal ``default`` in the caller's code is
+    a constant. The comparison becomes a guard, so a changed default still recompiles."""
+    return default if type(value) is float and value == default else value
+
+
 def _reduce_rows(
     rows: Tensor, flat: Flat, weight: Tensor | None, ignore_index: int, reduction: str, out_dtype: torch.dtype
 ) -> Tensor:
@@ -300,6 +309,8 @@ def cross_entropy(
         fast = _ops.plain_cross_entropy(input, target, ignore_index, reduction, label_smoothing)
         if fast is not None:
             return fast
+    if torch.compiler.is_compiling():  # the default as a constant (see _static); a test checks the literal
+        label_smoothing = _static(label_smoothing, 0.0)
     return _ce_family(
         input,
         target,
@@ -604,6 +615,9 @@ def min_entropy_loss(
         - C. E. Shannon, "A Mathematical Theory of Communication", Bell System Technical Journal, 1948.
           https://doi.org/10.1002/j.1538-7305.1948.tb01338.x
     """
+    if torch.compiler.is_compiling():  # the defaults as constants (see _static); a test checks the literals
+        ce_weight, entropy_weight = _static(ce_weight, 1.0), _static(entropy_weight, 0.1)
+        label_smoothing = _static(label_smoothing, 0.0)
     ce_coef = check_finite_number(ce_weight, "ce_weight") / log_base(ce_base, "ce_base")
     ent_coef = check_finite_number(entropy_weight, "entropy_weight") / log_base(entropy_base, "entropy_base")
     return _ce_family(
@@ -703,6 +717,9 @@ def mixed_entropy_loss(
         - S. Kullback and R. A. Leibler, "On Information and Sufficiency", Annals of Mathematical Statistics,
           1951. https://doi.org/10.1214/aoms/1177729694
     """
+    if torch.compiler.is_compiling():  # the defaults as constants (see _static); a test checks the literals
+        ce_weight, reverse_weight = _static(ce_weight, 1.0), _static(reverse_weight, 0.1)
+        eps, label_smoothing = _static(eps, 1e-6), _static(label_smoothing, 0.0)
     ce_coef = check_finite_number(ce_weight, "ce_weight") / log_base(ce_base, "ce_base")
     rev_coef = check_finite_number(reverse_weight, "reverse_weight") / log_base(reverse_base, "reverse_base")
     eps = check_open_unit(eps, "eps")
