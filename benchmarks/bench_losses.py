@@ -33,6 +33,7 @@ CASES = [
     (256, 26, "MIN-ENT", "infoloss_min", "naive_min", 1.0),
     (256, 26, "MIX-ENT", "infoloss_mix", "naive_mix", 1.0),
     (256, 26, "compiled MIN-ENT step", "compiled_infoloss_min", "compiled_naive_min", 1.0),
+    (256, 26, "compiled MIN-ENT step, functional", "compiled_infoloss_min_fn", "compiled_naive_min", 1.0),
     (8192, 1000, "CE", "infoloss_ce", "torch_ce", 1.0),
     (8192, 1000, "MIN-ENT", "infoloss_min", "torch_ce", 1.0),
     (8192, 1000, "MIX-ENT", "infoloss_mix", "torch_ce", 1.0),
@@ -75,6 +76,9 @@ def candidates(y, q):
         "infoloss_soft": lambda x: IF.cross_entropy(x, q),
         "compiled_naive_min": torch.compile(naive_min, dynamic=True),
         "compiled_infoloss_min": torch.compile(lambda x: crit(x, y), dynamic=True),
+        "compiled_infoloss_min_fn": torch.compile(
+            lambda x: IF.min_entropy_loss(x, y, entropy_weight=0.1), dynamic=True
+        ),
     }
 
 
