@@ -312,7 +312,17 @@ def test_compiled_module_weights_are_constants_until_reassigned(loss):
     assert len(tensors[1]) == 3, f"run-time weights: one more tensor input, got {tensors[1]}"
 
 
-@pytest.mark.parametrize("name", ["cross_entropy", "min_entropy_loss", "mixed_entropy_loss"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "cross_entropy",
+        "min_entropy_loss",
+        "mixed_entropy_loss",
+        "symmetric_cross_entropy",
+        "focal_loss",
+        "poly1_cross_entropy",
+    ],
+)
 def test_compiled_functional_defaults_are_constants(name):
     """Called with its float defaults under torch.compile(dynamic=True), a functional loss must add no
     graph input beyond the logits and the target (dynamo makes a float read from __kwdefaults__ an input,
@@ -335,12 +345,20 @@ def test_compiled_functional_defaults_are_constants(name):
     assert len(tensors) == 2, f"{name}: float defaults {sorted(defaults)} reached the graph as {tensors}"
     logp = torch.log_softmax(x, 1)
     p = logp.exp()
-    want = TF.cross_entropy(x, y)
+    ce_i = TF.cross_entropy(x, y, reduction="none")
+    p_y = p.gather(1, y[:, None]).squeeze(1)
+    want = ce_i.mean()
     if name == "min_entropy_loss":
         want = want + defaults["entropy_weight"] * (-(p * logp).sum(1)).mean()
     elif name == "mixed_entropy_loss":
-        p_y = p.gather(1, y[:, None]).squeeze(1)
         want = want + defaults["reverse_weight"] * ((1 - p_y) * -math.log(defaults["eps"])).mean()
+    elif name == "symmetric_cross_entropy":  # RCE = -sum_c p_c log q_c with log 0 := log_zero
+        rce = (1 - p_y) * -defaults["log_zero"]
+        want = (defaults["alpha"] * ce_i + defaults["beta"] * rce).mean()
+    elif name == "focal_loss":
+        want = ((1 - p_y) ** defaults["gamma"] * ce_i).mean()
+    elif name == "poly1_cross_entropy":
+        want = (ce_i + defaults["epsilon"] * (1 - p_y)).mean()
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
 
 

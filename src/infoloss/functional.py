@@ -807,6 +807,9 @@ def symmetric_cross_entropy(
         - Y. Wang et al., "Symmetric Cross Entropy for Robust Learning with Noisy Labels", ICCV 2019.
           https://arxiv.org/abs/1908.06112
     """
+    if torch.compiler.is_compiling():  # the defaults as constants (see _static); a test checks the literals
+        alpha, beta, log_zero = _static(alpha, 0.1), _static(beta, 1.0), _static(log_zero, -4.0)
+        label_smoothing = _static(label_smoothing, 0.0)
     log_zero = check_finite_number(log_zero, "log_zero")
     if not log_zero < 0:
         raise ValueError(f"log_zero must be negative (it stands for log 0), got {log_zero!r}")
@@ -899,6 +902,8 @@ def focal_loss(
     References:
         - T.-Y. Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017. https://arxiv.org/abs/1708.02002
     """
+    if torch.compiler.is_compiling():  # the defaults as constants (see _static); a test checks the literals
+        gamma, label_smoothing = _static(gamma, 2.0), _static(label_smoothing, 0.0)
     gamma = check_finite_number(gamma, "gamma")
     if gamma < 0:
         raise ValueError(f"gamma must be >= 0, got {gamma!r}")
@@ -976,6 +981,8 @@ def poly1_cross_entropy(
         - Z. Leng et al., "PolyLoss: A Polynomial Expansion Perspective of Classification Loss Functions",
           ICLR 2022. https://arxiv.org/abs/2204.12511
     """
+    if torch.compiler.is_compiling():  # the defaults as constants (see _static); a test checks the literals
+        epsilon, label_smoothing = _static(epsilon, 1.0), _static(label_smoothing, 0.0)
     epsilon = check_finite_number(epsilon, "epsilon")
     check_reduction(reduction)
     label_smoothing = check_label_smoothing(label_smoothing)
