@@ -223,6 +223,25 @@ def test_compile_inductor_matches_eager(name):
     torch.testing.assert_close(xc.grad, xe.grad, rtol=1e-5, atol=1e-6)
 
 
+def _assert_step_is_two_term_oracle(step, x, y, loss, w, eps):
+    """Value and gradient of a compiled MIN-ENT ("min") or MIX-ENT step with regularizer weight ``w`` equal
+    a float64 torch composition: CE + w * mean over non-ignored rows of H, or of (1 - p_y) log(1/eps)."""
+    xc, xr = x.clone().requires_grad_(), x.clone().requires_grad_()
+    got = step(xc)
+    got.backward()
+    logp = torch.log_softmax(xr, 1)
+    p, valid = logp.exp(), y != -100
+    if loss == "min":
+        reg = -(p * logp).sum(1)
+    else:
+        p_y = p.gather(1, y.clamp_min(0)[:, None]).squeeze(1)
+        reg = (1 - p_y) * -math.log(eps)
+    want = TF.cross_entropy(xr, y) + w * (reg * valid).sum() / valid.sum()
+    want.backward()
+    torch.testing.assert_close(got, want.detach(), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(xc.grad, xr.grad, rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize("loss", ["min", "mix"])
 def test_compiled_module_follows_a_weight_schedule_without_recompiling(loss):
     """A scheduled weight is assigned between steps of a compiled step: each step must use the new value
@@ -236,27 +255,11 @@ def test_compiled_module_follows_a_weight_schedule_without_recompiling(loss):
     crit = infoloss.MinEntropyLoss(entropy_weight=0.5) if loss == "min" else infoloss.MixedEntropyLoss(eps=eps)
     name = "entropy_weight" if loss == "min" else "reverse_weight"
 
-    def oracle(z, w):
-        logp = torch.log_softmax(z, 1)
-        p, valid = logp.exp(), y != -100
-        if loss == "min":
-            reg = -(p * logp).sum(1)
-        else:
-            p_y = p.gather(1, y.clamp_min(0)[:, None]).squeeze(1)
-            reg = (1 - p_y) * -math.log(eps)
-        return TF.cross_entropy(z, y) + w * (reg * valid).sum() / valid.sum()
-
     torch._dynamo.utils.counters.clear()
     step = torch.compile(lambda z: crit(z, y), fullgraph=True, dynamic=True)
     for w in (0.5, 0.05, -0.2, 1.5):
         setattr(crit, name, w)
-        xc, xr = x.clone().requires_grad_(), x.clone().requires_grad_()
-        got = step(xc)
-        got.backward()
-        want = oracle(xr, w)
-        want.backward()
-        torch.testing.assert_close(got, want.detach(), rtol=1e-10, atol=1e-12)
-        torch.testing.assert_close(xc.grad, xr.grad, rtol=1e-9, atol=1e-12)
+        _assert_step_is_two_term_oracle(step, x, y, loss, w, eps)
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 1
     setattr(crit, name, 0.0)
     xc = x.clone().requires_grad_()
@@ -279,15 +282,6 @@ def test_compiled_module_weights_are_constants_until_reassigned(loss):
     else:
         crit, name = infoloss.MixedEntropyLoss(reverse_weight=0.4, eps=eps), "reverse_weight"
 
-    def oracle(z, w):
-        logp = torch.log_softmax(z, 1)
-        p = logp.exp()
-        if loss == "min":
-            reg = -(p * logp).sum(1)
-        else:
-            reg = (1 - p.gather(1, y[:, None]).squeeze(1)) * -math.log(eps)
-        return TF.cross_entropy(z, y) + w * reg.mean()
-
     inputs = []
 
     def backend(gm, example_inputs):
@@ -299,13 +293,7 @@ def test_compiled_module_weights_are_constants_until_reassigned(loss):
     for w in (0.4, 0.9, 0.05, -0.3):
         if w != 0.4:
             setattr(crit, name, w)
-        xc, xr = x.clone().requires_grad_(), x.clone().requires_grad_()
-        got = step(xc)
-        got.backward()
-        want = oracle(xr, w)
-        want.backward()
-        torch.testing.assert_close(got, want.detach(), rtol=1e-10, atol=1e-12)
-        torch.testing.assert_close(xc.grad, xr.grad, rtol=1e-9, atol=1e-12)
+        _assert_step_is_two_term_oracle(step, x, y, loss, w, eps)
     assert len(inputs) == 2, f"{len(inputs)} graphs: one with constants, one with the run-time weights"
     tensors = [[n for n in ph if isinstance(n.meta.get("example_value"), torch.Tensor)] for ph in inputs]
     assert len(tensors[0]) == 2, f"constants: only logits and target are tensor inputs, got {tensors[0]}"

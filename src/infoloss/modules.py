@@ -55,8 +55,6 @@ class _WeightedLoss(nn.Module):
 
     weight: Tensor | None
     _smoothing_on: bool
-    _smoothing_key: str
-    _reduction_code: int
 
     def __init__(self, weight: Tensor | None, ignore_index: int, reduction: str, label_smoothing: float) -> None:
         super().__init__()
@@ -78,23 +76,18 @@ class _WeightedLoss(nn.Module):
         self.label_smoothing = check_label_smoothing(label_smoothing)
 
     def __setattr__(self, name: str, value: object) -> None:
-        if name == "label_smoothing":  # validated on assignment too; whether it is on, as a bool, and as
-            # a float.hex string for the compiled path (a string is static to dynamo, a float is not)
+        if name == "label_smoothing":  # validated on assignment too; whether it is on, as a bool
             value = check_label_smoothing(cast(float, value))
             self.__dict__["_smoothing_on"] = value != 0.0
-            self.__dict__["_smoothing_key"] = value.hex()
-        elif name == "reduction":  # validated on assignment too; its index, for the compiled path
-            self.__dict__["_reduction_code"] = REDUCTIONS.index(check_reduction(cast(str, value)))
+        elif name == "reduction":  # validated on assignment too
+            check_reduction(cast(str, value))
         # torch annotates nn.Module.__setattr__'s value as Tensor | Module, but it stores any object
         super().__setattr__(name, value)  # type: ignore[arg-type]
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        """Unpickling: ``_smoothing_on`` and ``_reduction_code`` are derived, so they are rebuilt (older pickles
-        lack them)."""
+        """Unpickling: ``_smoothing_on`` is derived, so it is rebuilt (older pickles lack it)."""
         super().__setstate__(state)  # type: ignore[no-untyped-call]  # untyped in torch
         self.__dict__["_smoothing_on"] = self.label_smoothing != 0.0
-        self.__dict__["_smoothing_key"] = float(self.label_smoothing).hex()
-        self.__dict__["_reduction_code"] = REDUCTIONS.index(self.reduction)
 
     def _label_smoothing(self) -> float:
         """``label_smoothing``, or the literal ``0.0`` when it is off.
@@ -202,77 +195,6 @@ class CrossEntropyLoss(_WeightedLoss):
         return F.cross_entropy(input, target, base=self.base, **self._options())
 
 
-def _two_term_family(
-    input: Tensor,
-    target: Tensor,
-    weight: Tensor | None,
-    coef: Tensor | str,
-    ignore_index: int,
-    reduction: int,
-    label_smoothing: float | str,
-    ce_on: bool,
-    reg_on: bool,
-    reverse: bool,
-    rev_log_eps: float | str,
-) -> Tensor:
-    """A fixed-weight MIN-ENT (``reverse=False``) or MIX-ENT loss with tensor coefficients, composed.
-
-    The compiled path of :class:`MinEntropyLoss` and :class:`MixedEntropyLoss`: ``coef[0] * CE_i + coef[1] *
-    s_i * (H_i or R_i)``, reduced as :func:`infoloss.functional.min_entropy_loss` does, as plain torch ops.
-    ``coef`` is a (2,) float64 tensor (weights read at run time), or the module's ``_coef_key``: the two
-    coefficients as ``float.hex`` strings, which a traced call turns into constants (a string is static to
-    dynamo, where a float read from an attribute becomes a graph input converted to a tensor on every
-    call). ``label_smoothing`` and ``rev_log_eps`` may be such strings too.
-    ``reduction`` indexes ``('none', 'mean', 'sum')``: :func:`_two_term_composed` registers this body with
-    ``torch.compiler.allow_in_graph``, whose arguments must be tensors, numbers, bools or None. Dynamo then
-    records one call instead of tracing infoloss's validation and dispatch, whose guards, checked on every
-    call, were most of the compiled step's overhead at 256 x 26; AOTAutograd and inductor still trace
-    through it, into the same fused kernels. Called eagerly (dynamo's eager backend), it is the same
-    composition.
-
-    Example:
-        >>> coef = torch.tensor([1.0, 0.1], dtype=torch.float64)
-        >>> x, y = torch.tensor([[2.0, 1.0, 0.1]]), torch.tensor([0])   # CE 0.4170, H 0.8467
-        >>> round(_two_term_family(x, y, None, coef, -100, 1, 0.0, True, True, False, 0.0).item(), 4)
-        0.5017
-        >>> key = " ".join(v.hex() for v in (1.0, 0.1))
-        >>> round(_two_term_family(x, y, None, key, -100, 1, "0x0.0p+0", True, True, False, 0.0).item(), 4)
-        0.5017
-    """
-    if isinstance(label_smoothing, str):
-        label_smoothing = float.fromhex(label_smoothing)
-    if isinstance(rev_log_eps, str):
-        rev_log_eps = float.fromhex(rev_log_eps)
-    if isinstance(coef, str):  # constants
-        ce, reg = (float.fromhex(v) for v in coef.split())
-        return F._ce_family(
-            input,
-            target,
-            weight=weight,
-            ignore_index=ignore_index,
-            reduction=REDUCTIONS[reduction],
-            label_smoothing=label_smoothing,
-            ce_coef=ce,
-            ent_coef=0.0 if reverse else reg,
-            rev_coef=reg if reverse else 0.0,
-            rev_log_eps=rev_log_eps,
-        )
-    on = 1.0 if reg_on else 0.0
-    return F._ce_family(
-        input,
-        target,
-        weight=weight,
-        ignore_index=ignore_index,
-        reduction=REDUCTIONS[reduction],
-        label_smoothing=label_smoothing,
-        ce_coef=1.0 if ce_on else 0.0,
-        ent_coef=0.0 if reverse else on,
-        rev_coef=on if reverse else 0.0,
-        rev_log_eps=rev_log_eps,
-        coef=(coef[0], coef[1]),
-    )
-
-
 def _two_term_composed(
     input: Tensor,
     target: Tensor,
@@ -280,22 +202,53 @@ def _two_term_composed(
     coef: Tensor | str,
     ignore_index: int,
     reduction: int,
-    label_smoothing: float | str,
+    label_smoothing: str,
     ce_on: bool,
     reg_on: bool,
     reverse: bool,
-    rev_log_eps: float | str,
+    rev_log_eps: str,
 ) -> Tensor:
-    """:func:`_two_term_family`, registered with ``torch.compiler.allow_in_graph`` (one call in dynamo's graph).
+    """A fixed-weight MIN-ENT (``reverse=False``) or MIX-ENT loss, composed: the modules' compiled path.
+
+    ``coef[0] * CE_i + coef[1] * s_i * (H_i or R_i)``, reduced as :func:`infoloss.functional.min_entropy_loss`
+    does, as plain torch ops. ``coef`` is a (2,) float64 tensor (weights read at run time; ``ce_on`` and
+    ``reg_on`` say which terms are on), or the two coefficients as ``float.hex`` strings, which a traced
+    call turns into constants (a string is static to dynamo, where a float read from an attribute becomes
+    a graph input converted to a tensor on every call). ``label_smoothing`` and ``rev_log_eps`` are such
+    strings; ``reduction`` indexes ``('none', 'mean', 'sum')``. :func:`_allow_composed_in_graph` registers
+    this function with ``torch.compiler.allow_in_graph``, whose arguments must be tensors, numbers, bools,
+    strings or None: dynamo then records one call instead of tracing infoloss's validation and dispatch,
+    whose guards, checked on every call, were most of the compiled step's overhead at 256 x 26;
+    AOTAutograd and inductor still trace through it, into the same fused kernels. Called eagerly
+    (dynamo's eager backend), it is the same composition.
 
     Example:
-        >>> coef = torch.tensor([1.0, 0.1], dtype=torch.float64)
         >>> x, y = torch.tensor([[2.0, 1.0, 0.1]]), torch.tensor([0])   # CE 0.4170, H 0.8467
-        >>> round(_two_term_composed(x, y, None, coef, -100, 1, 0.0, True, True, False, 0.0).item(), 4)
+        >>> coef, zero = torch.tensor([1.0, 0.1], dtype=torch.float64), (0.0).hex()
+        >>> round(_two_term_composed(x, y, None, coef, -100, 1, zero, True, True, False, zero).item(), 4)
+        0.5017
+        >>> key = " ".join(v.hex() for v in (1.0, 0.1))
+        >>> round(_two_term_composed(x, y, None, key, -100, 1, zero, True, True, False, zero).item(), 4)
         0.5017
     """
-    return _two_term_family(
-        input, target, weight, coef, ignore_index, reduction, label_smoothing, ce_on, reg_on, reverse, rev_log_eps
+    if isinstance(coef, str):  # constants
+        ce, reg = (float.fromhex(v) for v in coef.split())
+        pair = None
+    else:
+        ce, reg = (1.0 if ce_on else 0.0), (1.0 if reg_on else 0.0)
+        pair = (coef[0], coef[1])
+    return F._ce_family(
+        input,
+        target,
+        weight=weight,
+        ignore_index=ignore_index,
+        reduction=REDUCTIONS[reduction],
+        label_smoothing=float.fromhex(label_smoothing),
+        ce_coef=ce,
+        ent_coef=0.0 if reverse else reg,
+        rev_coef=reg if reverse else 0.0,
+        rev_log_eps=float.fromhex(rev_log_eps),
+        coef=pair,
     )
 
 
@@ -326,28 +279,25 @@ def _allow_composed_in_graph() -> None:
 class _TwoTermLoss(_WeightedLoss):
     """A CE term plus a regularizer term, with fixed or learnable (``log_vars``) weights.
 
-    Fixed weights are kept three times: as the Python floats the eager kernels take; as ``_coef_key``, the
-    coefficients (weight / ln base) and ``log eps`` as ``float.hex`` strings; and as ``_coef``, a (2,)
-    float64 CPU tensor of the coefficients. All are rebuilt on every assignment. Under ``torch.compile``
-    (:func:`infoloss._ops.composes`) the composed path takes the key while the weights are those the module
-    was built with: constants in the compiled graph, like literals in hand-written code (a float attribute
-    would be a graph input, converted to a tensor on every call: ~5% of a small step). The first
+    Fixed weights are kept as the Python floats the eager kernels take, and for ``torch.compile``
+    (:func:`infoloss._ops.composes`) in two derived attributes, rebuilt on every assignment of an option
+    (:meth:`_refresh_compiled`): ``_coef``, a (2,) float64 CPU tensor of the coefficients (weight / ln
+    base), and ``_compiled_args``, every argument of the compiled call as constants in one tuple (one
+    equality guard). There the coefficients are ``float.hex`` strings while the weights are those the
+    module was built with: constants in the compiled graph, like literals in hand-written code (a float
+    attribute would be a graph input, converted to a tensor on every call: ~5% of a small step). The first
     reassignment of a weight, a base or ``eps`` sets ``_runtime_coef``, and from then on the path
     multiplies by ``_coef``, read at run time: a scheduled weight costs one recompile in all, not one per
-    value. ``_terms_on`` (two bools) says which terms are nonzero; a change there recompiles. Label
-    smoothing and ``eps`` reach the compiled graph as constants too (a change recompiles). That path is
-    :func:`_two_term_composed`, one call in dynamo's graph.
+    value. Switching a term on or off at 0, label smoothing and ``eps`` are constants too (a change
+    recompiles). That path is :func:`_two_term_composed`, one call in dynamo's graph.
     """
 
     _reg_name = "reg_weight"
     _base_names = ("ce_base", "reg_base")
     _reverse = False  # whether the regularizer is the reverse term (MIX-ENT) rather than the entropy
-    _key_names: tuple[str, ...] = ()  # more attributes that _coef_key holds (MIX-ENT: eps)
+    _key_names: tuple[str, ...] = ()  # more options that _compiled_args holds (MIX-ENT: eps)
     _coef: Tensor
-    _coef_key: str
-    _rle_key: str
     _runtime_coef: bool = False
-    _terms_on: tuple[bool, bool]
     _compiled_args: tuple[str | None, int, int, str, bool, bool, bool, str]
 
     def __init__(
@@ -388,51 +338,43 @@ class _TwoTermLoss(_WeightedLoss):
         elif name == "eps" and name in self._key_names:  # validated on assignment too (MIX-ENT)
             value = check_open_unit(cast(float, value), name)
         super().__setattr__(name, value)
-        if name in ("ce_weight", self._reg_name, *self._base_names, *self._key_names):
-            if "_coef_key" in self.__dict__:  # a reassignment once the module is built: a schedule
-                self.__dict__["_runtime_coef"] = True
-            self._refresh_coef()
-        elif name in ("ignore_index", "reduction", "label_smoothing"):
-            self._refresh_compiled_args()
+        weights = ("ce_weight", self._reg_name, *self._base_names, *self._key_names)
+        if name in weights and "_compiled_args" in self.__dict__:  # reassigned once built: a schedule
+            self.__dict__["_runtime_coef"] = True
+        if name in (*weights, "ignore_index", "reduction", "label_smoothing"):
+            self._refresh_compiled()
 
-    def _refresh_coef(self) -> None:
-        """Rebuild ``_coef``, ``_coef_key`` and ``_terms_on`` from the weights and bases (once all are set)."""
-        names = ("ce_weight", self._reg_name, *self._base_names)
-        if all(n in self.__dict__ for n in (*names, *self._key_names)):
-            ce = self.__dict__["ce_weight"] / log_base(self.__dict__[names[2]], names[2])
-            reg = self.__dict__[names[1]] / log_base(self.__dict__[names[3]], names[3])
-            coef = torch.tensor([ce, reg], dtype=torch.float64)
-            if _IN_GRAPH == [True]:  # dynamo is imported: a static shape (no size symbol, no size guard)
-                torch._dynamo.mark_static(coef)
-            self.__dict__["_coef"] = coef
-            self.__dict__["_coef_key"] = f"{float(ce).hex()} {float(reg).hex()}"
-            self.__dict__["_rle_key"] = float(self._rev_log_eps()).hex()
-            self.__dict__["_terms_on"] = (ce != 0.0, reg != 0.0)
-            self._refresh_compiled_args()
-
-    def _refresh_compiled_args(self) -> None:
-        """Rebuild ``_compiled_args``: every option of the compiled call, as constants, in one tuple.
+    def _refresh_compiled(self) -> None:
+        """Rebuild ``_coef`` and ``_compiled_args`` from the options (once all of them are set).
 
         Dynamo guards each attribute that a compiled forward reads, on every call; one tuple is one
         equality guard where nine attributes were about twenty guards (~1 us of a small step)."""
         d = self.__dict__
-        if all(n in d for n in ("_coef_key", "ignore_index", "_reduction_code", "_smoothing_key")):
-            runtime = bool(d.get("_runtime_coef", False))
-            d["_compiled_args"] = (
-                None if runtime else d["_coef_key"],
-                d["ignore_index"],
-                d["_reduction_code"],
-                d["_smoothing_key"],
-                *d["_terms_on"],
-                self._reverse,
-                d["_rle_key"],
-            )
+        names = ("ce_weight", self._reg_name, *self._base_names)
+        if not all(n in d for n in (*names, *self._key_names, "ignore_index", "reduction", "label_smoothing")):
+            return
+        ce = float(d["ce_weight"] / log_base(d[names[2]], names[2]))
+        reg = float(d[names[1]] / log_base(d[names[3]], names[3]))
+        coef = torch.tensor([ce, reg], dtype=torch.float64)
+        if _IN_GRAPH == [True]:  # dynamo is imported: a static shape (no size symbol, no size guard)
+            torch._dynamo.mark_static(coef)
+        d["_coef"] = coef
+        d["_compiled_args"] = (
+            None if d.get("_runtime_coef", False) else f"{ce.hex()} {reg.hex()}",
+            d["ignore_index"],
+            REDUCTIONS.index(d["reduction"]),
+            float(d["label_smoothing"]).hex(),
+            ce != 0.0,
+            reg != 0.0,
+            self._reverse,
+            float(self._rev_log_eps()).hex(),
+        )
 
     def __setstate__(self, state: dict[str, object]) -> None:
         """Unpickling (``copy.deepcopy``, ``torch.load`` of a whole module): derived attributes are rebuilt,
         so a module pickled by an older infoloss, which lacks them, still works."""
         super().__setstate__(state)
-        self._refresh_coef()
+        self._refresh_compiled()
 
     @property
     def effective_weights(self) -> tuple[float, float]:
@@ -452,21 +394,12 @@ class _TwoTermLoss(_WeightedLoss):
 
     def _composed(self, input: Tensor, target: Tensor) -> Tensor:
         """The loss under ``torch.compile`` (see :func:`_two_term_composed`): the weights as constants
-        (``_coef_key``) or, once reassigned, as the run-time tensor ``_coef``; label smoothing and ``log eps``
+        (``_compiled_args``) or, once reassigned, as the run-time tensor ``_coef``; label smoothing and ``log eps``
         as constants (``float.hex`` strings)."""
         key, ignore_index, reduction, smoothing, ce_on, reg_on, reverse, rle = self._compiled_args
+        coef = self._coef if key is None else key
         return _two_term_composed(
-            input,
-            target,
-            self.weight,
-            self._coef if key is None else key,
-            ignore_index,
-            reduction,
-            smoothing,
-            ce_on,
-            reg_on,
-            reverse,
-            rle,
+            input, target, self.weight, coef, ignore_index, reduction, smoothing, ce_on, reg_on, reverse, rle
         )
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:

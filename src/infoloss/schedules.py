@@ -3,9 +3,10 @@ r"""Per-epoch schedules for the regularizer weight (warm-up, then hold or decay)
 Entropy minimization early in training can lock in confident mistakes; a common remedy is to start the
 regularizer at 0 and warm it up. :func:`regularizer_weight` gives the weight for an epoch; pass it to a
 loss module each epoch (``loss.entropy_weight = regularizer_weight(epoch, ...)``); this works for fixed
-weights (the default, ``learnable=False``), in eager mode and under ``torch.compile``: on CPU the compiled
-step reads the new weight at run time without recompiling (only switching a term on or off at 0 compiles
-once more); on other devices torch recompiles at most once, then reads the weight as a dynamic input. A
+weights (the default, ``learnable=False``), in eager mode and under ``torch.compile``: on CPU the first
+reassignment recompiles once (the weights built in are constants of the graph until then), and later
+values are read at run time (only switching a term on or off at 0 compiles once more); on other devices
+torch recompiles at most once, then reads the weight as a dynamic input. A
 ``learnable=True`` loss learns its weights and refuses the assignment with an AttributeError.
 """
 

@@ -297,8 +297,8 @@ def build_info() -> dict[str, Any]:
     }
     if lib is not None:
         try:
-            info["vector"] = lib.il_build_info() > 0
             info["lanes"] = int(lib.il_build_info())
+            info["vector"] = info["lanes"] > 0
             info["openmp"] = bool(lib.il_openmp())
         except AttributeError:  # a library swapped in by hand without the symbol
             info["vector"] = None
@@ -353,15 +353,21 @@ def _get_pool(n: int) -> ThreadPoolExecutor:
         return _pool
 
 
+def _pool_pays(m: int, c: int) -> bool:
+    """Whether (M, C) rows are split over the Python thread pool: large enough, several threads, and no
+    OpenMP team to split them in the kernel (or a forked child, where the team does not survive)."""
+    return m * c >= 1 << 16 and torch.get_num_threads() > 1 and not (_lib_info.get("openmp") and not _in_forked_child)
+
+
 def _split(m: int, c: int, run: Callable[[int, int], None]) -> None:
     """Call ``run(r0, r1)`` on row blocks covering ``range(m)``, over the thread pool when it pays.
 
     A library built with OpenMP splits its row loop itself, on torch's threads: one call then.
     """
-    nthreads = max(1, torch.get_num_threads())
-    if nthreads == 1 or m * c < 1 << 16 or (_lib_info.get("openmp") and not _in_forked_child):
+    if not _pool_pays(m, c):
         run(0, m)
         return
+    nthreads = torch.get_num_threads()
     nblocks = min(m, nthreads * 4)
     bounds = [m * k // nblocks for k in range(nblocks + 1)]
     pool = _get_pool(nthreads)
@@ -440,7 +446,7 @@ def rows_index(z: Tensor, y: Tensor, opts: RowOptions, loss: Tensor, grad: Tenso
     m, c = z.shape
     if m == 0:
         return
-    if m * c >= 1 << 16 and torch.get_num_threads() > 1 and not (_lib_info.get("openmp") and not _in_forked_child):
+    if _pool_pays(m, c):
         rows(
             z,
             y,
