@@ -314,8 +314,8 @@ def test_compiled_module_weights_are_constants_until_reassigned(loss):
 def test_compiled_functional_defaults_are_constants(name):
     """Called with its float defaults under torch.compile(dynamic=True), a functional loss must add no
     graph input beyond the logits and the target (dynamo makes a float read from __kwdefaults__ an input,
-    a tensor built on every call): the literals in the function body must be the signature's defaults, or
-    the default would silently stay an input. Values are checked against float64 torch."""
+    a tensor built on every call): the loss must be one call that dynamo does not trace into, so that it
+    never reads the defaults. Values are checked against float64 torch."""
     import inspect
 
     fn = getattr(F, name)
@@ -348,6 +348,44 @@ def test_compiled_functional_defaults_are_constants(name):
     elif name == "poly1_cross_entropy":
         want = (ce_i + defaults["epsilon"] * (1 - p_y)).mean()
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "min_entropy_loss", "mixed_entropy_loss", "focal_loss"])
+def test_compiled_functional_is_one_call_and_takes_float_variables(name):
+    """Under torch.compile a functional loss is one node of dynamo's graph (no guard on its validation).
+    A float passed as a variable reaches it as a symbolic float: new values must neither recompile nor be
+    ignored (values against float64 torch), and a bad value must still raise an error that names it."""
+    fn = getattr(F, name)
+    option = {"cross_entropy": "label_smoothing", "min_entropy_loss": "entropy_weight"}.get(name)
+    option = option or {"mixed_entropy_loss": "reverse_weight", "focal_loss": "gamma"}[name]
+    graphs = []
+
+    def backend(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    x, y = data(11, torch.float64)
+    torch._dynamo.reset()
+    step = torch.compile(lambda z, v: fn(z, y, **{option: v}), backend=backend, fullgraph=True, dynamic=True)
+    logp = torch.log_softmax(x, 1)
+    p = logp.exp()
+    ce_i = TF.cross_entropy(x, y, reduction="none")
+    p_y = p.gather(1, y[:, None]).squeeze(1)
+    for v in (0.3, 0.05, 0.7):
+        if name == "cross_entropy":
+            want = TF.cross_entropy(x, y, label_smoothing=v)
+        elif name == "min_entropy_loss":
+            want = ce_i.mean() + v * (-(p * logp).sum(1)).mean()
+        elif name == "mixed_entropy_loss":
+            want = ce_i.mean() + v * ((1 - p_y) * -math.log(1e-6)).mean()
+        else:
+            want = ((1 - p_y) ** v * ce_i).mean()
+        torch.testing.assert_close(step(x, v), want, rtol=1e-12, atol=1e-12)
+    assert len(graphs) == 1, f"{len(graphs)} graphs for three values of {option}"
+    calls = [n.target for n in graphs[0].graph.nodes if n.op == "call_function"]
+    assert calls == [fn.__wrapped__], calls
+    with pytest.raises(Exception, match=f"{option} must"):
+        step(x, math.nan)
 
 
 def test_compiled_module_follows_label_smoothing_and_eps_assignments():

@@ -3,7 +3,8 @@
 * dtypes: :func:`compute_dtype`, :func:`loss_dtype` (autocast-aware, like torch's float32 list);
 * the target: :func:`smoothed_target`, :func:`sample_weights`, :func:`xlogy_safe`;
 * values that must not be checked while tracing: :func:`tracing` (and :func:`exporting`);
-* the options of the row kernels: :class:`RowOptions`.
+* the options of the row kernels: :class:`RowOptions`;
+* what ``torch.compile`` records as one call: :func:`one_call_in_graph`, :func:`register_in_graph`.
 
 :mod:`infoloss._reference` (the oracle) does not import from here: it stays an independent composition.
 """
@@ -11,10 +12,15 @@
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor
+
+_Fn = TypeVar("_Fn", bound=Callable[..., Any])
 
 
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -50,6 +56,65 @@ def exporting() -> bool:
 # looked up once: tracing() runs on every eager call, where each attribute lookup is a measurable share
 _IS_EXPORTING = getattr(torch.compiler, "is_exporting", lambda: False)
 _FUNCTORCH_ACTIVE = torch._C._are_functorch_transforms_active
+
+
+_ONE_CALL: list[Callable[..., Any]] = []  # what register_in_graph registers (see one_call_in_graph)
+_REGISTERED: list[bool] = []  # [True] once registered, [False] if torch.compiler.allow_in_graph failed
+
+
+def one_call_in_graph(fn: _Fn) -> _Fn:
+    """Mark ``fn`` (a loss body) to be registered with ``torch.compiler.allow_in_graph`` by :func:`register_in_graph`.
+
+    Dynamo then records a call of ``fn`` as one node instead of tracing it: no guard on infoloss's
+    validation, dispatch or default arguments, which are checked on every compiled call (at 256 x 26 they
+    were ~5% of a compiled training step). AOTAutograd and inductor still trace through it, into the same
+    fused kernels. Its arguments must be tensors, numbers, bools, strings or None; a float that the caller
+    passes as a variable arrives as a ``torch.SymFloat``, which the validators accept.
+
+    Example:
+        >>> def body(x): return x * 2
+        >>> one_call_in_graph(body) is body
+        True
+        >>> _ONE_CALL.remove(body)
+    """
+    _ONE_CALL.append(fn)
+    if _REGISTERED == [True]:
+        torch.compiler.allow_in_graph(fn)  # type: ignore[no-untyped-call]  # untyped in torch
+    return fn
+
+
+def register_in_graph() -> bool:
+    """Register every :func:`one_call_in_graph` function with ``torch.compiler.allow_in_graph``, once.
+
+    Returns whether they are registered. Called from a loss while dynamo traces it: this function is
+    marked as dynamo's ``assume_constant_result`` marks one, so dynamo runs it (registering before it
+    reaches the body's call) instead of tracing it, and never guards on it. Registering imports
+    ``torch._dynamo`` (~1-3 s), which ``torch.compile`` has imported by then. Where registering fails,
+    dynamo traces through the bodies instead: the same values, with more guards, and one warning.
+
+    Example:
+        >>> register_in_graph()
+        True
+    """
+    if not _REGISTERED:
+        try:
+            for fn in _ONE_CALL:
+                torch.compiler.allow_in_graph(fn)  # type: ignore[no-untyped-call]  # untyped in torch
+            _REGISTERED.append(True)
+        except (ImportError, RuntimeError) as err:  # e.g. a Python that this torch's dynamo does not support
+            _REGISTERED.append(False)
+            warnings.warn(
+                f"infoloss: torch.compiler.allow_in_graph failed ({err}); under torch.compile the losses are "
+                "traced through instead (same values, more guards per call)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    return _REGISTERED[0]
+
+
+# What torch.compiler.assume_constant_result sets (since torch 2.0), without importing torch._dynamo at
+# import time: dynamo calls the function while tracing and takes its result as a constant.
+register_in_graph._dynamo_marked_constant = True  # type: ignore[attr-defined]
 
 
 def xlogy_safe(x: Tensor, logy: Tensor) -> Tensor:

@@ -42,13 +42,13 @@ import torch
 from torch import Tensor
 
 from infoloss import _backend
-from infoloss._backend import get_backend  # by name: composes() then reaches _backend by one path (no alias guard)
+from infoloss._backend import _state as _backend_state  # by name: composes() reads it with one guard
 from infoloss._common import (
+    _IS_EXPORTING,
     ENTROPY_OPTIONS,
     RowOptions,
     ce_rows,
     compute_dtype,
-    exporting,
     sample_weights,
     smoothed_target,
     tracing,
@@ -82,10 +82,18 @@ def composes(numel: int) -> bool:
         >>> composes(1000)   # eager: nothing is being compiled
         False
     """
-    return _is_compiling() and not exporting() and numel <= COMPILE_COMPOSE_ELEMENTS and get_backend() != "triton"
+    # Dynamo guards every global this reads, on every compiled call: each is bound here, by name (the
+    # backend's state dict, not get_backend() in another module), so that the check is a few cheap guards
+    return (
+        _is_compiling()
+        and not _is_exporting()  # first: under export the size test would be a constraint on the batch size
+        and numel <= COMPILE_COMPOSE_ELEMENTS
+        and _backend_state["name"] != "triton"
+    )
 
 
 _is_compiling = torch.compiler.is_compiling
+_is_exporting = _IS_EXPORTING
 
 SMALL_ELEMENTS = 1 << 14  # at or below this many logits a CPU eager call is overhead-bound: compose aten ops
 
@@ -561,10 +569,11 @@ def _composed_rows(
     """The row loss as differentiable torch ops, for ``torch.compile`` to fuse (inductor, not a kernel call).
 
     Same formula as the kernels (docs/fused.md), from ``d = z - max z`` (the max detached: the loss does
-    not change under a shift of a row), never from the difference of two large numbers: ``log p = d - log S``
-    with ``S = sum exp d``, and with a regularizer ``p = e / S`` from the same ``e = exp(max(d, -1e4))``
-    (one exp per logit, where ``log_softmax`` then ``exp`` take two) and ``H = log S - sum e d / S``, a sum
-    of two nonnegative terms. The floor makes ``e = 0`` and ``e d = 0`` for a ``-inf`` logit (``0 log 0 =
+    not change under a shift of a row), never from the difference of two large numbers. Without a
+    regularizer, ``log_softmax``. With one, ``S = sum e`` of ``e = exp(max(d, -1e4))``, one exp per logit
+    (where ``log_softmax`` then ``exp`` take two): ``CE_i = s_i log S - s_i d_y`` for class indices (its
+    gradient ``s_i (p - onehot)`` needs no row sum in the backward), ``p = e / S``, and ``H = log S - sum e d
+    / S``, a sum of two nonnegative terms. The floor makes ``e = 0`` and ``e d = 0`` for a ``-inf`` logit (``0 log 0 =
     0``, zero gradient); ``exp`` of anything below it is 0 in float32 and float64, so nothing else changes.
     A ``-inf`` logit against a positive target gives ``+inf``. A compiled graph that calls the custom op pays
     its dispatch on every step; these ops compile into the same fused loops as a hand-written composition.
@@ -576,32 +585,38 @@ def _composed_rows(
     """
     dtype = compute_dtype(logits2d.dtype)
     z = logits2d.to(dtype)
-    regularized = opts.ent != 0 or opts.rev != 0
-    if regularized:
-        d = z - z.detach().amax(1, keepdim=True)
-        dc = d.clamp_min(-1e4)  # a literal: dynamo lifts a float read from a module global into a graph input
-        e = dc.exp()
-        sum_e = e.sum(1, keepdim=True)
-        log_s = sum_e.log()
-        logp = d - log_s
-    else:
-        logp = torch.log_softmax(z, 1)
     w = weight.to(dtype) if weight is not None else None
-    if target.dtype.is_floating_point:
-        loss = ce_rows(logp, target, w, opts.ignore_index, opts.label_smoothing)
-    else:  # nll_loss, not gather: its backward fuses (a gather's is a scatter, an extern call)
-        loss = torch.nn.functional.nll_loss(logp, target, weight=w, ignore_index=opts.ignore_index, reduction="none")
-        if opts.label_smoothing > 0:
-            eps = opts.label_smoothing
-            smooth = -(logp * w).sum(1) if w is not None else -logp.sum(1)
-            smooth = torch.where(target != opts.ignore_index, smooth, torch.zeros_like(smooth))
-            loss = (1.0 - eps) * loss + (eps / logp.shape[1]) * smooth
-    loss = loss * (coef[0] if coef is not None else opts.ce)
+    index = not target.dtype.is_floating_point
     if opts.ent == 0 and opts.rev == 0:
-        return loss
+        logp = torch.log_softmax(z, 1)
+        if index:  # nll_loss, not gather: its backward fuses (a gather's is a scatter, an extern call)
+            loss = torch.nn.functional.nll_loss(
+                logp, target, weight=w, ignore_index=opts.ignore_index, reduction="none"
+            )
+            if opts.label_smoothing > 0:
+                loss = _smoothed_index_ce(loss, logp, target, w, opts)
+        else:
+            loss = ce_rows(logp, target, w, opts.ignore_index, opts.label_smoothing)
+        return loss * (coef[0] if coef is not None else opts.ce)
+    d = z - z.detach().amax(1, keepdim=True)
+    dc = d.clamp_min(-1e4)  # a literal: dynamo lifts a float read from a module global into a graph input
+    e = dc.exp()
+    sum_e = e.sum(1, keepdim=True)
+    log_s = sum_e.log()
+    s = sample_weights(target, weight, opts.ignore_index, dtype, z.device)
+    if index:
+        # CE_i = s_i (log S_i - d_iy), with -s_i d_iy the nll of d: autograd's gradient is then s (e / S - onehot)
+        # directly, where the nll of log p = d - log S adds a row sum to the backward (a second loop)
+        loss = s * log_s.squeeze(1) + torch.nn.functional.nll_loss(
+            d, target, weight=w, ignore_index=opts.ignore_index, reduction="none"
+        )
+        if opts.label_smoothing > 0:
+            loss = _smoothed_index_ce(loss, d - log_s, target, w, opts)
+    else:
+        loss = ce_rows(d - log_s, target, w, opts.ignore_index, opts.label_smoothing)
+    loss = loss * (coef[0] if coef is not None else opts.ce)
     reg = coef[1] if coef is not None else None
-    num_classes = logp.shape[1]
-    s = sample_weights(target, weight, opts.ignore_index, dtype, logp.device)
+    num_classes = z.shape[1]
     p = e / sum_e
     if opts.ent != 0:
         entropy = log_s.squeeze(1) - (e * dc).sum(1) / sum_e.squeeze(1)
@@ -619,6 +634,14 @@ def _composed_rows(
             rev = -(lo + p_y * (ly - lo))  # p_y = 0 on ignored rows, whose s is 0
         loss = loss + ((opts.rev if reg is None else reg) * s) * rev
     return loss
+
+
+def _smoothed_index_ce(nll: Tensor, logp: Tensor, target: Tensor, w: Tensor | None, opts: RowOptions) -> Tensor:
+    """``(1 - eps) nll_i + (eps / C) sum_c -w_c log p_ic`` (0 on ignored rows): label smoothing of index targets."""
+    eps = opts.label_smoothing
+    smooth = -(logp * w).sum(1) if w is not None else -logp.sum(1)
+    smooth = torch.where(target != opts.ignore_index, smooth, torch.zeros_like(smooth))
+    return (1.0 - eps) * nll + (eps / logp.shape[1]) * smooth
 
 
 # ----------------------------------------------------------------------------------------- entry points

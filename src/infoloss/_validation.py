@@ -37,7 +37,7 @@ def log_base(base: float | None, name: str = "base") -> float:
     """ln(base): divide a value in nats by this to express it in ``base`` (1.0 for ``None``)."""
     if base is None:
         return 1.0
-    if isinstance(base, bool) or not isinstance(base, (int, float)):
+    if isinstance(base, bool) or not isinstance(base, _NUMBERS):
         raise TypeError(f"{name} must be None or a positive number != 1, got {type(base).__name__}")
     if not _finite(base) or base <= 0 or base == 1:
         raise ValueError(f"{name} must be None (nats) or a finite number > 0 and != 1, got {base!r}")
@@ -45,11 +45,17 @@ def log_base(base: float | None, name: str = "base") -> float:
 
 
 def check_finite_number(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """A finite ``int`` or ``float`` as a float; a symbolic one (a float variable under ``torch.compile``) as
+    it is, checked by guards (``float()`` would specialize it: one recompile per value)."""
+    if isinstance(value, bool) or not isinstance(value, _NUMBERS):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     if not _finite(value):
         raise ValueError(f"{name} must be finite, got {value!r}")
-    return float(value)
+    return value if isinstance(value, _SYMBOLIC) else float(value)
+
+
+_SYMBOLIC = (torch.SymInt, torch.SymFloat)
+_NUMBERS = (int, float, *_SYMBOLIC)
 
 
 def check_open_unit(value: float, name: str) -> float:
@@ -80,9 +86,9 @@ def _cpu(t: Tensor) -> bool:
 
 def check_ignore_index(ignore_index: int) -> int:
     """``ignore_index`` must be an int (torch raises TypeError for a float too)."""
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, torch.SymInt)):
         raise TypeError(f"ignore_index must be an int, got {type(ignore_index).__name__} {ignore_index!r}")
-    return ignore_index
+    return int(ignore_index)  # a symbolic one (an int variable under torch.compile) specialized: one guard
 
 
 def check_probabilities(t: Tensor, name: str) -> None:

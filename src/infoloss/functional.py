@@ -22,7 +22,10 @@ baselines they are compared against. Conventions shared by all of them (see ``do
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
+from typing import ParamSpec
 
 import torch
 from torch import Tensor
@@ -62,13 +65,29 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def _static(value: float, default: float) -> float:
-    """``default`` itself where a float ``value`` equals it, else ``value`` (used under ``torch.compile``).
+_P = ParamSpec("_P")
 
-    Dynamo makes a float read from a function's ``__kwdefaults__`` a graph input, converted to a tensor on
-    every call (~5% of a small compiled step per loss call); the literal ``default`` in the caller's code is
-    a constant. The comparison becomes a guard, so a changed default still recompiles."""
-    return default if type(value) is float and value == default else value
+
+def _one_call(body: Callable[_P, Tensor]) -> Callable[_P, Tensor]:
+    """The public loss for ``body``: under ``torch.compile``, one call of ``body`` in dynamo's graph.
+
+    ``body`` is registered with ``torch.compiler.allow_in_graph`` (:func:`infoloss._common.one_call_in_graph`)
+    the first time a compile traces a loss. Dynamo then guards on none of infoloss's validation, dispatch
+    or default arguments (a float default read by dynamo is a graph input converted to a tensor on every
+    call, and each global a traced function reads is a guard checked on every call); AOTAutograd and
+    inductor still trace ``body`` into the same fused kernels. Eagerly, one more Python call.
+    """
+    _common.one_call_in_graph(body)
+    compiling, register = torch.compiler.is_compiling, _common.register_in_graph  # closure cells: dynamo reads
+    # no global of this module, so it adds no guard that two paths to it are the same object
+
+    @functools.wraps(body)
+    def loss(*args: _P.args, **kwargs: _P.kwargs) -> Tensor:
+        if compiling():
+            register()  # run by dynamo, not traced (see register_in_graph)
+        return body(*args, **kwargs)
+
+    return loss
 
 
 def _reduce_rows(
@@ -232,6 +251,7 @@ def entropy(
 
 
 # --------------------------------------------------------------------------------------------- cross entropy
+@_one_call
 def cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -309,8 +329,6 @@ def cross_entropy(
         fast = _ops.plain_cross_entropy(input, target, ignore_index, reduction, label_smoothing)
         if fast is not None:
             return fast
-    if torch.compiler.is_compiling():  # the default as a constant (see _static); a test checks the literal
-        label_smoothing = _static(label_smoothing, 0.0)
     return _ce_family(
         input,
         target,
@@ -540,6 +558,7 @@ def kl_divergence(
 
 
 # ------------------------------------------------------------------------------- entropy-regularized losses
+@_one_call
 def min_entropy_loss(
     input: Tensor,
     target: Tensor,
@@ -615,9 +634,6 @@ def min_entropy_loss(
         - C. E. Shannon, "A Mathematical Theory of Communication", Bell System Technical Journal, 1948.
           https://doi.org/10.1002/j.1538-7305.1948.tb01338.x
     """
-    if torch.compiler.is_compiling():  # the defaults as constants (see _static); a test checks the literals
-        ce_weight, entropy_weight = _static(ce_weight, 1.0), _static(entropy_weight, 0.1)
-        label_smoothing = _static(label_smoothing, 0.0)
     ce_coef = check_finite_number(ce_weight, "ce_weight") / log_base(ce_base, "ce_base")
     ent_coef = check_finite_number(entropy_weight, "entropy_weight") / log_base(entropy_base, "entropy_base")
     return _ce_family(
@@ -634,6 +650,7 @@ def min_entropy_loss(
     )
 
 
+@_one_call
 def mixed_entropy_loss(
     input: Tensor,
     target: Tensor,
@@ -717,9 +734,6 @@ def mixed_entropy_loss(
         - S. Kullback and R. A. Leibler, "On Information and Sufficiency", Annals of Mathematical Statistics,
           1951. https://doi.org/10.1214/aoms/1177729694
     """
-    if torch.compiler.is_compiling():  # the defaults as constants (see _static); a test checks the literals
-        ce_weight, reverse_weight = _static(ce_weight, 1.0), _static(reverse_weight, 0.1)
-        eps, label_smoothing = _static(eps, 1e-6), _static(label_smoothing, 0.0)
     ce_coef = check_finite_number(ce_weight, "ce_weight") / log_base(ce_base, "ce_base")
     rev_coef = check_finite_number(reverse_weight, "reverse_weight") / log_base(reverse_base, "reverse_base")
     eps = check_open_unit(eps, "eps")
@@ -738,6 +752,7 @@ def mixed_entropy_loss(
 
 
 # ------------------------------------------------------------------------------------------------ baselines
+@_one_call
 def symmetric_cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -807,9 +822,6 @@ def symmetric_cross_entropy(
         - Y. Wang et al., "Symmetric Cross Entropy for Robust Learning with Noisy Labels", ICCV 2019.
           https://arxiv.org/abs/1908.06112
     """
-    if torch.compiler.is_compiling():  # the defaults as constants (see _static); a test checks the literals
-        alpha, beta, log_zero = _static(alpha, 0.1), _static(beta, 1.0), _static(log_zero, -4.0)
-        label_smoothing = _static(label_smoothing, 0.0)
     log_zero = check_finite_number(log_zero, "log_zero")
     if not log_zero < 0:
         raise ValueError(f"log_zero must be negative (it stands for log 0), got {log_zero!r}")
@@ -840,6 +852,7 @@ def _dense_target_rows(
     return a
 
 
+@_one_call
 def focal_loss(
     input: Tensor,
     target: Tensor,
@@ -902,8 +915,6 @@ def focal_loss(
     References:
         - T.-Y. Lin et al., "Focal Loss for Dense Object Detection", ICCV 2017. https://arxiv.org/abs/1708.02002
     """
-    if torch.compiler.is_compiling():  # the defaults as constants (see _static); a test checks the literals
-        gamma, label_smoothing = _static(gamma, 2.0), _static(label_smoothing, 0.0)
     gamma = check_finite_number(gamma, "gamma")
     if gamma < 0:
         raise ValueError(f"gamma must be >= 0, got {gamma!r}")
@@ -922,6 +933,7 @@ def focal_loss(
     return _reduce_rows(rows, flat, weight, ignore_index, reduction, loss_dtype(input))
 
 
+@_one_call
 def poly1_cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -981,8 +993,6 @@ def poly1_cross_entropy(
         - Z. Leng et al., "PolyLoss: A Polynomial Expansion Perspective of Classification Loss Functions",
           ICLR 2022. https://arxiv.org/abs/2204.12511
     """
-    if torch.compiler.is_compiling():  # the defaults as constants (see _static); a test checks the literals
-        epsilon, label_smoothing = _static(epsilon, 1.0), _static(label_smoothing, 0.0)
     epsilon = check_finite_number(epsilon, "epsilon")
     check_reduction(reduction)
     label_smoothing = check_label_smoothing(label_smoothing)

@@ -12,13 +12,14 @@ probabilities shaped as the input; output a scalar, or the input's shape without
 from __future__ import annotations
 
 import math
-import warnings
 from typing import TypedDict, cast
 
 import torch
 from torch import Tensor, nn
 
+from infoloss import _common
 from infoloss import functional as F
+from infoloss._common import one_call_in_graph, register_in_graph
 from infoloss._ops import composes as _composes
 from infoloss._validation import (
     REDUCTIONS,
@@ -195,6 +196,7 @@ class CrossEntropyLoss(_WeightedLoss):
         return F.cross_entropy(input, target, base=self.base, **self._options())
 
 
+@one_call_in_graph
 def _two_term_composed(
     input: Tensor,
     target: Tensor,
@@ -215,11 +217,11 @@ def _two_term_composed(
     ``reg_on`` say which terms are on), or the two coefficients as ``float.hex`` strings, which a traced
     call turns into constants (a string is static to dynamo, where a float read from an attribute becomes
     a graph input converted to a tensor on every call). ``label_smoothing`` and ``rev_log_eps`` are such
-    strings; ``reduction`` indexes ``('none', 'mean', 'sum')``. :func:`_allow_composed_in_graph` registers
-    this function with ``torch.compiler.allow_in_graph``, whose arguments must be tensors, numbers, bools,
-    strings or None: dynamo then records one call instead of tracing infoloss's validation and dispatch,
-    whose guards, checked on every call, were most of the compiled step's overhead at 256 x 26;
-    AOTAutograd and inductor still trace through it, into the same fused kernels. Called eagerly
+    strings; ``reduction`` indexes ``('none', 'mean', 'sum')``. It is registered with
+    ``torch.compiler.allow_in_graph`` when a module is built (:func:`infoloss._common.one_call_in_graph`):
+    dynamo then records one call instead of tracing infoloss's validation and dispatch, whose guards,
+    checked on every call, were most of the compiled step's overhead at 256 x 26; AOTAutograd and
+    inductor still trace through it, into the same fused kernels. Called eagerly
     (dynamo's eager backend), it is the same composition.
 
     Example:
@@ -250,30 +252,6 @@ def _two_term_composed(
         rev_log_eps=float.fromhex(rev_log_eps),
         coef=pair,
     )
-
-
-_IN_GRAPH: list[bool] = []  # [True] once _two_term_composed is registered, [False] if that failed
-
-
-def _allow_composed_in_graph() -> None:
-    """Register :func:`_two_term_composed` with ``torch.compiler.allow_in_graph``, once.
-
-    This imports ``torch._dynamo`` (about 1 s, once; building a ``torch.optim`` optimizer imports it too).
-    Where that fails, dynamo traces through the function instead: the same result, with more guards.
-    """
-    if _IN_GRAPH:
-        return
-    try:
-        torch.compiler.allow_in_graph(_two_term_composed)  # type: ignore[no-untyped-call]  # untyped in torch
-        _IN_GRAPH.append(True)
-    except (ImportError, RuntimeError) as err:  # e.g. a Python that this torch's dynamo does not support
-        _IN_GRAPH.append(False)
-        warnings.warn(
-            f"infoloss: torch.compiler.allow_in_graph failed ({err}); compiled MIN-ENT/MIX-ENT modules are "
-            "traced through instead (same values, more guards per call)",
-            RuntimeWarning,
-            stacklevel=3,
-        )
 
 
 class _TwoTermLoss(_WeightedLoss):
@@ -324,7 +302,7 @@ class _TwoTermLoss(_WeightedLoss):
             init = torch.tensor([-math.log(self.ce_weight), -math.log(reg_weight)])
             self.log_vars = nn.Parameter(init)
         else:
-            _allow_composed_in_graph()
+            register_in_graph()  # imports torch._dynamo (~1-3 s, once): mark_static needs it
 
     def __setattr__(self, name: str, value: object) -> None:
         if name in ("ce_weight", self._reg_name) and self.__dict__.get("learnable", False):
@@ -356,7 +334,7 @@ class _TwoTermLoss(_WeightedLoss):
         ce = float(d["ce_weight"] / log_base(d[names[2]], names[2]))
         reg = float(d[names[1]] / log_base(d[names[3]], names[3]))
         coef = torch.tensor([ce, reg], dtype=torch.float64)
-        if _IN_GRAPH == [True]:  # dynamo is imported: a static shape (no size symbol, no size guard)
+        if _common._REGISTERED == [True]:  # dynamo is imported: a static shape (no size symbol, no size guard)
             torch._dynamo.mark_static(coef)
         d["_coef"] = coef
         d["_compiled_args"] = (
