@@ -388,6 +388,34 @@ def test_compiled_functional_is_one_call_and_takes_float_variables(name):
         step(x, math.nan)
 
 
+def test_compiled_module_follows_class_weight_assignments():
+    """The compiled MIN-ENT module reads its class-weight buffer only when it has one: building it without
+    weights, then assigning weights, other weights and None must each give the loss and gradient of a float64 torch
+    composition (CE_i = w_y (log S - z_y); mean over sum of w_y; H weighted by w_y)."""
+    g = torch.Generator().manual_seed(21)
+    x = torch.randn(9, C, generator=g, dtype=torch.float64) * 2
+    y = torch.randint(0, C, (9,), generator=g)
+    y[2] = -100
+    w1 = torch.rand(C, generator=g, dtype=torch.float64) + 0.5
+    crit = infoloss.MinEntropyLoss(entropy_weight=0.3)
+    step = torch.compile(lambda z: crit(z, y), fullgraph=True, dynamic=True, backend="aot_eager")
+    for i, w in enumerate((None, w1, w1.flip(0), None)):
+        if i:
+            crit.weight = w
+        xc, xr = x.clone().requires_grad_(), x.clone().requires_grad_()
+        got = step(xc)
+        got.backward()
+        logp = torch.log_softmax(xr, 1)
+        valid = y != -100
+        s = (w[y.clamp_min(0)] if w is not None else torch.ones(9, dtype=torch.float64)) * valid
+        ce = -logp.gather(1, y.clamp_min(0)[:, None]).squeeze(1)
+        h = -(logp.exp() * logp).sum(1)
+        want = (s * (ce + 0.3 * h)).sum() / s.sum()
+        want.backward()
+        torch.testing.assert_close(got, want.detach(), rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(xc.grad, xr.grad, rtol=1e-9, atol=1e-12)
+
+
 def test_compiled_module_follows_label_smoothing_and_eps_assignments():
     """Label smoothing and eps reach the compiled graph as constants: assigning either must give the new
     value on the next call (a recompile), checked against float64 torch."""

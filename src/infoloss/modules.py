@@ -20,7 +20,6 @@ from torch import Tensor, nn
 from infoloss import _common
 from infoloss import functional as F
 from infoloss._common import one_call_in_graph, register_in_graph
-from infoloss._ops import composes as _composes
 from infoloss._validation import (
     REDUCTIONS,
     check_finite_number,
@@ -221,8 +220,10 @@ def _two_term_composed(
     ``torch.compiler.allow_in_graph`` when a module is built (:func:`infoloss._common.one_call_in_graph`):
     dynamo then records one call instead of tracing infoloss's validation and dispatch, whose guards,
     checked on every call, were most of the compiled step's overhead at 256 x 26; AOTAutograd and
-    inductor still trace through it, into the same fused kernels. Called eagerly
-    (dynamo's eager backend), it is the same composition.
+    inductor still trace through it, into the same fused kernels. With constant weights it dispatches
+    as the functional losses do (plain torch ops up to ``COMPILE_COMPOSE_ELEMENTS`` logits, the custom op
+    above that and under ``torch.export``); with the run-time ``coef``, plain torch ops at every size.
+    Called eagerly (dynamo's eager backend), it is the same loss.
 
     Example:
         >>> x, y = torch.tensor([[2.0, 1.0, 0.1]]), torch.tensor([0])   # CE 0.4170, H 0.8467
@@ -254,6 +255,9 @@ def _two_term_composed(
     )
 
 
+_compiling = torch.compiler.is_compiling
+
+
 class _TwoTermLoss(_WeightedLoss):
     """A CE term plus a regularizer term, with fixed or learnable (``log_vars``) weights.
 
@@ -276,7 +280,7 @@ class _TwoTermLoss(_WeightedLoss):
     _key_names: tuple[str, ...] = ()  # more options that _compiled_args holds (MIX-ENT: eps)
     _coef: Tensor
     _runtime_coef: bool = False
-    _compiled_args: tuple[str | None, int, int, str, bool, bool, bool, str]
+    _compiled_args: tuple[str | None, int, int, str, bool, bool, bool, str, bool] | None  # None when learnable
 
     def __init__(
         self,
@@ -319,7 +323,7 @@ class _TwoTermLoss(_WeightedLoss):
         weights = ("ce_weight", self._reg_name, *self._base_names, *self._key_names)
         if name in weights and "_compiled_args" in self.__dict__:  # reassigned once built: a schedule
             self.__dict__["_runtime_coef"] = True
-        if name in (*weights, "ignore_index", "reduction", "label_smoothing"):
+        if name in (*weights, "ignore_index", "reduction", "label_smoothing", "weight", "learnable"):
             self._refresh_compiled()
 
     def _refresh_compiled(self) -> None:
@@ -338,14 +342,19 @@ class _TwoTermLoss(_WeightedLoss):
             torch._dynamo.mark_static(coef)
         d["_coef"] = coef
         d["_compiled_args"] = (
-            None if d.get("_runtime_coef", False) else f"{ce.hex()} {reg.hex()}",
-            d["ignore_index"],
-            REDUCTIONS.index(d["reduction"]),
-            float(d["label_smoothing"]).hex(),
-            ce != 0.0,
-            reg != 0.0,
-            self._reverse,
-            float(self._rev_log_eps()).hex(),
+            None
+            if d.get("learnable", False)
+            else (
+                None if d.get("_runtime_coef", False) else f"{ce.hex()} {reg.hex()}",
+                d["ignore_index"],
+                REDUCTIONS.index(d["reduction"]),
+                float(d["label_smoothing"]).hex(),
+                ce != 0.0,
+                reg != 0.0,
+                self._reverse,
+                float(self._rev_log_eps()).hex(),
+                getattr(self, "weight", None) is not None,  # whether to read the weight buffer (two guards less if not)
+            )
         )
 
     def __setstate__(self, state: dict[str, object]) -> None:
@@ -370,23 +379,29 @@ class _TwoTermLoss(_WeightedLoss):
         """``log eps`` of the reverse term's floor (MIX-ENT); 0.0 where there is no reverse term."""
         return 0.0
 
-    def _composed(self, input: Tensor, target: Tensor) -> Tensor:
-        """The loss under ``torch.compile`` (see :func:`_two_term_composed`): the weights as constants
-        (``_compiled_args``) or, once reassigned, as the run-time tensor ``_coef``; label smoothing and ``log eps``
-        as constants (``float.hex`` strings)."""
-        key, ignore_index, reduction, smoothing, ce_on, reg_on, reverse, rle = self._compiled_args
-        coef = self._coef if key is None else key
-        return _two_term_composed(
-            input, target, self.weight, coef, ignore_index, reduction, smoothing, ce_on, reg_on, reverse, rle
-        )
-
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         """The weighted sum of the two reduced terms (plus ``log_vars.sum()`` when learnable)."""
+        args = self._compiled_args  # None when learnable
+        # Under compile (CPU): one call of _two_term_composed, which picks the kernel itself (constant weights:
+        # plain torch ops up to COMPILE_COMPOSE_ELEMENTS logits, the custom op above that and under export),
+        # with the weights as constants or, once reassigned, as the run-time tensor _coef. Each attribute and
+        # global read here is a guard checked on every call, so everything comes from the one tuple.
+        if args is not None and _compiling() and getattr(input, "is_cpu", False):
+            key, ignore_index, reduction, smoothing, ce_on, reg_on, reverse, rle, weighted = args
+            return _two_term_composed(
+                input,
+                target,
+                self.weight if weighted else None,
+                self._coef if key is None else key,
+                ignore_index,
+                reduction,
+                smoothing,
+                ce_on,
+                reg_on,
+                reverse,
+                rle,
+            )
         if not self.learnable:
-            # composes() first tells whether compiling; the module reaches infoloss._ops and torch only
-            # through it, so dynamo adds no Python guard that two paths to one module are the same object
-            if isinstance(input, Tensor) and input.is_cpu and _composes(input.numel()):
-                return self._composed(input, target)
             return self._fixed(input, target, self.ce_weight, float(getattr(self, self._reg_name)))
         # Learnable weights: compute the two reduced terms separately, then weight them.
         ce = self._fixed(input, target, 1.0, 0.0)
