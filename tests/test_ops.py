@@ -416,6 +416,70 @@ def test_compiled_module_follows_class_weight_assignments():
         torch.testing.assert_close(xc.grad, xr.grad, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("api", ["functional", "module"])
+def test_compiled_loss_recompiles_when_the_backend_changes(api):
+    """The loss is one opaque call in dynamo's graph, and the kernel it runs depends on the backend: a
+    set_backend() after a compile must recompile (one graph per backend, then reused) and give the
+    float64 torch value under each."""
+    x, y = data(10, torch.float64)
+    crit = infoloss.MinEntropyLoss(entropy_weight=0.2)
+    fn = (lambda z: F.min_entropy_loss(z, y, entropy_weight=0.2)) if api == "functional" else (lambda z: crit(z, y))
+    graphs = []
+
+    def backend(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    torch._dynamo.reset()
+    step = torch.compile(fn, backend=backend, fullgraph=True, dynamic=True)
+    logp = torch.log_softmax(x, 1)
+    want = TF.cross_entropy(x, y) + 0.2 * (-(logp.exp() * logp).sum(1)).mean()
+    torch.testing.assert_close(step(x), want, rtol=1e-12, atol=1e-12)
+    with infoloss.use_backend("reference"):
+        torch.testing.assert_close(step(x), want, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(step(x), want, rtol=1e-12, atol=1e-12)
+    assert len(graphs) == 2, f"{len(graphs)} graphs: one per backend"
+
+
+def test_compiled_module_reads_a_weight_buffer_set_without_setattr():
+    """A class weight set through register_buffer (not attribute assignment) must reach the compiled
+    module's loss: float64 oracle, weighted mean."""
+    x, y = data(8, torch.float64)
+    w = torch.linspace(0.5, 2.0, C, dtype=torch.float64)
+    crit = infoloss.MinEntropyLoss(entropy_weight=0.3)
+    step = torch.compile(lambda z: crit(z, y), fullgraph=True, dynamic=True, backend="aot_eager")
+    step(x)
+    crit.register_buffer("weight", w)
+    logp = torch.log_softmax(x, 1)
+    s = w[y]
+    rows = -logp.gather(1, y[:, None]).squeeze(1) + 0.3 * -(logp.exp() * logp).sum(1)
+    torch.testing.assert_close(step(x), (s * rows).sum() / s.sum(), rtol=1e-12, atol=1e-12)
+
+
+def test_first_registration_during_a_fullgraph_trace(tmp_path):
+    """In a fresh process where nothing has imported torch._dynamo before torch.compile, the first
+    compiled functional loss registers the bodies while dynamo traces it: zero graph breaks (fullgraph),
+    one call in the graph, and the float64 torch value."""
+    script = tmp_path / "first.py"
+    script.write_text(
+        "import sys, torch, torch.nn.functional as TF\n"
+        "from infoloss import functional as F\n"
+        "assert 'torch._dynamo' not in sys.modules\n"
+        "x = torch.randn(6, 5, dtype=torch.float64); y = torch.tensor([0, 1, 2, 3, 4, 0])\n"
+        "calls = []\n"
+        "def backend(gm, example_inputs):\n"
+        "    calls.extend(n.target for n in gm.graph.nodes if n.op == 'call_function')\n"
+        "    return gm.forward\n"
+        "got = torch.compile(lambda z: F.cross_entropy(z, y, label_smoothing=0.1), backend=backend,\n"
+        "                    fullgraph=True, dynamic=True)(x)\n"
+        "torch.testing.assert_close(got, TF.cross_entropy(x, y, label_smoothing=0.1), rtol=1e-12, atol=1e-12)\n"
+        "assert calls == [F.cross_entropy.__wrapped__], calls\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-3000:]
+
+
 def test_compiled_module_follows_label_smoothing_and_eps_assignments():
     """Label smoothing and eps reach the compiled graph as constants: assigning either must give the new
     value on the next call (a recompile), checked against float64 torch."""

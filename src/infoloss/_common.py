@@ -45,7 +45,17 @@ def tracing() -> bool:
     Value-dependent checks (index ranges, probability signs) are skipped then: they would need a
     data-dependent branch. torch's own kernels still check index ranges at run time.
     """
-    return bool(torch.compiler.is_compiling() or _IS_EXPORTING() or _FUNCTORCH_ACTIVE())
+    return bool(torch.compiler.is_compiling() or _IS_EXPORTING() or _FUNCTORCH_ACTIVE() or _fake_mode_active())
+
+
+def _fake_mode_active() -> bool:
+    """Whether a fake-tensor mode is active: dynamo running a :func:`one_call_in_graph` body on fake tensors,
+    or AOTAutograd tracing it. On torch 2.13 ``is_compiling()`` is True there too; older releases set it
+    only while dynamo traces Python, so a body would otherwise read values of fake tensors (~0.1 us)."""
+    return _FAKE_KEY is not None and torch._C._get_dispatch_mode(_FAKE_KEY) is not None
+
+
+_FAKE_KEY = getattr(getattr(torch._C, "_TorchDispatchModeKey", None), "FAKE", None)
 
 
 def exporting() -> bool:
@@ -86,9 +96,9 @@ def one_call_in_graph(fn: _Fn) -> _Fn:
 def register_in_graph() -> bool:
     """Register every :func:`one_call_in_graph` function with ``torch.compiler.allow_in_graph``, once.
 
-    Returns whether they are registered. Called from a loss while dynamo traces it: this function is
-    marked as dynamo's ``assume_constant_result`` marks one, so dynamo runs it (registering before it
-    reaches the body's call) instead of tracing it, and never guards on it. Registering imports
+    Returns whether they are registered. Called when a fixed-weight module is built, and from a loss while
+    dynamo traces it: this function is marked as dynamo's ``assume_constant_result`` marks one, so dynamo
+    runs it (registering before it reaches the body's call) instead of tracing it, and never guards on it. Registering imports
     ``torch._dynamo`` (~1-3 s), which ``torch.compile`` has imported by then. Where registering fails,
     dynamo traces through the bodies instead: the same values, with more guards, and one warning.
 

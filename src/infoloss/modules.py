@@ -19,7 +19,9 @@ from torch import Tensor, nn
 
 from infoloss import _common
 from infoloss import functional as F
+from infoloss._backend import _state as _backend_state
 from infoloss._common import one_call_in_graph, register_in_graph
+from infoloss._ops import COMPILE_COMPOSE_ELEMENTS
 from infoloss._validation import (
     REDUCTIONS,
     check_finite_number,
@@ -256,6 +258,7 @@ def _two_term_composed(
 
 
 _compiling = torch.compiler.is_compiling
+_register_in_graph = register_in_graph  # a module global, read by the compiled forward
 
 
 class _TwoTermLoss(_WeightedLoss):
@@ -280,7 +283,7 @@ class _TwoTermLoss(_WeightedLoss):
     _key_names: tuple[str, ...] = ()  # more options that _compiled_args holds (MIX-ENT: eps)
     _coef: Tensor
     _runtime_coef: bool = False
-    _compiled_args: tuple[str | None, int, int, str, bool, bool, bool, str, bool] | None  # None when learnable
+    _compiled_args: tuple[str | None, int, int, str, bool, bool, bool, str] | None  # None when learnable
 
     def __init__(
         self,
@@ -323,7 +326,7 @@ class _TwoTermLoss(_WeightedLoss):
         weights = ("ce_weight", self._reg_name, *self._base_names, *self._key_names)
         if name in weights and "_compiled_args" in self.__dict__:  # reassigned once built: a schedule
             self.__dict__["_runtime_coef"] = True
-        if name in (*weights, "ignore_index", "reduction", "label_smoothing", "weight", "learnable"):
+        if name in (*weights, "ignore_index", "reduction", "label_smoothing", "learnable"):
             self._refresh_compiled()
 
     def _refresh_compiled(self) -> None:
@@ -353,7 +356,6 @@ class _TwoTermLoss(_WeightedLoss):
                 reg != 0.0,
                 self._reverse,
                 float(self._rev_log_eps()).hex(),
-                getattr(self, "weight", None) is not None,  # whether to read the weight buffer (two guards less if not)
             )
         )
 
@@ -384,14 +386,20 @@ class _TwoTermLoss(_WeightedLoss):
         args = self._compiled_args  # None when learnable
         # Under compile (CPU): one call of _two_term_composed, which picks the kernel itself (constant weights:
         # plain torch ops up to COMPILE_COMPOSE_ELEMENTS logits, the custom op above that and under export),
-        # with the weights as constants or, once reassigned, as the run-time tensor _coef. Each attribute and
-        # global read here is a guard checked on every call, so everything comes from the one tuple.
+        # with the weights as constants or, once reassigned, as the run-time tensor _coef (plain torch ops, so
+        # above COMPILE_COMPOSE_ELEMENTS the kernel takes the weights as floats instead). Each attribute and
+        # global read here is a guard checked on every call, so the options come from the one tuple.
         if args is not None and _compiling() and getattr(input, "is_cpu", False):
-            key, ignore_index, reduction, smoothing, ce_on, reg_on, reverse, rle, weighted = args
+            _register_in_graph()  # run by dynamo, not traced (a module unpickled in a new process, say)
+            if _backend_state["name"] != "fused":  # a guard on the backend: set_backend() recompiles
+                pass
+            key, ignore_index, reduction, smoothing, ce_on, reg_on, reverse, rle = args
+            if key is None and input.numel() > COMPILE_COMPOSE_ELEMENTS:
+                return self._fixed(input, target, self.ce_weight, float(getattr(self, self._reg_name)))
             return _two_term_composed(
                 input,
                 target,
-                self.weight if weighted else None,
+                self.weight,
                 self._coef if key is None else key,
                 ignore_index,
                 reduction,
