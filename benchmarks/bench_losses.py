@@ -1,6 +1,6 @@
 """fwd+bwd time of infoloss's row losses against the best torch alternative, through the public API.
 
-    python benchmarks/bench_losses.py [--quick] [--reps N] [--json out.json] [--markdown out.md] [--plot out.png]
+    python benchmarks/bench_losses.py [--quick] [--only TEXT] [--reps N] [--json out.json] [--markdown out.md] [--plot out.png]
 
 Method: one process per glibc setting (the default, and ``MALLOC_MMAP_THRESHOLD_=4294967296
 MALLOC_TRIM_THRESHOLD_=68719476736``, under which glibc keeps large buffers instead of mapping and
@@ -82,12 +82,14 @@ def candidates(y, q):
     }
 
 
-def run_cases(reps: int, quick: bool) -> list[dict]:
+def run_cases(reps: int, quick: bool, only: str | None = None) -> list[dict]:
     import torch
 
     out = []
     for rows, classes, case, cand, base, target in CASES:
         if quick and rows * classes > 8192 * 1000:
+            continue
+        if only is not None and only not in f"{rows} x {classes} {case}":
             continue
         g = torch.Generator().manual_seed(0)
         x = torch.randn(rows, classes, generator=g) * 2
@@ -163,6 +165,7 @@ def plot(results: dict, path: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="skip the 4096 x 32000 cases")
+    ap.add_argument("--only", help='run only the cases whose "ROWS x COLS CASE" contains this text')
     ap.add_argument("--reps", type=int, default=200, help="interleaved rounds per small case")
     ap.add_argument("--json", help="write all results here")
     ap.add_argument("--markdown", help="write the table here")
@@ -171,7 +174,7 @@ def main() -> None:
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print("RESULT" + json.dumps(run_cases(args.reps, args.quick)))
+        print("RESULT" + json.dumps(run_cases(args.reps, args.quick, args.only)))
         return
     if args.from_json:
         with open(args.from_json) as f:
@@ -187,6 +190,8 @@ def main() -> None:
         cmd = [sys.executable, os.path.abspath(__file__), "--child", "--reps", str(args.reps)]
         if args.quick:
             cmd.append("--quick")
+        if args.only:
+            cmd += ["--only", args.only]
         proc = subprocess.run(
             cmd, env=dict(os.environ, **extra), capture_output=False, text=True, stdout=subprocess.PIPE
         )
