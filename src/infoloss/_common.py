@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 import torch
 from torch import Tensor
 
+from infoloss._backend import _state as _backend_state
+
 _Fn = TypeVar("_Fn", bound=Callable[..., Any])
 
 
@@ -45,17 +47,16 @@ def tracing() -> bool:
     Value-dependent checks (index ranges, probability signs) are skipped then: they would need a
     data-dependent branch. torch's own kernels still check index ranges at run time.
     """
-    return bool(torch.compiler.is_compiling() or _IS_EXPORTING() or _FUNCTORCH_ACTIVE() or _fake_mode_active())
+    return bool(
+        torch.compiler.is_compiling() or _IS_EXPORTING() or _FUNCTORCH_ACTIVE() or _FAKE_MODE(_FAKE_KEY) is not None
+    )
 
 
-def _fake_mode_active() -> bool:
-    """Whether a fake-tensor mode is active: dynamo running a :func:`one_call_in_graph` body on fake tensors,
-    or AOTAutograd tracing it. On torch 2.13 ``is_compiling()`` is True there too; older releases set it
-    only while dynamo traces Python, so a body would otherwise read values of fake tensors (~0.1 us)."""
-    return _FAKE_KEY is not None and torch._C._get_dispatch_mode(_FAKE_KEY) is not None
-
-
+# A fake-tensor mode is active while dynamo runs a one_call_in_graph body on fake tensors and while
+# AOTAutograd traces it. On torch 2.13 is_compiling() is True there too; older releases set it only while
+# dynamo traces Python, so a body would otherwise read values of fake tensors.
 _FAKE_KEY = getattr(getattr(torch._C, "_TorchDispatchModeKey", None), "FAKE", None)
+_FAKE_MODE: Callable[[Any], object] = torch._C._get_dispatch_mode if _FAKE_KEY is not None else (lambda key: None)
 
 
 def exporting() -> bool:
@@ -125,6 +126,22 @@ def register_in_graph() -> bool:
 # What torch.compiler.assume_constant_result sets (since torch 2.0), without importing torch._dynamo at
 # import time: dynamo calls the function while tracing and takes its result as a constant.
 register_in_graph._dynamo_marked_constant = True  # type: ignore[attr-defined]
+
+
+def before_one_call() -> None:
+    """What a loss does while dynamo traces it, just before its one opaque call (:func:`one_call_in_graph`).
+
+    It registers the bodies (:func:`register_in_graph`, which dynamo runs instead of tracing) and reads the
+    backend's name in a branch, so that dynamo guards it: a body picks its kernel by the backend, and
+    dynamo does not see inside it, so without the guard a ``set_backend()`` after a compile would keep the
+    old kernel.
+
+    Example:
+        >>> before_one_call()   # eagerly: registers, once
+    """
+    register_in_graph()
+    if _backend_state["name"] != "fused":  # the guard; nothing to do here
+        pass
 
 
 def xlogy_safe(x: Tensor, logy: Tensor) -> Tensor:

@@ -44,7 +44,9 @@ from torch import Tensor
 from infoloss import _backend
 from infoloss._backend import _state as _backend_state  # by name: composes() reads it with one guard
 from infoloss._common import (
-    _IS_EXPORTING,
+    _IS_EXPORTING as _is_exporting,
+)
+from infoloss._common import (
     ENTROPY_OPTIONS,
     RowOptions,
     ce_rows,
@@ -93,7 +95,6 @@ def composes(numel: int) -> bool:
 
 
 _is_compiling = torch.compiler.is_compiling
-_is_exporting = _IS_EXPORTING
 
 SMALL_ELEMENTS = 1 << 14  # at or below this many logits a CPU eager call is overhead-bound: compose aten ops
 
@@ -587,6 +588,7 @@ def _composed_rows(
     z = logits2d.to(dtype)
     w = weight.to(dtype) if weight is not None else None
     index = not target.dtype.is_floating_point
+    ce_scale = coef[0] if coef is not None else opts.ce
     if opts.ent == 0 and opts.rev == 0:
         logp = torch.log_softmax(z, 1)
         if index:  # nll_loss, not gather: its backward fuses (a gather's is a scatter, an extern call)
@@ -597,7 +599,7 @@ def _composed_rows(
                 loss = _smoothed_index_ce(loss, logp, target, w, opts)
         else:
             loss = ce_rows(logp, target, w, opts.ignore_index, opts.label_smoothing)
-        return loss * (coef[0] if coef is not None else opts.ce)
+        return loss * ce_scale
     d = z - z.detach().amax(1, keepdim=True)
     dc = d.clamp_min(-1e4)  # a literal: dynamo lifts a float read from a module global into a graph input
     e = dc.exp()
@@ -614,7 +616,7 @@ def _composed_rows(
             loss = _smoothed_index_ce(loss, d - log_s, target, w, opts)
     else:
         loss = ce_rows(d - log_s, target, w, opts.ignore_index, opts.label_smoothing)
-    loss = loss * (coef[0] if coef is not None else opts.ce)
+    loss = loss * ce_scale
     reg = coef[1] if coef is not None else None
     num_classes = z.shape[1]
     p = e / sum_e

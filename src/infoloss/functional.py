@@ -30,7 +30,7 @@ from typing import ParamSpec
 import torch
 from torch import Tensor
 
-from infoloss import _backend, _common, _ops
+from infoloss import _common, _ops
 from infoloss._common import RowOptions, compute_dtype, loss_dtype, xlogy_safe
 from infoloss._reduction import reduce_loss
 from infoloss._validation import (
@@ -81,14 +81,12 @@ def _one_call(body: Callable[_P, Tensor]) -> Callable[_P, Tensor]:
     _common.one_call_in_graph(body)
     # closure cells: dynamo reads no global of this module, so it adds no guard that two paths to it are
     # the same object
-    compiling, register, backend = torch.compiler.is_compiling, _common.register_in_graph, _backend._state
+    compiling, before = torch.compiler.is_compiling, _common.before_one_call
 
     @functools.wraps(body)
     def loss(*args: _P.args, **kwargs: _P.kwargs) -> Tensor:
         if compiling():
-            register()  # run by dynamo, not traced (see register_in_graph)
-            if backend["name"] != "fused":  # a guard on the backend: set_backend() after a compile recompiles
-                pass
+            before()
         return body(*args, **kwargs)
 
     return loss
@@ -130,7 +128,8 @@ def _ce_family(
     """
     check_reduction(reduction)
     label_smoothing = check_label_smoothing(label_smoothing)
-    ignore_index = check_ignore_index(ignore_index)  # an int variable under compile: specialized here
+    if type(ignore_index) is not int:  # an int variable under compile (a SymInt): specialized here
+        ignore_index = check_ignore_index(ignore_index)
     flat = flatten_input_target(input, target, ignore_index)
     weight = check_weight(weight, flat.logits2d.shape[-1], input)
     opts = RowOptions(

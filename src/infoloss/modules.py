@@ -19,8 +19,7 @@ from torch import Tensor, nn
 
 from infoloss import _common
 from infoloss import functional as F
-from infoloss._backend import _state as _backend_state
-from infoloss._common import one_call_in_graph, register_in_graph
+from infoloss._common import before_one_call, one_call_in_graph, register_in_graph
 from infoloss._ops import COMPILE_COMPOSE_ELEMENTS
 from infoloss._validation import (
     REDUCTIONS,
@@ -224,7 +223,8 @@ def _two_term_composed(
     checked on every call, were most of the compiled step's overhead at 256 x 26; AOTAutograd and
     inductor still trace through it, into the same fused kernels. With constant weights it dispatches
     as the functional losses do (plain torch ops up to ``COMPILE_COMPOSE_ELEMENTS`` logits, the custom op
-    above that and under ``torch.export``); with the run-time ``coef``, plain torch ops at every size.
+    above that and under ``torch.export``); with the run-time ``coef``, plain torch ops (the module's
+    forward sends more than ``COMPILE_COMPOSE_ELEMENTS`` logits to the kernel instead).
     Called eagerly (dynamo's eager backend), it is the same loss.
 
     Example:
@@ -258,7 +258,6 @@ def _two_term_composed(
 
 
 _compiling = torch.compiler.is_compiling
-_register_in_graph = register_in_graph  # a module global, read by the compiled forward
 
 
 class _TwoTermLoss(_WeightedLoss):
@@ -390,9 +389,7 @@ class _TwoTermLoss(_WeightedLoss):
         # above COMPILE_COMPOSE_ELEMENTS the kernel takes the weights as floats instead). Each attribute and
         # global read here is a guard checked on every call, so the options come from the one tuple.
         if args is not None and _compiling() and getattr(input, "is_cpu", False):
-            _register_in_graph()  # run by dynamo, not traced (a module unpickled in a new process, say)
-            if _backend_state["name"] != "fused":  # a guard on the backend: set_backend() recompiles
-                pass
+            before_one_call()  # registers (a module unpickled in a new process, say); guards the backend
             key, ignore_index, reduction, smoothing, ce_on, reg_on, reverse, rle = args
             if key is None and input.numel() > COMPILE_COMPOSE_ELEMENTS:
                 return self._fixed(input, target, self.ce_weight, float(getattr(self, self._reg_name)))
